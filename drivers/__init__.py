@@ -1,0 +1,1 @@
+"""Device drivers: small plugins that only talk to equipment. See ``drivers.base``."""

@@ -1,0 +1,51 @@
+"""Secrets in configuration: from an environment variable or a file (systemd credentials).
+
+A secret field ``password`` has two twins, ``password_env`` and ``password_file``; exactly one
+of the three may be set. Values never appear in logs or in the stored effective configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REDACTED = "<redacted>"
+_SECRET_WORDS = ("password", "token", "secret", "auth", "pin", "api_key", "private_key")
+
+
+def is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    if lowered.endswith(("_env", "_file")):
+        return False
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def resolve_secret(name: str, inline: str | None, env: str | None, file: str | None) -> str | None:
+    """Return the secret's value; raise ValueError naming the key when it cannot be had."""
+    given = [k for k, v in ((name, inline), (f"{name}_env", env), (f"{name}_file", file)) if v]
+    if len(given) > 1:
+        raise ValueError(f"set only one of {', '.join(given)}")
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ValueError(f"{name}_env names environment variable '{env}', which is not set")
+        return value
+    if file:
+        path = Path(os.path.expandvars(file))
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"{name}_file '{file}' cannot be read: {exc.strerror}") from None
+    return inline
+
+
+def redact(obj: object) -> object:
+    """A deep copy of a JSON-like structure with every secret value replaced."""
+    if isinstance(obj, dict):
+        return {
+            k: (REDACTED if is_secret_key(str(k)) and v not in (None, "") else redact(v))
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    return obj

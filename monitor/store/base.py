@@ -1,0 +1,113 @@
+"""The store interface. Callers never see SQL, so a PostgreSQL backend can replace SQLite.
+
+Every call is synchronous and thread-safe; the daemon drives writes from one writer thread
+(``monitor.pipeline.StoreWriter``) so the event loop never waits on disk.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.model import Event, Reading
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (disk full, corrupt file, locked database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    seq: int
+    readings: int
+    events: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigVersion:
+    id: int
+    loaded_at: datetime
+    sha256: str
+    sources: list[str]
+    effective: dict[str, Any]
+    person: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    batches: int
+    readings: int
+    events: int
+    first_bad_batch: int | None = None
+    problem: str | None = None
+
+
+class Store(ABC):
+    @abstractmethod
+    def open(self) -> None:
+        """Create or migrate the schema; safe to call on an existing store."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def append(self, readings: Sequence[Reading], events: Sequence[Event] = ()) -> BatchInfo | None:
+        """Commit readings and events in one transaction extending the hash chain.
+
+        Returns None when both are empty. Raises :class:`StoreError` on failure; then nothing
+        of the batch was written and the caller still holds it.
+        """
+
+    @abstractmethod
+    def record_config(
+        self,
+        effective_json: str,
+        sha256: str,
+        sources: Sequence[str],
+        at: datetime,
+        person: str | None,
+    ) -> int:
+        """Keep the effective configuration (secrets already redacted) beside the records.
+
+        Returns the id of the version; loading the same configuration again reuses it."""
+
+    @abstractmethod
+    def config_versions(self) -> list[ConfigVersion]: ...
+
+    @abstractmethod
+    def readings(
+        self,
+        channel: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Reading]:
+        """Readings of one channel with ``start <= ts < end``, oldest first."""
+
+    @abstractmethod
+    def latest(self, channels: Sequence[str]) -> dict[str, Reading]:
+        """The newest reading of each channel that has one."""
+
+    @abstractmethod
+    def events(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        source: str | None = None,
+        limit: int | None = None,
+    ) -> list[Event]: ...
+
+    @abstractmethod
+    def verify(self) -> VerifyResult:
+        """Recompute the hash chain; name the first altered or missing batch."""
+
+    @abstractmethod
+    def purge_before(self, before: datetime, person: str, reason: str) -> int:
+        """The only way records leave: a logged retention purge of whole batches older than
+        ``before``. Returns how many readings were removed; the purge itself is an event."""
