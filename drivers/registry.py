@@ -20,9 +20,19 @@ def _builtin() -> dict[str, type[Driver]]:  # type: ignore[type-arg]
     return {ModbusDriver.name: ModbusDriver}
 
 
+_registered: dict[str, type[Driver]] = {}  # type: ignore[type-arg]
+
+
+def register(cls: type[Driver]) -> type[Driver]:  # type: ignore[type-arg]
+    """Add a driver class by its ``name`` (used by tests and embedding applications)."""
+    _registered[cls.name] = cls
+    available.cache_clear()
+    return cls
+
+
 @cache
 def available() -> dict[str, type[Driver]]:  # type: ignore[type-arg]
-    drivers = _builtin()
+    drivers = {**_builtin(), **_registered}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in drivers:
             log.warning("driver plugin %s ignored: a built-in driver has that name", ep.name)

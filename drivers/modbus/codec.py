@@ -1,0 +1,89 @@
+"""Registers to values, for every type and byte order.
+
+Byte orders name the bytes of the value as the device sends them, most significant first:
+``ABCD`` big-endian, ``CDAB`` words swapped (Vaisala), ``BADC`` bytes swapped inside each
+register, ``DCBA`` little-endian. pymodbus only knows word order, so the byte swap inside
+each register is done here first. A 64-bit ``CDAB`` value reverses all four words, as
+pymodbus' ``word_order="little"`` does.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+
+from drivers.modbus.config import ModbusPoint
+
+_STRUCT = {
+    "int16": ">h",
+    "uint16": ">H",
+    "int32": ">i",
+    "uint32": ">I",
+    "int64": ">q",
+    "uint64": ">Q",
+    "float32": ">f",
+    "float64": ">d",
+}
+
+
+class DecodeError(ValueError):
+    """The registers cannot be what the point says they are (a garbled or short answer)."""
+
+
+class SensorFault(ValueError):
+    """The device says, in band, that the value is unavailable (NaN, infinity)."""
+
+
+def registers_to_bytes(registers: Sequence[int], byte_order: str) -> bytes:
+    """The value's bytes, most significant first, from registers as they came off the wire."""
+    for reg in registers:
+        if not isinstance(reg, int) or isinstance(reg, bool) or not 0 <= reg <= 0xFFFF:
+            raise DecodeError(f"register value {reg!r} is not a 16-bit word")
+    words = (
+        [((r & 0xFF) << 8) | (r >> 8) for r in registers]
+        if byte_order
+        in (
+            "BADC",
+            "DCBA",
+        )
+        else list(registers)
+    )
+    if byte_order in ("CDAB", "DCBA"):
+        words.reverse()
+    return b"".join(w.to_bytes(2, "big") for w in words)
+
+
+def decode_registers(registers: Sequence[int], point: ModbusPoint) -> float | str:
+    """The point's value from exactly ``point.count`` registers, scaled."""
+    if len(registers) != point.count:
+        raise DecodeError(f"expected {point.count} registers, got {len(registers)}")
+    raw = registers_to_bytes(registers, point.byte_order)
+    if point.type == "string":
+        return decode_string(raw)
+    if point.bit is not None:
+        word = int.from_bytes(raw, "big")
+        return _scaled(float((word >> point.bit) & 1), point)
+    number = struct.unpack(_STRUCT[point.type], raw)[0]
+    if isinstance(number, float) and not math.isfinite(number):
+        raise SensorFault(f"device reports {number} (value unavailable)")
+    return _scaled(float(number), point)
+
+
+def decode_bits(bits: Sequence[bool], point: ModbusPoint) -> float:
+    """A coil's or discrete input's state as 0.0 / 1.0 (scale and offset can invert it)."""
+    if len(bits) != 1:
+        raise DecodeError(f"expected 1 bit, got {len(bits)}")
+    return _scaled(1.0 if bits[0] else 0.0, point)
+
+
+def decode_string(raw: bytes) -> str:
+    """Text up to the first NUL, trailing spaces removed (devices pad with either)."""
+    return raw.split(b"\x00", 1)[0].rstrip(b" ").decode("utf-8", errors="replace")
+
+
+def _scaled(raw: float, point: ModbusPoint) -> float:
+    value = raw * point.scale + point.offset
+    if not math.isfinite(value):
+        raise DecodeError(f"{raw} * {point.scale} + {point.offset} is not a finite number")
+    return value

@@ -1,0 +1,320 @@
+"""The Modbus polled driver: plan the requests once, then read them all on every poll.
+
+Failure is graded, so that one bad register never hides the rest of a freezer:
+
+* a Modbus exception answer to a merged request is retried field by field, so only the faulty
+  field goes bad (``comm_error``, the detail names the exception code);
+* a NaN or infinite float is the device saying "unavailable" (Vaisala): ``sensor_fault``;
+* a request without an answer, from a device that has answered an earlier request of the
+  same poll, fails only its fields;
+* a device whose first request of a poll goes unanswered (or that a gateway reports as
+  unreachable), a refused connection or a lost one raises :class:`DriverError`: every channel
+  goes bad and the coordinator handles retry and backoff. The driver never retries on its own.
+
+Answers are checked against their request (unit id, function, length), and a serial line is
+left quiet after a timeout, so that a late answer is never taken for another unit's or another
+field's data (see :class:`_Exchanges`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pymodbus.exceptions import ConnectionException, ModbusIOException
+
+from drivers.base import DriverContext, DriverError, Point, PolledDriver
+from drivers.modbus.codec import SensorFault, decode_bits, decode_registers
+from drivers.modbus.config import BIT_KINDS, ModbusPoint, ModbusSettings
+from drivers.modbus.plan import Request, Span, plan_requests, span_of, split
+from drivers.modbus.transport import Link, line_of, link_for
+from monitor.model import Quality, Reading
+
+_READ = {
+    "holding": ("read_holding_registers", 3),
+    "input": ("read_input_registers", 4),
+    "coil": ("read_coils", 1),
+    "discrete": ("read_discrete_inputs", 2),
+}
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+#: Exception codes that speak for the whole device, not for the registers asked for.
+_GATEWAY_CODES = frozenset({10, 11})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    values: Sequence[int] | Sequence[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A Modbus exception response."""
+
+    code: int
+
+    @property
+    def detail(self) -> str:
+        name = EXCEPTION_NAMES.get(self.code, "unknown")
+        return f"modbus exception {self.code} ({name})"
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """No usable answer: none in time, or one that does not fit the request."""
+
+    detail: str
+    silent: bool
+
+
+Outcome = Answer | Refused | Failed
+
+
+class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
+    name: ClassVar[str] = "modbus"
+    settings_model: ClassVar[type[ModbusSettings]] = ModbusSettings
+    point_model: ClassVar[type[ModbusPoint]] = ModbusPoint
+
+    def __init__(
+        self,
+        device_id: str,
+        settings: ModbusSettings,
+        points: Sequence[Point[ModbusPoint]],
+        context: DriverContext,
+    ) -> None:
+        super().__init__(device_id, settings, points, context)
+        self._requests = plan_requests(
+            (p.settings for p in self.points),
+            max_registers=settings.max_registers_per_request,
+            max_bits=settings.max_bits_per_request,
+            gap=settings.merge_gap,
+            one_per_field=settings.one_request_per_field,
+        )
+        self._link: Link = link_for(device_id, settings, context.shared)
+
+    @classmethod
+    def check(cls, settings: ModbusSettings, points: Sequence[Point[ModbusPoint]]) -> list[str]:
+        messages = []
+        for point in points:
+            p = point.settings
+            limit, what = (
+                (settings.max_bits_per_request, "max_bits_per_request")
+                if p.kind in BIT_KINDS
+                else (settings.max_registers_per_request, "max_registers_per_request")
+            )
+            if p.count > limit:
+                messages.append(
+                    f"channel '{point.channel}': {p.count} registers at {p.address:#06x} do "
+                    f"not fit in one request ({what} is {limit})"
+                )
+        return messages
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the line (shared or own); a no-op if it is open."""
+        link = self._join()
+        async with link.lock:
+            await self._open(link)
+
+    async def close(self) -> None:
+        """Leave the line; the last device to leave closes it. Safe at any time."""
+        link = self._link
+        link.users.discard(self.device_id)
+        if not link.users:
+            link.drop()
+
+    # --- polling --------------------------------------------------------------------------
+
+    async def read(self, ts: datetime) -> list[Reading]:
+        link = self._join()
+        async with link.lock:  # held for the whole poll: one device at a time on a bus
+            try:
+                await self._open(link)  # not open yet, or closed by another unit's poll
+                link.set_timeout(self.settings.request_timeout)
+                outcomes = await self._poll(link)
+            except DriverError:
+                if not self.settings.serial:
+                    link.drop()  # a fresh TCP connection is the surest flush
+                raise
+            finally:
+                if self.settings.close_after_poll:
+                    link.drop()
+        return [self._reading(point, outcomes, ts) for point in self.points]
+
+    def _join(self) -> Link:
+        link = self._link
+        if link.line != line_of(self.settings):
+            raise DriverError(
+                f"{self.settings.serial_port} is already used with other serial settings "
+                f"{link.line}; every device on one port must use the same framing, baudrate, "
+                "bytesize, parity and stopbits"
+            )
+        link.users.add(self.device_id)
+        return link
+
+    async def _open(self, link: Link) -> None:
+        try:
+            await link.open(self.settings)
+        except DriverError:
+            await self.close()
+            raise
+
+    async def _poll(self, link: Link) -> dict[Span, Outcome]:
+        exchange = _Exchanges(self, link)
+        outcomes: dict[Span, Outcome] = {}
+        for request in self._requests:
+            outcome = await exchange(request.span)
+            if (
+                isinstance(outcome, Refused)
+                and outcome.code not in _GATEWAY_CODES
+                and len(request.parts) > 1
+            ):
+                for single in split(request):
+                    outcomes[single.span] = await exchange(single.span)
+                continue
+            for part in request.parts:
+                outcomes[part] = _part_of(outcome, request, part)
+        return outcomes
+
+    def _reading(
+        self, point: Point[ModbusPoint], outcomes: dict[Span, Outcome], ts: datetime
+    ) -> Reading:
+        p = point.settings
+        outcome = outcomes.get(span_of(p))
+        if outcome is None:  # cannot happen: every span is planned
+            return Reading.bad(point.channel, ts, Quality.COMM_ERROR, "not read")
+        if isinstance(outcome, Refused):
+            return Reading.bad(
+                point.channel,
+                ts,
+                Quality.COMM_ERROR,
+                f"{outcome.detail} at {_describe(span_of(p))}",
+            )
+        if isinstance(outcome, Failed):
+            return Reading.bad(point.channel, ts, Quality.COMM_ERROR, outcome.detail)
+        try:
+            if p.kind in BIT_KINDS:
+                value: float | str = decode_bits([bool(b) for b in outcome.values], p)
+            else:
+                value = decode_registers([int(r) for r in outcome.values], p)
+        except SensorFault as exc:
+            return Reading.bad(point.channel, ts, Quality.SENSOR_FAULT, str(exc))
+        except Exception as exc:  # DecodeError, and anything else a garbled field may raise
+            return Reading.bad(
+                point.channel, ts, Quality.COMM_ERROR, f"cannot decode {p.type}: {exc}"
+            )
+        return Reading.good(point.channel, ts, value)
+
+
+class _Exchanges:
+    """The requests of one device poll, one at a time, and what their answers say about
+    the device as a whole.
+
+    * Until the device has answered something in this poll, silence (or a gateway saying the
+      device is unreachable) means the device is down: :class:`DriverError` at once, so that a
+      dead unit holds a shared bus for one ``request_timeout`` only.
+    * After an unanswered (or mismatched) request on a serial line, the line is left quiet for
+      one more ``request_timeout`` before the next request: RTU and ASCII frames carry no
+      transaction id, so a late answer to the same unit, same function and same length would
+      otherwise be taken for the next request's. (Other units' late answers are told apart by
+      their unit id, and TCP answers by their transaction id.)
+    """
+
+    def __init__(self, driver: ModbusDriver, link: Link) -> None:
+        self.settings = driver.settings
+        self.clock = driver.context.clock
+        self.link = link
+        self.answered = False
+        self.quiet_until: float | None = None
+
+    async def __call__(self, span: Span) -> Outcome:
+        settings = self.settings
+        if self.quiet_until is not None:
+            await self.clock.sleep_until(self.quiet_until)
+            self.quiet_until = None
+        outcome = await self._exchange(span)
+        unreachable = isinstance(outcome, Refused) and outcome.code in _GATEWAY_CODES
+        silent = isinstance(outcome, Failed) and outcome.silent
+        if not (silent or unreachable):
+            self.answered = True
+        elif not self.answered:
+            detail = outcome.detail if isinstance(outcome, Failed | Refused) else ""
+            raise DriverError(f"unit {settings.unit} on {settings.where}: {detail}")
+        if isinstance(outcome, Failed) and settings.serial:
+            self.quiet_until = self.clock.monotonic() + settings.request_timeout
+        return outcome
+
+    async def _exchange(self, span: Span) -> Outcome:
+        """One request and its checked answer. Raises DriverError if the line is gone."""
+        settings, link, clock = self.settings, self.link, self.clock
+        pause = settings.pause_between_requests
+        if pause > 0 and link.last_io is not None:
+            await clock.sleep_until(link.last_io + pause)
+        method, function = _READ[span.kind]
+        try:
+            if not link.connected:
+                raise DriverError(f"connection to {settings.where} lost")
+            response = await getattr(link.client, method)(
+                span.address, count=span.count, device_id=settings.unit
+            )
+        except ConnectionException as exc:
+            raise DriverError(f"connection to {settings.where} lost: {exc}") from exc
+        except ModbusIOException:
+            return Failed(
+                f"no answer to {_describe(span)} within {settings.request_timeout:g} s",
+                silent=True,
+            )
+        except Exception as exc:  # e.g. a pymodbus decoding error: never out of read()
+            return Failed(f"request {_describe(span)} failed: {exc}", silent=False)
+        finally:
+            link.last_io = clock.monotonic()
+        try:
+            return _check(response, span, settings.unit, function)
+        except Exception as exc:  # an answer object without the expected attributes
+            return Failed(f"unusable answer to {_describe(span)}: {exc!r}", silent=False)
+
+
+def _check(response: Any, span: Span, unit: int, function: int) -> Outcome:
+    """The answer's values if it is the answer to this request; why not otherwise."""
+    dev_id = getattr(response, "dev_id", None)
+    if unit and dev_id != unit:
+        return Failed(f"answer from unit {dev_id} to a request for unit {unit}", silent=False)
+    code = getattr(response, "function_code", None)
+    if response.isError():
+        if code != function | 0x80:
+            return Failed(f"exception answer for function {code}, asked {function}", False)
+        return Refused(int(getattr(response, "exception_code", 0)))
+    if code != function:
+        return Failed(f"answer for function {code} to a function {function} request", False)
+    if span.kind in BIT_KINDS:
+        bits = list(response.bits)
+        if len(bits) < span.count or len(bits) > span.count + 7:
+            return Failed(f"asked {span.count} bits, got {len(bits)}", silent=False)
+        return Answer(bits[: span.count])
+    registers = list(response.registers)
+    if len(registers) != span.count:
+        return Failed(f"asked {span.count} registers, got {len(registers)}", silent=False)
+    return Answer(registers)
+
+
+def _part_of(outcome: Outcome, request: Request, part: Span) -> Outcome:
+    if isinstance(outcome, Answer):
+        return Answer(outcome.values[request.slice_of(part)])
+    return outcome
+
+
+def _describe(span: Span) -> str:
+    return f"{span.kind} {span.address:#06x}+{span.count}"
