@@ -121,3 +121,13 @@ class FakeClock:
             await self.settle()
         self._mono = target
         await self.settle()
+
+    async def jump(self, seconds: float) -> None:
+        """Move time forward at once, as if the event loop had been blocked meanwhile:
+        sleepers whose deadlines passed wake up late, all together."""
+        self._mono += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._mono:
+            _, _, fut = heapq.heappop(self._sleepers)
+            if not fut.done():
+                fut.set_result(None)
+        await self.settle()

@@ -73,6 +73,7 @@ class Quantity(enum.StrEnum):
     DOOR_OPEN = "door_open"
     LID_OPEN = "lid_open"
     POWER_OK = "power_ok"
+    POWER_FAILURE = "power_failure"
     FILL_VALVE_OPEN = "fill_valve_open"
     STATUS_CODE = "status_code"
     TEXT = "text"
@@ -84,6 +85,7 @@ DISCRETE_QUANTITIES = frozenset(
         Quantity.DOOR_OPEN,
         Quantity.LID_OPEN,
         Quantity.POWER_OK,
+        Quantity.POWER_FAILURE,
         Quantity.FILL_VALVE_OPEN,
     }
 )
@@ -98,6 +100,7 @@ UNITS: dict[Quantity, tuple[str, ...]] = {
     Quantity.DOOR_OPEN: ("bool",),
     Quantity.LID_OPEN: ("bool",),
     Quantity.POWER_OK: ("bool",),
+    Quantity.POWER_FAILURE: ("bool",),
     Quantity.FILL_VALVE_OPEN: ("bool",),
     Quantity.STATUS_CODE: ("code",),
     Quantity.TEXT: ("text",),

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from drivers.base import DriverSettings, PointSettings
 from monitor.config.schema import Config
 from monitor.config.secrets import redact
 from monitor.model import UNITS
@@ -57,8 +58,8 @@ class LoadedConfig:
 
     config: Config
     sources: list[str]
-    driver_settings: dict[str, BaseModel] = field(default_factory=dict)
-    point_settings: dict[str, BaseModel] = field(default_factory=dict)
+    driver_settings: dict[str, DriverSettings] = field(default_factory=dict)
+    point_settings: dict[str, PointSettings] = field(default_factory=dict)
 
     @property
     def effective(self) -> dict[str, Any]:
@@ -222,7 +223,7 @@ def _merge_file(
         )
         return
     for inc in includes:
-        for inc_path in _files_of((path.parent / str(inc)).resolve()):
+        for inc_path in _files_of(path.parent / str(inc)):
             _merge_file(inc_path, merged, locs, seen, issues)
 
 
@@ -254,7 +255,7 @@ def _describe(data: Mapping[str, Any], path: PathKey) -> str:
             pending = None
         if node is None:
             break
-    if len(names) > 2 and names[0].startswith("location"):
+    if len(names) > 1 and names[0].startswith("location"):
         names = names[1:]  # equipment ids are unique site-wide; the room adds nothing
     return " ".join(names)
 
@@ -277,6 +278,16 @@ def _pydantic_message(err: Mapping[str, Any]) -> str:
             f"'{err.get('input')}' is not a valid id (lower-case letters, digits, '-' and '_', "
             "starting with a letter or digit)"
         )
+    ctx = err.get("ctx", {})
+    bounds = {
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"{err.get('input')!r} is out of range: it must be {words} {ctx.get(key)}"
     msg = str(err.get("msg", "invalid"))
     return msg.removeprefix("Value error, ")
 
@@ -380,6 +391,11 @@ def _check(
                 ],
                 "channel",
             )
+            if not eq.channels:
+                add(
+                    ("locations", i, "equipment", j, "channels"),
+                    "equipment needs at least one channel",
+                )
             for k, ch in enumerate(eq.channels):
                 path: PathKey = ("locations", i, "equipment", j, "channels", k)
                 allowed = UNITS[ch.quantity]

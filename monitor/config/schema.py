@@ -75,7 +75,7 @@ class Equipment(Strict):
     name: str | None = None
     kind: EquipmentKind
     asset_tag: str | None = None
-    channels: tuple[Channel, ...] = Field(min_length=1)
+    channels: tuple[Channel, ...] = ()
 
 
 class Location(Strict):

@@ -1,0 +1,113 @@
+"""Configuration: golden bad cases, the example files, secrets, includes and the CLI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers import registry
+from monitor.cli import main
+from monitor.config.durations import parse_duration
+from monitor.config.loader import ConfigError, load
+from monitor.config.secrets import REDACTED, redact, resolve_secret
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = sorted(p for p in (ROOT / "tests" / "config_cases").iterdir() if p.is_dir())
+EXAMPLES = sorted((ROOT / "config").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _builtin_drivers_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Golden messages list the available drivers: keep test-only drivers out of them."""
+    monkeypatch.setattr(registry, "_registered", {})
+    registry.available.cache_clear()
+    yield
+    monkeypatch.undo()
+    registry.available.cache_clear()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_golden_bad_config(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each case folder holds config.yaml and expected.txt: the exact error lines."""
+    monkeypatch.chdir(case)
+    with pytest.raises(ConfigError) as err:
+        load("config.yaml")
+    got = "\n".join(str(i) for i in err.value.issues) + "\n"
+    expected_file = case / "expected.txt"
+    if os.environ.get("COLDWATCH_REGEN_GOLDEN"):
+        expected_file.write_text(got)
+    assert got == expected_file.read_text()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_check_config_exits_2_and_prints_every_error(
+    case: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(case)
+    assert main(["check-config", "-c", "config.yaml"]) == 2
+    assert capsys.readouterr().out == (case / "expected.txt").read_text()
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_example_configs_are_valid(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "-c", str(example)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "ok"
+
+
+def test_example_describes_the_tsx_map() -> None:
+    loaded = load(ROOT / "config" / "example.yaml")
+    channels = loaded.config.channels()
+    assert "freezer-07.cabinet_temp" in channels
+    point = loaded.point_settings["freezer-07.cabinet_temp"]
+    assert point.model_dump()["address"] == 0x540
+    assert loaded.sha256 == load(ROOT / "config" / "example.yaml").sha256
+
+
+def test_a_directory_of_files_is_one_configuration(tmp_path: Path) -> None:
+    (tmp_path / "10-site.yaml").write_text("site: {id: t, name: T}\n")
+    (tmp_path / "20-devices.yaml").write_text(
+        "devices:\n  - {id: d1, driver: modbus, settings: {transport: tcp, host: 127.0.0.1}}\n"
+    )
+    (tmp_path / "30-more.yaml").write_text(
+        "devices:\n  - {id: d1, driver: modbus, settings: {transport: tcp, host: 127.0.0.1}}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path)
+    (issue,) = err.value.issues
+    assert issue.file.endswith("30-more.yaml") and issue.line == 2
+    assert issue.path == "devices[1].id" and "duplicate device id 'd1'" in issue.message
+    assert "20-devices.yaml:2" in issue.message
+
+
+def test_durations() -> None:
+    assert parse_duration(10) == 10.0
+    assert parse_duration("500ms") == 0.5
+    assert parse_duration("5m") == 300.0
+    assert parse_duration("2h") == 7200.0
+    for bad in ("fast", "-1s", True, None, "5 parsecs"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_secrets_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CW_TEST_TOKEN", "s3cret")
+    assert resolve_secret("token", None, "CW_TEST_TOKEN", None) == "s3cret"
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-file\n")
+    assert resolve_secret("token", None, None, str(secret_file)) == "from-file"
+    with pytest.raises(ValueError, match="set only one of token, token_env"):
+        resolve_secret("token", "inline", "CW_TEST_TOKEN", None)
+    with pytest.raises(ValueError, match="CW_MISSING"):
+        resolve_secret("token", None, "CW_MISSING", None)
+    with pytest.raises(ValueError, match="cannot be read"):
+        resolve_secret("token", None, None, str(tmp_path / "nope"))
+    assert redact(
+        {"password": "x", "password_file": "/run/creds/p", "nested": [{"auth_token": "y"}]}
+    ) == {
+        "password": REDACTED,
+        "password_file": "/run/creds/p",
+        "nested": [{"auth_token": REDACTED}],
+    }
