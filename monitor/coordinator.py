@@ -378,6 +378,7 @@ class Coordinator:
             if not device.enabled:
                 continue
             cls = registry.get(device.driver)
+            assert cls is not None, "the loader checked every driver name"
             rules = bound.get(device.id, {})
             points = [Point(cid, self.loaded.point_settings[cid]) for cid in rules]
             driver = cls(device.id, self.loaded.driver_settings[device.id], points, self.context)

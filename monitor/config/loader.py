@@ -355,7 +355,6 @@ def _check(
         "equipment",
     )
 
-    drivers = registry.available()
     devices: dict[str, tuple[int, Any]] = {}
     for i, dev in enumerate(cfg.devices):
         devices.setdefault(dev.id, (i, dev))
@@ -367,11 +366,11 @@ def _check(
             )
         if dev.backoff.initial > dev.backoff.max:
             add(("devices", i, "backoff"), "backoff.initial must not exceed backoff.max")
-        driver = drivers.get(dev.driver)
+        driver = registry.get(dev.driver)
         if driver is None:
             add(
                 ("devices", i, "driver"),
-                f"driver '{dev.driver}' is not one of {', '.join(sorted(drivers))}",
+                f"driver '{dev.driver}' is not one of {', '.join(registry.names())}",
             )
             continue
         try:
@@ -416,7 +415,7 @@ def _check(
                     )
                     continue
                 dev = target[1]
-                driver = drivers.get(dev.driver)
+                driver = registry.get(dev.driver)
                 if driver is None:
                     continue
                 extra = dict(ch.source.model_extra or {})
@@ -438,7 +437,8 @@ def _check(
         settings = loaded.driver_settings.get(dev_id)
         if settings is None:
             continue
-        driver = drivers[dev.driver]
+        driver = registry.get(dev.driver)
+        assert driver is not None
         for message in driver.check(settings, [Point(cid, p) for _, cid, p in points]):
             add(("devices", i), message)
     return issues

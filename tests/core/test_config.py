@@ -23,10 +23,10 @@ EXAMPLES = sorted((ROOT / "config").glob("*.yaml"))
 def _builtin_drivers_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Golden messages list the available drivers: keep test-only drivers out of them."""
     monkeypatch.setattr(registry, "_registered", {})
-    registry.available.cache_clear()
+    registry._plugins.cache_clear()
     yield
     monkeypatch.undo()
-    registry.available.cache_clear()
+    registry._plugins.cache_clear()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
