@@ -101,7 +101,10 @@ class Store(ABC):
         kinds: Sequence[str] | None = None,
         source: str | None = None,
         limit: int | None = None,
-    ) -> list[Event]: ...
+        newest_first: bool = False,
+    ) -> list[Event]:
+        """Events with ``start <= ts < end``, oldest first (newest first if asked: with
+        ``limit=1``, the latest event of those kinds)."""
 
     @abstractmethod
     def verify(self) -> VerifyResult:

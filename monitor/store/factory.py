@@ -1,0 +1,25 @@
+"""Opens the store a configuration names; callers only ever see the :class:`Store` interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.config.schema import Store as StoreConfig
+from monitor.store.base import Store
+
+
+def open_store(cfg: StoreConfig, base_dir: Path | None = None) -> Store:
+    """Open (and create or migrate) the configured store. Relative paths are taken from
+    ``base_dir`` (the configuration file's folder) so that a service's working directory
+    does not decide where GMP records land."""
+    if cfg.backend == "sqlite":
+        from monitor.store.sqlite import SQLiteStore
+
+        path = Path(cfg.path).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = SQLiteStore(path)
+        store.open()
+        return store
+    raise ValueError(f"unknown store backend {cfg.backend!r}")

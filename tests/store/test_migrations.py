@@ -1,0 +1,149 @@
+"""Schema migrations: versioned from the first release, in order, in a transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from monitor.store import sqlite as sqlite_store
+from monitor.store.base import StoreError
+from monitor.store.sqlite import APPLICATION_ID, Migration, SQLiteStore, split_statements
+from tests.store.conftest import series
+
+MIGRATIONS = Path(sqlite_store.__file__).parent / "migrations"
+
+
+def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_the_migration_log_records_the_initial_schema(store: SQLiteStore, db_path: Path) -> None:
+    script = (MIGRATIONS / "0001_initial.sql").read_bytes()
+    rows = _rows(db_path, "SELECT version, name, applied_at, sha256 FROM schema_migrations")
+    assert len(rows) == 1
+    version, name, applied_at, sha = rows[0]
+    assert (version, name) == (1, "0001_initial.sql")
+    assert sha == hashlib.sha256(script).hexdigest()
+    assert isinstance(applied_at, int) and applied_at > 0
+    assert _rows(db_path, "PRAGMA user_version") == [(1,)]
+    assert _rows(db_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
+    assert _rows(db_path, "PRAGMA journal_mode") == [("wal",)]
+    assert store.schema_version == 1
+    tables = {r[0] for r in _rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"readings", "events", "batches", "config_versions", "purges", "purge_guard"} <= tables
+
+
+def test_reopening_applies_nothing_twice(db_path: Path) -> None:
+    for _ in range(3):
+        with SQLiteStore(db_path) as store:
+            store.append(series("a", 1))
+    assert _rows(db_path, "SELECT count(*) FROM schema_migrations") == [(1,)]
+
+
+def test_a_store_from_the_future_is_refused(db_path: Path) -> None:
+    with SQLiteStore(db_path) as store:
+        store.append(series("a", 2))
+    conn = sqlite3.connect(str(db_path))
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at, sha256) "
+        "VALUES (2, '0002_alarms.sql', 0, 'x')"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this coldwatch"):
+        SQLiteStore(db_path).open()
+
+
+def test_a_foreign_database_is_refused(db_path: Path) -> None:
+    conn = sqlite3.connect(str(db_path))
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="not a coldwatch store"):
+        SQLiteStore(db_path).open()
+    assert _rows(db_path, "SELECT name FROM sqlite_master") == [("customers",)]
+
+
+def test_later_migrations_apply_in_order_on_an_existing_store(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SQLiteStore(db_path) as store:
+        store.append(series("a", 3))
+    shipped = sqlite_store.migrations()
+    later = (
+        Migration(2, "0002_alarms.sql", "CREATE TABLE alarms (id INTEGER PRIMARY KEY);", "s2"),
+        Migration(3, "0003_audit.sql", "ALTER TABLE alarms ADD COLUMN note TEXT;", "s3"),
+    )
+    monkeypatch.setattr(sqlite_store, "migrations", lambda: (*shipped, *later))
+    with SQLiteStore(db_path) as store:
+        assert store.schema_version == 3
+        assert len(store.readings("a")) == 3
+        assert store.verify().ok
+    assert _rows(db_path, "SELECT version, sha256 FROM schema_migrations ORDER BY version")[1:] == [
+        (2, "s2"),
+        (3, "s3"),
+    ]
+    assert [r[1] for r in _rows(db_path, "PRAGMA table_info(alarms)")] == ["id", "note"]
+    assert _rows(db_path, "PRAGMA user_version") == [(3,)]
+
+
+def test_a_failing_migration_leaves_nothing_behind(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SQLiteStore(db_path):
+        pass
+    shipped = sqlite_store.migrations()
+    broken = Migration(
+        2, "0002_broken.sql", "CREATE TABLE half (id INTEGER);\nCREATE TABLE oops (;\n", "s"
+    )
+    monkeypatch.setattr(sqlite_store, "migrations", lambda: (*shipped, broken))
+    with pytest.raises(StoreError):
+        SQLiteStore(db_path).open()
+    tables = {r[0] for r in _rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "half" not in tables
+    assert _rows(db_path, "SELECT max(version) FROM schema_migrations") == [(1,)]
+
+
+def test_an_edited_released_migration_is_reported(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with SQLiteStore(db_path):
+        pass
+    (first,) = sqlite_store.migrations()
+    edited = Migration(1, first.name, first.sql + "\n-- edited\n", "different")
+    monkeypatch.setattr(sqlite_store, "migrations", lambda: (edited,))
+    with caplog.at_level(logging.WARNING), SQLiteStore(db_path):
+        pass
+    assert "must not be edited" in caplog.text
+
+
+def test_split_statements_keeps_triggers_whole() -> None:
+    script = """
+-- a comment; with a semicolon
+CREATE TABLE t (a INTEGER);
+CREATE TRIGGER t_no_update BEFORE UPDATE ON t
+BEGIN
+    SELECT RAISE(ABORT, 'no; never');
+END;
+INSERT INTO t VALUES (1);
+-- trailing comment
+"""
+    statements = split_statements(script)
+    assert len(statements) == 3
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+    with pytest.raises(StoreError, match="incomplete"):
+        split_statements("CREATE TABLE t (a INTEGER)")
+
+
+def test_shipped_migrations_are_numbered_without_gaps() -> None:
+    shipped = sqlite_store.migrations()
+    assert [m.version for m in shipped] == list(range(1, len(shipped) + 1))
+    assert all(m.name.endswith(".sql") for m in shipped)
