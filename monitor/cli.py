@@ -1,0 +1,277 @@
+"""The ``coldwatch`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.config.loader import ConfigError, LoadedConfig, load
+from monitor.model import Reading
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO 8601 time (e.g. 2026-03-01T12:00:00Z)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _load_or_exit(path: str) -> LoadedConfig:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _open_store_readonly(loaded: LoadedConfig, config_path: str):  # type: ignore[no-untyped-def]
+    from monitor.store.factory import open_store
+
+    return open_store(loaded.config.store, _base_dir(config_path))
+
+
+def _base_dir(config_path: str) -> Path:
+    path = Path(config_path).resolve()
+    return path if path.is_dir() else path.parent
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        loaded = load(args.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue)
+        return EXIT_CONFIG
+    if args.verbose:
+        cfg = loaded.config
+        print(
+            f"site {cfg.site.id}: {len(cfg.devices)} devices, {len(cfg.channels())} channels, "
+            f"config sha256 {loaded.sha256}"
+        )
+    print("ok")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor import logs
+    from monitor.daemon import Daemon, run_until_signalled
+
+    loaded = _load_or_exit(args.config)
+    logs.configure(args.log_level or loaded.config.logging.level, loaded.config.logging.format)
+    daemon = Daemon(loaded, base_dir=_base_dir(args.config))
+    asyncio.run(run_until_signalled(daemon))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    loaded = _load_or_exit(args.config)
+    store = _open_store_readonly(loaded, args.config)
+    try:
+        result = store.verify()
+    finally:
+        store.close()
+    if result.ok:
+        print(
+            f"ok: {result.batches} batches, {result.readings} readings, {result.events} events; "
+            "hash chain intact"
+        )
+        return EXIT_OK
+    print(f"FAILED at batch {result.first_bad_batch}: {result.problem}")
+    return EXIT_FAILED
+
+
+def _reading_row(r: Reading) -> dict[str, object]:
+    return {
+        "channel": r.channel,
+        "ts": r.ts.isoformat(),
+        "value": r.value,
+        "quality": r.quality.value,
+        "flags": r.flags,
+        "detail": r.detail,
+    }
+
+
+def cmd_readings(args: argparse.Namespace) -> int:
+    loaded = _load_or_exit(args.config)
+    channels = loaded.config.channels()
+    if args.channel not in channels:
+        print(
+            f"unknown channel '{args.channel}'; channels: {', '.join(sorted(channels))}",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    store = _open_store_readonly(loaded, args.config)
+    try:
+        rows = store.readings(args.channel, args.start, args.end, args.limit)
+    finally:
+        store.close()
+    if args.format == "json":
+        json.dump([_reading_row(r) for r in rows], sys.stdout, indent=1)
+        print()
+    else:
+        writer = csv.DictWriter(
+            sys.stdout, ["channel", "ts", "value", "quality", "flags", "detail"]
+        )
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(_reading_row(r))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.status import device_status, render_status
+
+    loaded = _load_or_exit(args.config)
+    store = _open_store_readonly(loaded, args.config)
+    try:
+        statuses = device_status(loaded, store, datetime.now(UTC))
+    finally:
+        store.close()
+    if args.format == "json":
+        json.dump([s.as_dict() for s in statuses], sys.stdout, indent=1, default=str)
+        print()
+    else:
+        print(render_status(statuses))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor import logs
+    from monitor.demo import run_demo
+
+    logs.configure("info", "text")
+    return asyncio.run(run_demo(Path(args.data_dir), args.seconds))
+
+
+# --- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coldwatch",
+        description="Monitoring and alarming for cold-chain equipment (freezers, LN2 dewars, "
+        "incubators) with GMP records.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "-c",
+            "--config",
+            required=True,
+            metavar="FILE",
+            help="configuration file, or a directory of .yaml files",
+        )
+        return p
+
+    p = with_config(
+        sub.add_parser(
+            "run",
+            help="run the monitoring daemon",
+            description="Run the daemon: poll every device, store readings, until SIGTERM/SIGINT. "
+            "Logs go to stderr as JSON lines.",
+        )
+    )
+    p.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="override logging.level from the configuration",
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = with_config(
+        sub.add_parser(
+            "check-config",
+            help="validate a configuration",
+            description="Validate the configuration. Prints 'ok' and exits 0, or prints every "
+            "error (file:line: path: object: message) and exits 2.",
+        )
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="also print a summary")
+    p.set_defaults(func=cmd_check_config)
+
+    p = with_config(
+        sub.add_parser(
+            "verify",
+            help="verify the store's hash chain",
+            description="Recompute the hash chain of the stored records. Exits 0 when intact, 1 "
+            "naming the first altered or missing batch.",
+        )
+    )
+    p.set_defaults(func=cmd_verify)
+
+    p = with_config(
+        sub.add_parser(
+            "readings",
+            help="print stored readings of one channel",
+            description="Print stored readings of one channel, oldest first. Times are ISO 8601; "
+            "a time without a zone is taken as UTC.",
+        )
+    )
+    p.add_argument("--channel", required=True, metavar="ID", help="e.g. freezer-07.cabinet_temp")
+    p.add_argument("--from", dest="start", type=_parse_time, metavar="T", help="first time (incl.)")
+    p.add_argument("--to", dest="end", type=_parse_time, metavar="T", help="last time (excl.)")
+    p.add_argument("--limit", type=int, help="at most this many rows")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.set_defaults(func=cmd_readings)
+
+    p = with_config(
+        sub.add_parser(
+            "status",
+            help="show each device's last poll, quality and comm state",
+            description="Show each device's communication state, its last poll and the quality of "
+            "its channels' latest readings, from the store.",
+        )
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "demo",
+        help="run the demonstration facility",
+        description="Run coldwatch on the example configuration with the embedded store in "
+        "--data-dir, until Ctrl-C or for --for seconds, then print the status.",
+    )
+    p.add_argument(
+        "--data-dir",
+        default="./data/demo",
+        metavar="DIR",
+        help="where the demo keeps its configuration and store",
+    )
+    p.add_argument(
+        "--for",
+        dest="seconds",
+        type=float,
+        metavar="SECONDS",
+        help="stop by itself after this long",
+    )
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""The daemon as a process: starts with nothing reachable, reports it, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from monitor.cli import main
+from monitor.config.loader import load
+from monitor.model import EventKind, Quality
+from monitor.store.factory import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example_with_store(tmp_path: Path, port_a: int, port_b: int) -> Path:
+    data = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+    data["store"]["path"] = str(tmp_path / "cw.db")
+    # fast polls so the test sees several; the ports are free ones nobody listens on
+    data["devices"][0]["interval"] = "1s"
+    data["devices"][0]["timeout"] = "500ms"
+    data["devices"][0]["settings"]["port"] = port_a
+    data["devices"][1]["interval"] = "1s"
+    data["devices"][1]["timeout"] = "500ms"
+    data["devices"][1]["settings"]["serial_port"] = f"socket://127.0.0.1:{port_b}"
+    path = tmp_path / "coldwatch.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_runs_with_no_device_reachable_and_stops_cleanly(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import free_port
+
+    config = example_with_store(tmp_path, free_port(), free_port())
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "run", "-c", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        time.sleep(4.0)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert main(["status", "-c", str(config), "--format", "json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert {s["device"]: s["comm"] for s in status} == {"tsx-07": "down", "gmp251-03": "down"}
+        for s in status:
+            assert s["channels"], s
+            assert {c["quality"] for c in s["channels"].values()} == {"comm_error"}
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        stop_seconds = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stderr = proc.stderr.read().decode() if proc.stderr else ""
+        if proc.stdout:
+            proc.stdout.close()
+        if proc.stderr:
+            proc.stderr.close()
+    assert proc.returncode == 0, stderr
+    assert stop_seconds < 5.0
+    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    down_logs = [entry for entry in logs if "not communicating" in entry["msg"]]
+    assert len(down_logs) == 2  # once per device, not once per poll
+    loaded = load(config)
+    store = open_store(loaded.config.store)
+    try:
+        rows = store.readings("freezer-07.cabinet_temp")
+        assert len(rows) >= 3
+        assert all(r.quality is Quality.COMM_ERROR and r.value is None for r in rows)
+        kinds = [e.kind for e in store.events()]
+        assert kinds[0] == EventKind.DAEMON_STARTED and kinds[-1] == EventKind.DAEMON_STOPPED
+        assert EventKind.CONFIG_LOADED in kinds
+        (version,) = store.config_versions()
+        assert version.sha256 == loaded.sha256
+        assert store.verify().ok
+        stopped = store.events(kinds=[EventKind.DAEMON_STOPPED])[0]
+        committed = stopped.data["metrics"]
+        assert committed  # the daemon reported what it did
+    finally:
+        store.close()
+    assert main(["verify", "-c", str(config)]) == 0
+    assert "hash chain intact" in capsys.readouterr().out
