@@ -1,10 +1,11 @@
 """Store ingest: ``SQLiteStore.append`` beside a bare ``sqlite3`` ``executemany``.
 
 Both write the same ``readings`` table (created by the store's own migrations, so the same
-columns, index and triggers) with the same PRAGMAs (:func:`monitor.store.sqlite.apply_pragmas`),
-in batches of ``batch`` rows, each batch one transaction, into fresh temporary files. The raw
-side gets tuples prepared in advance; the store side gets :class:`Reading` objects and does all
-its work (conversion, hashing, the batch row). The target is ``store_ingest_ratio >= 0.8``.
+columns, index and triggers) with the same PRAGMAs
+(:func:`monitor.store.sqlite_schema.apply_pragmas`), in batches of ``batch`` rows, each batch
+one transaction, into fresh temporary files. The raw side gets tuples prepared in advance; the
+store side gets :class:`Reading` objects and does all its work (conversion, hashing, the batch
+row). The target is ``store_ingest_ratio >= 0.8``.
 
 Also measured, for information: the raw rate with one commit per row.
 
@@ -22,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.model import FLAG_LATE, Quality, Reading
-from monitor.store.sqlite import SQLiteStore, apply_pragmas, connect, to_us
+from monitor.store.canonical import to_us
+from monitor.store.sqlite import SQLiteStore
+from monitor.store.sqlite_schema import apply_pragmas, connect
 
 CHANNELS = 50
 BAD_EVERY = 97  # about 1% of the readings are failed samples: no value, a bad quality

@@ -15,38 +15,12 @@ Concurrency
     written (WAL readers see the last committed state). ``verify()`` uses a connection of its own
     and one read transaction: it checks a consistent snapshot while appends go on.
 
-Schema migrations
-    ``monitor/store/migrations/NNNN_name.sql``, applied in order on :meth:`SQLiteStore.open`, each
-    in one transaction with its ``schema_migrations`` row (version, name, applied_at, SHA-256 of
-    the script). A store whose schema is newer than this code is refused.
-
-The hash chain (canonical serialization, format 1)
-    ``hash = SHA-256(b"coldwatch-batch-v1\\n" || prev_hash || header || R || E)`` in lower-case
-    hex. ``prev_hash`` is the previous batch's hash as 64 ASCII hex digits (64 zeros before
-    batch 1; after a retention purge, the purge's anchor). Integers are little-endian signed
-    64-bit (``i64``), reals little-endian IEEE-754 doubles (``f64``).
-
-    * ``header`` = 8 i64: seq, committed_at (µs), readings count, first reading id, last reading
-      id, events count, first event id, last event id (0 for the ids of an empty part).
-    * ``R`` (empty without readings) = i64[ts µs] || i64[flags] || text(channel) ||
-      text(quality) || opttext(detail) || val(value), each over the batch's readings in id order.
-    * ``E`` (empty without events) = i64[ts µs] || text(kind) || text(source) || text(message) ||
-      text(data) || opttext(person), over its events in id order; ``data`` is the stored JSON.
-    * ``text(xs)`` = 0x00 || UTF-8 of the values each followed by a NUL, when none contains a
-      NUL; otherwise 0x01 || i64[length of each in code points] || i64[byte length] || UTF-8 of
-      their concatenation.
-    * ``opttext(xs)`` = one byte per value (1 NULL, 0 not) || text(the non-NULL values).
-    * ``val(xs)`` = one tag byte per value (``n`` NULL, ``f`` REAL, ``i`` INTEGER, ``s`` TEXT)
-      || f64[the REALs] || i64[the INTEGERs] || text(the TEXTs).
-
-    Row ids and batch numbers are not repeated per row: the k-th reading of a batch must have
-    id ``first + k`` and ``batch = seq``, which :meth:`SQLiteStore.verify` checks, and the header
-    (hashed) carries ``first``; so a swapped, moved or renumbered row is detected. Everything
-    hashed is a stored column value, so verify rebuilds the same bytes from the rows.
-
-    The form is columnar because building it takes a few C-level passes per batch (``join``,
-    ``struct.pack``, ``bytes.translate``) rather than Python work per row: that keeps
-    ``append`` close to a bare ``executemany`` (``bench/bench_store.py``).
+Modules
+    :mod:`monitor.store.sqlite_schema`: connection settings (PRAGMAs) and the schema
+    migrations, ``monitor/store/migrations/NNNN_name.sql``, applied in order on
+    :meth:`SQLiteStore.open`. :mod:`monitor.store.canonical`: the canonical serialization of a
+    batch and its hash (the format is described there). :mod:`monitor.store.chain`: walking the
+    chain for :meth:`SQLiteStore.verify` and :meth:`SQLiteStore.purge_before`.
 """
 
 from __future__ import annotations
@@ -56,711 +30,64 @@ import hashlib
 import json
 import logging
 import sqlite3
-import struct
 import threading
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import cache
-from importlib import resources
-from itertools import compress, repeat
-from operator import attrgetter, is_
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal
 
 from monitor.model import Event, EventKind, Quality, Reading, utc_now
 from monitor.store.base import BatchInfo, ConfigVersion, Store, StoreError, VerifyResult
+from monitor.store.canonical import (
+    GENESIS_HASH,
+    HASH_FORMAT,
+    EventColumns,
+    ReadingColumns,
+    batch_hash,
+    from_us,
+    to_us,
+)
+from monitor.store.chain import (
+    ChainProblem,
+    Walked,
+    check_configs,
+    check_coverage,
+    check_purge_event,
+    find_anchor,
+    walk,
+)
+from monitor.store.sqlite_schema import (
+    APPEND_ONLY_MESSAGE,
+    APPLICATION_ID,
+    DEFAULT_BUSY_TIMEOUT,
+    Migration,
+    apply_pragmas,
+    connect,
+    migrate,
+    migrations,
+    rollback,
+    split_statements,
+)
+
+__all__ = [  # the store, and the names other code imports from here
+    "APPEND_ONLY_MESSAGE",
+    "APPLICATION_ID",
+    "DEFAULT_BUSY_TIMEOUT",
+    "Migration",
+    "SQLiteStore",
+    "apply_pragmas",
+    "connect",
+    "from_us",
+    "migrations",
+    "split_statements",
+    "to_us",
+]
 
 log = logging.getLogger(__name__)
 
-EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_MICROSECOND: Final = timedelta(microseconds=1)
-GENESIS_HASH: Final = "0" * 64
-HASH_FORMAT: Final = 1
-APPLICATION_ID: Final = 0x636F6C64  # "cold", in the SQLite header: marks the file as ours
-APPEND_ONLY_MESSAGE: Final = "coldwatch: records are append-only"
-DEFAULT_BUSY_TIMEOUT: Final = 10.0  # seconds
-
-_HASH_PREFIX: Final = b"coldwatch-batch-v1\n"
-_HEADER: Final = struct.Struct("<8q")
-
-_QUALITY_TEXT: Final[dict[Quality, str]] = {q: q.value for q in Quality}
 _QUALITY_OF: Final[dict[str, Quality]] = {q.value: q for q in Quality}
-
-_NUL: Final = "\x00"
-_TEXT_JOINED: Final = b"\x00"  # text(): each value followed by a NUL
-_TEXT_LENGTHS: Final = b"\x01"  # text(): lengths, then the concatenation
-
-_TAG_NULL, _TAG_REAL, _TAG_INTEGER, _TAG_TEXT = b"n", b"f", b"i", b"s"
-_VALUE_TAGS: Final[dict[type, int]] = {
-    type(None): _TAG_NULL[0],
-    float: _TAG_REAL[0],
-    int: _TAG_INTEGER[0],
-    str: _TAG_TEXT[0],
-}
-_ONLY_REAL: Final = frozenset({float})
-_REAL_OR_NULL: Final = frozenset({float, type(None)})
-
-
-def _translation(mapping: dict[int, int]) -> bytes:
-    """A ``bytes.translate`` table: the given bytes mapped, every other byte to 0."""
-    table = bytearray(256)
-    for source, target in mapping.items():
-        table[source] = target
-    return bytes(table)
-
-
-_SELECT_REAL: Final = _translation({_TAG_REAL[0]: 1})
-_SELECT_INTEGER: Final = _translation({_TAG_INTEGER[0]: 1})
-_SELECT_TEXT: Final = _translation({_TAG_TEXT[0]: 1})
-_NULL_MASK_TO_TAGS: Final = _translation({0: _TAG_REAL[0], 1: _TAG_NULL[0]})
-_NOT: Final = _translation({0: 1})
-
-
-# --- connection settings ---------------------------------------------------------------------
-
-
-def apply_pragmas(
-    conn: sqlite3.Connection,
-    synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
-    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-) -> None:
-    """The settings of every store connection (``bench/bench_store.py`` uses them too)."""
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise StoreError(f"cannot put the store in WAL mode (journal_mode is {mode!r})")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA cache_size = -16384")  # 16 MiB: keeps the (channel, ts) index hot
-    conn.execute("PRAGMA foreign_keys = OFF")
-
-
-def connect(
-    path: str | Path,
-    synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
-    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit) with the store's PRAGMAs."""
-    conn = sqlite3.connect(
-        str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
-    )
-    try:
-        apply_pragmas(conn, synchronous, busy_timeout)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-# --- migrations ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-    sha256: str
-
-
-_CREATE_MIGRATIONS_TABLE: Final = """
-CREATE TABLE schema_migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at INTEGER NOT NULL,
-    sha256 TEXT NOT NULL
-)"""
-
-
-@cache
-def migrations() -> tuple[Migration, ...]:
-    """The migration scripts shipped with this code, in version order (1, 2, ... no gaps)."""
-    folder = resources.files("monitor.store").joinpath("migrations")
-    found: list[Migration] = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if not name.endswith(".sql"):
-            continue
-        prefix = name.split("_", 1)[0]
-        if not prefix.isdigit():
-            raise StoreError(f"migration {name}: the name must start with its version (0001_)")
-        raw = entry.read_bytes()
-        found.append(
-            Migration(int(prefix), name, raw.decode("utf-8"), hashlib.sha256(raw).hexdigest())
-        )
-    found.sort(key=attrgetter("version"))
-    versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise StoreError(f"migrations must be numbered 1, 2, 3... without gaps: {versions}")
-    return tuple(found)
-
-
-def split_statements(script: str) -> list[str]:
-    """The statements of a migration script, each complete (triggers keep their inner ';')."""
-    statements: list[str] = []
-    buffer: list[str] = []
-    for line in script.splitlines(keepends=True):
-        buffer.append(line)
-        text = "".join(buffer)
-        if sqlite3.complete_statement(text):
-            statements.append(text.strip())
-            buffer = []
-    rest = [ln for ln in buffer if ln.strip() and not ln.strip().startswith("--")]
-    if rest:
-        raise StoreError(f"migration script ends in an incomplete statement: {''.join(rest)!r}")
-    return statements
-
-
-def _applied_migrations(conn: sqlite3.Connection, newest: int) -> dict[int, str] | None:
-    """version -> script SHA-256 of what the store has applied; None for a new, empty file.
-    Refuses a file that is not a coldwatch store, or whose schema is newer than this code."""
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    if app_id not in (0, APPLICATION_ID):
-        raise StoreError(f"not a coldwatch store (SQLite application_id {app_id:#x})")
-    has_log = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    ).fetchone()
-    if not has_log:
-        others = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-        ).fetchone()[0]
-        if others:
-            raise StoreError("not a coldwatch store (it has tables but no schema_migrations)")
-        return None
-    applied: dict[int, str] = dict(
-        conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall()
-    )
-    if applied and max(applied) > newest:
-        raise StoreError(
-            f"the store's schema is version {max(applied)}, newer than this coldwatch knows "
-            f"(up to {newest}); upgrade coldwatch before opening it"
-        )
-    return applied
-
-
-def _warn_if_edited(known: Sequence[Migration], applied: dict[int, str]) -> None:
-    for migration in known:
-        recorded = applied.get(migration.version)
-        if recorded is not None and recorded != migration.sha256:
-            log.warning(
-                "migration %s was applied from a script with SHA-256 %s; the shipped script's "
-                "is %s (released migrations must not be edited)",
-                migration.name,
-                recorded,
-                migration.sha256,
-            )
-
-
-def migrate(conn: sqlite3.Connection, now_us: int) -> int:
-    """Bring the schema up to date; return its version. Refuse stores newer than this code.
-
-    An up-to-date store is only read (no write lock: ``coldwatch verify`` beside a running
-    daemon, or a read-only copy, opens at once); otherwise the missing migrations are applied
-    in order, each with its ``schema_migrations`` row, all in one transaction."""
-    known = migrations()
-    newest = known[-1].version
-    applied = _applied_migrations(conn, newest)
-    if applied is not None and all(m.version in applied for m in known):
-        _warn_if_edited(known, applied)
-        return newest
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        applied = _applied_migrations(conn, newest)  # again: another process may have migrated
-        if applied is None:
-            conn.execute(_CREATE_MIGRATIONS_TABLE)
-            applied = {}
-        _warn_if_edited(known, applied)
-        for migration in known:
-            if migration.version in applied:
-                continue
-            for statement in split_statements(migration.sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at, sha256) "
-                "VALUES (?, ?, ?, ?)",
-                (migration.version, migration.name, now_us, migration.sha256),
-            )
-            log.info("store schema migrated to version %d (%s)", migration.version, migration.name)
-        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        conn.execute(f"PRAGMA user_version = {newest}")
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
-    return newest
-
-
-# --- conversions -----------------------------------------------------------------------------
-
-
-def to_us(ts: datetime) -> int:
-    """Microseconds since the epoch of a timezone-aware datetime; exact."""
-    try:
-        return (ts - EPOCH) // ONE_MICROSECOND
-    except TypeError:
-        raise ValueError(f"not a timezone-aware datetime: {ts!r}") from None
-
-
-def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
-
-
-def _i64(values: Sequence[int]) -> bytes:
-    return struct.pack(f"<{len(values)}q", *values)
-
-
-def _f64(values: Sequence[float]) -> bytes:
-    return struct.pack(f"<{len(values)}d", *values)
-
-
-def _text(values: Sequence[str]) -> bytes:
-    joined = _NUL.join(values)
-    if values and joined.count(_NUL) == len(values) - 1:
-        return _TEXT_JOINED + joined.encode("utf-8") + b"\x00"
-    whole = "".join(values).encode("utf-8")
-    lengths = [len(v) for v in values]
-    return _TEXT_LENGTHS + _i64(lengths) + _i64((len(whole),)) + whole
-
-
-_NO_TEXT: Final = _text(())
-_NO_INTEGERS_NO_TEXT: Final = _i64(()) + _NO_TEXT
-
-
-def _optional_text(values: Sequence[str | None]) -> bytes:
-    count = len(values)
-    nulls = values.count(None)
-    if nulls == count:
-        return b"\x01" * count + _NO_TEXT
-    if nulls == 0:
-        return bytes(count) + _text(cast("Sequence[str]", values))
-    mask = bytes(map(is_, values, repeat(None)))
-    return mask + _text(list(compress(values, mask.translate(_NOT))))  # type: ignore[arg-type]
-
-
-def _value_tags(values: Sequence[Any]) -> bytes:
-    """One tag byte per value; KeyError for a type that SQLite would not give back as is."""
-    kinds = set(map(type, values))
-    if kinds == _ONLY_REAL:
-        return _TAG_REAL * len(values)
-    if kinds == _REAL_OR_NULL:
-        return bytes(map(is_, values, repeat(None))).translate(_NULL_MASK_TO_TAGS)
-    return bytes(map(_VALUE_TAGS.__getitem__, map(type, values)))
-
-
-def _values(values: Sequence[Any], tags: bytes) -> bytes:
-    count = len(values)
-    reals_count = tags.count(_TAG_REAL)
-    if reals_count == count:
-        reals: Sequence[float] = values
-        rest = _NO_INTEGERS_NO_TEXT
-    elif reals_count + tags.count(_TAG_NULL) == count:
-        reals = [v for v in values if v is not None]
-        rest = _NO_INTEGERS_NO_TEXT
-    else:
-        reals = list(compress(values, tags.translate(_SELECT_REAL)))
-        integers = list(compress(values, tags.translate(_SELECT_INTEGER)))
-        texts = list(compress(values, tags.translate(_SELECT_TEXT)))
-        rest = _i64(integers) + _text(texts)
-    total = sum(reals)
-    if total != total and any(v != v for v in reals):  # NaN (or inf - inf: then look closer)
-        raise ValueError("a reading value is NaN, which SQLite cannot store (use a bad quality)")
-    return tags + _f64(reals) + rest
-
-
-def _normalized_value(value: Any) -> float | int | str | None:
-    """What SQLite gives back for a value of an unusual type (bool, a float or str subclass)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, str):
-        return str(value)
-    raise ValueError(f"reading value {value!r}: a number or a string was expected")
-
-
-def _readings_bytes(
-    ts: Sequence[int],
-    flags: Sequence[int],
-    channels: Sequence[str],
-    qualities: Sequence[str],
-    details: Sequence[str | None],
-    values: Sequence[Any],
-    tags: bytes,
-) -> bytes:
-    """``R`` of the canonical serialization (see the module docstring)."""
-    count = len(ts)
-    return b"".join(
-        (
-            _i64(ts),
-            bytes(8 * count) if flags.count(0) == count else _i64(flags),
-            _text(channels),
-            _text(qualities),
-            _optional_text(details),
-            _values(values, tags),
-        )
-    )
-
-
-def _events_bytes(
-    ts: Sequence[int],
-    kinds: Sequence[str],
-    sources: Sequence[str],
-    messages: Sequence[str],
-    data: Sequence[str],
-    persons: Sequence[str | None],
-) -> bytes:
-    """``E`` of the canonical serialization (see the module docstring)."""
-    return b"".join(
-        (
-            _i64(ts),
-            _text(kinds),
-            _text(sources),
-            _text(messages),
-            _text(data),
-            _optional_text(persons),
-        )
-    )
-
-
-def _batch_hash(prev_hash: str, header: tuple[int, ...], readings: bytes, events: bytes) -> str:
-    digest = hashlib.sha256(_HASH_PREFIX)
-    digest.update(prev_hash.encode("ascii"))
-    digest.update(_HEADER.pack(*header))
-    digest.update(readings)
-    digest.update(events)
-    return digest.hexdigest()
-
-
-def canonical_json(data: Any) -> str:
-    """Event data as stored: sorted keys, no spaces, UTF-8; non-JSON values as their str()."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-_ENCODING_ERRORS: Final = (TypeError, ValueError, KeyError, OverflowError, struct.error)
-
-
-@dataclass(slots=True)
-class _ReadingColumns:
-    """A batch of readings as the columns that are bound, and their canonical bytes."""
-
-    ts: list[int]
-    channels: list[str]
-    values: list[Any]
-    qualities: list[str]
-    flags: list[int]
-    details: list[str | None]
-    hashed: bytes
-
-    @staticmethod
-    def of(readings: Sequence[Reading]) -> _ReadingColumns:
-        try:
-            ts = [(r.ts - EPOCH) // ONE_MICROSECOND for r in readings]
-        except TypeError:
-            bad = next((r.channel for r in readings if not _is_aware(r.ts)), "?")
-            raise ValueError(f"reading of {bad}: ts must be a timezone-aware datetime") from None
-        channels = [r.channel for r in readings]
-        values = [r.value for r in readings]
-        try:
-            qualities = [_QUALITY_TEXT[r.quality] for r in readings]
-        except KeyError as exc:
-            raise ValueError(f"not a Quality: {exc.args[0]!r}") from None
-        flags = [r.flags for r in readings]
-        details = [r.detail for r in readings]
-        try:
-            tags = _value_tags(values)
-        except KeyError:
-            values = [_normalized_value(v) for v in values]
-            tags = _value_tags(values)
-        try:
-            hashed = _readings_bytes(ts, flags, channels, qualities, details, values, tags)
-        except _ENCODING_ERRORS as exc:
-            raise ValueError(f"a reading cannot be stored as it is: {exc}") from None
-        return _ReadingColumns(ts, channels, values, qualities, flags, details, hashed)
-
-
-def _is_aware(ts: Any) -> bool:
-    return isinstance(ts, datetime) and ts.utcoffset() is not None
-
-
-@dataclass(slots=True)
-class _EventColumns:
-    ts: list[int]
-    kinds: list[str]
-    sources: list[str]
-    messages: list[str]
-    data: list[str]
-    persons: list[str | None]
-    hashed: bytes = b""
-
-    @staticmethod
-    def of(events: Sequence[Event]) -> _EventColumns:
-        columns = _EventColumns([], [], [], [], [], [])
-        for event in events:
-            if not _is_aware(event.ts):
-                raise ValueError(f"event {event.kind}: ts must be a timezone-aware datetime")
-            columns.ts.append(to_us(event.ts))
-            columns.kinds.append(str(event.kind))
-            columns.sources.append(str(event.source))
-            columns.messages.append(str(event.message))
-            try:
-                columns.data.append(canonical_json(event.data))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"event {event.kind}: data is not JSON: {exc}") from None
-            columns.persons.append(None if event.person is None else str(event.person))
-        try:
-            columns.hashed = _events_bytes(
-                columns.ts,
-                columns.kinds,
-                columns.sources,
-                columns.messages,
-                columns.data,
-                columns.persons,
-            )
-        except _ENCODING_ERRORS as exc:
-            raise ValueError(f"an event cannot be stored as it is: {exc}") from None
-        return columns
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:  # the failed statement may have rolled back already
-            log.debug("rollback failed", exc_info=True)
-
-
-# --- chain walking (verify and purge) -------------------------------------------------------
-
-
-class _ChainProblem(Exception):
-    def __init__(self, seq: int | None, message: str) -> None:
-        super().__init__(message)
-        self.seq = seq
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class _Anchor:
-    """Where the chain starts: batch 1 from genesis, or after the last retention purge."""
-
-    next_seq: int
-    prev_hash: str
-    reading_hw: int
-    event_hw: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Walked:
-    seq: int
-    readings: int
-    events: int
-    hash: str
-    reading_hw: int
-    event_hw: int
-    max_ts: int | None
-
-
-_SELECT_PURGES: Final = (
-    "SELECT id, first_seq, last_seq, anchor_hash, reading_id_hw, event_id_hw, event_id, "
-    "readings, events FROM purges ORDER BY id"
-)
-_SELECT_BATCHES: Final = (
-    "SELECT seq, format, committed_at, first_reading_id, last_reading_id, readings, "
-    "first_event_id, last_event_id, events, prev_hash, hash FROM batches "
-    "WHERE seq >= ? ORDER BY seq"
-)
-_SELECT_READING_ROWS: Final = (
-    "SELECT id, channel, ts, value, quality, flags, detail, batch FROM readings "
-    "WHERE id BETWEEN ? AND ? ORDER BY id"
-)
-_SELECT_EVENT_ROWS: Final = (
-    "SELECT id, ts, kind, source, message, data, person, batch FROM events "
-    "WHERE id BETWEEN ? AND ? ORDER BY id"
-)
-
-
-def _anchor(conn: sqlite3.Connection) -> tuple[_Anchor, list[tuple[Any, ...]]]:
-    purges = conn.execute(_SELECT_PURGES).fetchall()
-    expected_first = 1
-    for pid, first_seq, last_seq, *_ in purges:
-        if first_seq != expected_first or last_seq < first_seq:
-            raise _ChainProblem(
-                None,
-                f"purge {pid}: batches {first_seq}..{last_seq} do not follow on from the "
-                f"previous purge (purge log altered)",
-            )
-        expected_first = last_seq + 1
-    if not purges:
-        return _Anchor(1, GENESIS_HASH, 0, 0), purges
-    _, _, last_seq, anchor_hash, reading_hw, event_hw, *_ = purges[-1]
-    return _Anchor(last_seq + 1, anchor_hash, reading_hw, event_hw), purges
-
-
-def _check_range(
-    seq: int, what: str, first: int | None, last: int | None, count: int, hw: int
-) -> None:
-    if count == 0:
-        if first is not None or last is not None:
-            raise _ChainProblem(seq, f"batch {seq}: {what} id range without {what} (batch altered)")
-        return
-    if first != hw + 1 or last != first + count - 1:
-        raise _ChainProblem(
-            seq,
-            f"batch {seq}: {what} ids {first}..{last} do not follow on from {hw} for {count} "
-            f"{what} (batch record altered)",
-        )
-
-
-def _walk(conn: sqlite3.Connection, anchor: _Anchor) -> Generator[_Walked, None, None]:
-    """Verify batch after batch from the anchor, yielding each good one; raise _ChainProblem."""
-    expected_seq = anchor.next_seq
-    prev_hash = anchor.prev_hash
-    reading_hw = anchor.reading_hw
-    event_hw = anchor.event_hw
-    earlier = conn.execute("SELECT min(seq) FROM batches").fetchone()[0]
-    if earlier is not None and earlier < anchor.next_seq:
-        raise _ChainProblem(
-            earlier, f"batch {earlier} precedes the last retention purge (it should be gone)"
-        )
-    for row in conn.execute(_SELECT_BATCHES, (anchor.next_seq,)):
-        (seq, fmt, committed, first_r, last_r, n_r, first_e, last_e, n_e, prev, stored) = row
-        if seq != expected_seq:
-            raise _ChainProblem(expected_seq, f"batch {expected_seq} missing (seq gap)")
-        if prev != prev_hash:
-            after = "the last retention purge" if seq == anchor.next_seq else f"batch {seq - 1}"
-            raise _ChainProblem(
-                seq, f"batch {seq}: prev_hash does not match the hash of {after} (chain broken)"
-            )
-        if fmt != HASH_FORMAT:
-            raise _ChainProblem(seq, f"batch {seq}: unknown hash format {fmt!r}")
-        _check_range(seq, "readings", first_r, last_r, n_r, reading_hw)
-        _check_range(seq, "events", first_e, last_e, n_e, event_hw)
-        reading_rows = (
-            conn.execute(_SELECT_READING_ROWS, (first_r, last_r)).fetchall() if n_r else []
-        )
-        if len(reading_rows) != n_r:
-            raise _ChainProblem(
-                seq,
-                f"batch {seq}: {len(reading_rows)} readings found, {n_r} recorded (rows missing)",
-            )
-        event_rows = conn.execute(_SELECT_EVENT_ROWS, (first_e, last_e)).fetchall() if n_e else []
-        if len(event_rows) != n_e:
-            raise _ChainProblem(
-                seq, f"batch {seq}: {len(event_rows)} events found, {n_e} recorded (rows missing)"
-            )
-        max_ts: int | None = None
-        readings_bytes = events_bytes = b""
-        computed: str | None = None
-        try:
-            if reading_rows:
-                _, channels, ts, values, qualities, flags, details, batch = zip(
-                    *reading_rows, strict=True
-                )
-                if batch.count(seq) != n_r:
-                    raise ValueError("a reading's batch number was altered")
-                readings_bytes = _readings_bytes(
-                    ts, flags, channels, qualities, details, values, _value_tags(values)
-                )
-                max_ts = max(ts)
-            if event_rows:
-                _, e_ts, kinds, sources, messages, data, persons, e_batch = zip(
-                    *event_rows, strict=True
-                )
-                if e_batch.count(seq) != n_e:
-                    raise ValueError("an event's batch number was altered")
-                events_bytes = _events_bytes(e_ts, kinds, sources, messages, data, persons)
-                max_ts = max(e_ts) if max_ts is None else max(max_ts, max(e_ts))
-            header = (
-                seq,
-                committed,
-                n_r,
-                first_r or 0,
-                last_r or 0,
-                n_e,
-                first_e or 0,
-                last_e or 0,
-            )
-            computed = _batch_hash(prev_hash, header, readings_bytes, events_bytes)
-        except _ENCODING_ERRORS:
-            computed = None  # a column holds what append never writes: altered
-        if computed != stored:
-            raise _ChainProblem(
-                seq, f"batch {seq}: hash mismatch (a reading or event in it was altered)"
-            )
-        reading_hw = last_r if n_r else reading_hw
-        event_hw = last_e if n_e else event_hw
-        yield _Walked(seq, n_r, n_e, stored, reading_hw, event_hw, max_ts)
-        prev_hash = stored
-        expected_seq = seq + 1
-
-
-def _check_coverage(
-    conn: sqlite3.Connection, table: str, anchor_hw: int, end_hw: int, next_seq: int
-) -> None:
-    """Every row must lie in a verified batch's id range: nothing before or after the chain."""
-    low, high = conn.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
-    if low is None:
-        return
-    if low <= anchor_hw:
-        raise _ChainProblem(
-            None,
-            f"{table[:-1]} id {low} is older than the chain's start (written outside the chain, "
-            f"or left over from a purge)",
-        )
-    if high > end_hw:
-        first = conn.execute(f"SELECT min(id) FROM {table} WHERE id > ?", (end_hw,)).fetchone()[0]
-        raise _ChainProblem(
-            next_seq,
-            f"{table} from id {first} are not covered by any batch (batch {next_seq} missing, "
-            f"or rows written outside the chain)",
-        )
-
-
-def _check_purge_event(conn: sqlite3.Connection, purge: tuple[Any, ...]) -> None:
-    pid, first_seq, last_seq, anchor_hash, reading_hw, event_hw, event_id, n_r, n_e = purge
-    row = conn.execute("SELECT kind, data FROM events WHERE id = ?", (event_id,)).fetchone()
-    expected = {
-        "purge_id": pid,
-        "first_seq": first_seq,
-        "last_seq": last_seq,
-        "anchor_hash": anchor_hash,
-        "reading_id_hw": reading_hw,
-        "event_id_hw": event_hw,
-        "readings": n_r,
-        "events": n_e,
-    }
-    try:
-        data = json.loads(row[1]) if row is not None else None
-    except ValueError:
-        data = None
-    if (
-        row is None
-        or row[0] != EventKind.RETENTION_PURGE
-        or not isinstance(data, dict)
-        or any(data.get(k) != v for k, v in expected.items())
-    ):
-        raise _ChainProblem(
-            None, f"purge {pid} does not match its retention_purge event {event_id} (altered)"
-        )
-
-
-def _check_configs(conn: sqlite3.Connection) -> None:
-    for cid, sha, effective in conn.execute(
-        "SELECT id, sha256, effective FROM config_versions ORDER BY id"
-    ):
-        content = effective.encode("utf-8") if isinstance(effective, str) else None
-        if content is None or hashlib.sha256(content).hexdigest() != sha:
-            raise _ChainProblem(
-                None, f"config version {cid}: sha256 does not match its content (altered)"
-            )
-
-
-# --- the store -------------------------------------------------------------------------------
 
 _INSERT_READING: Final = (
     "INSERT INTO readings (id, channel, ts, value, quality, flags, detail, batch) "
@@ -883,8 +210,8 @@ class SQLiteStore(Store):
     def append(self, readings: Sequence[Reading], events: Sequence[Event] = ()) -> BatchInfo | None:
         if not readings and not events:
             return None
-        reading_columns = _ReadingColumns.of(readings) if readings else None
-        event_columns = _EventColumns.of(events) if events else None
+        reading_columns = ReadingColumns.of(readings) if readings else None
+        event_columns = EventColumns.of(events) if events else None
         with self._lock:
             conn = self._write_conn()
             try:
@@ -893,7 +220,7 @@ class SQLiteStore(Store):
                     info = self._append_locked(conn, reading_columns, event_columns)
                     conn.execute("COMMIT")
                 except BaseException:
-                    _rollback(conn)
+                    rollback(conn)
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"append failed, nothing of the batch was written: {exc}") from exc
@@ -902,8 +229,8 @@ class SQLiteStore(Store):
     def _append_locked(
         self,
         conn: sqlite3.Connection,
-        rc: _ReadingColumns | None,
-        ec: _EventColumns | None,
+        rc: ReadingColumns | None,
+        ec: EventColumns | None,
     ) -> BatchInfo:
         seq, prev_hash = self._chain_head(conn)
         reading_hw, event_hw, automatic_ids = _next_ids(conn)
@@ -941,7 +268,7 @@ class SQLiteStore(Store):
                 ),
             )
         header = (seq, committed, n_r, first_r or 0, last_r or 0, n_e, first_e or 0, last_e or 0)
-        digest = _batch_hash(
+        digest = batch_hash(
             prev_hash,
             header,
             rc.hashed if rc is not None else b"",
@@ -1011,7 +338,7 @@ class SQLiteStore(Store):
                         version = int(cursor.lastrowid or 0)
                     conn.execute("COMMIT")
                 except BaseException:
-                    _rollback(conn)
+                    rollback(conn)
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot record the configuration: {exc}") from exc
@@ -1031,7 +358,7 @@ class SQLiteStore(Store):
                     removed = self._purge_locked(conn, before, cutoff, person, reason)
                     conn.execute("COMMIT")
                 except BaseException:
-                    _rollback(conn)
+                    rollback(conn)
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"retention purge failed, nothing was removed: {exc}") from exc
@@ -1040,15 +367,15 @@ class SQLiteStore(Store):
     def _purge_locked(
         self, conn: sqlite3.Connection, before: datetime, cutoff: int, person: str, reason: str
     ) -> int:
-        purged: list[_Walked] = []
+        purged: list[Walked] = []
         try:
-            anchor, _ = _anchor(conn)
-            with contextlib.closing(_walk(conn, anchor)) as walker:
+            anchor, _ = find_anchor(conn)
+            with contextlib.closing(walk(conn, anchor)) as walker:
                 for walked in walker:
                     if walked.max_ts is None or walked.max_ts >= cutoff:
                         break
                     purged.append(walked)
-        except _ChainProblem as problem:
+        except ChainProblem as problem:
             raise StoreError(
                 f"refusing to purge records that do not verify: {problem.message}"
             ) from None
@@ -1105,7 +432,7 @@ class SQLiteStore(Store):
             f"{data['before']}): {n_r} readings and {n_e} events removed; reason: {reason}"
         )
         event = Event(now, EventKind.RETENTION_PURGE, "store", message, data, person)
-        self._append_locked(conn, None, _EventColumns.of([event]))
+        self._append_locked(conn, None, EventColumns.of([event]))
         log.warning("%s (by %s)", message, person)
         return n_r
 
@@ -1239,9 +566,9 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA query_only = ON")
             conn.execute("BEGIN")  # one read transaction: a consistent snapshot
             try:
-                anchor, purges = _anchor(conn)
+                anchor, purges = find_anchor(conn)
                 reading_hw, event_hw, next_seq = anchor.reading_hw, anchor.event_hw, anchor.next_seq
-                for walked in _walk(conn, anchor):
+                for walked in walk(conn, anchor):
                     batches += 1
                     readings += walked.readings
                     events += walked.events
@@ -1250,12 +577,12 @@ class SQLiteStore(Store):
                         walked.event_hw,
                         walked.seq + 1,
                     )
-                _check_coverage(conn, "readings", anchor.reading_hw, reading_hw, next_seq)
-                _check_coverage(conn, "events", anchor.event_hw, event_hw, next_seq)
+                check_coverage(conn, "readings", anchor.reading_hw, reading_hw, next_seq)
+                check_coverage(conn, "events", anchor.event_hw, event_hw, next_seq)
                 if purges:
-                    _check_purge_event(conn, purges[-1])
-                _check_configs(conn)
-            except _ChainProblem as problem:
+                    check_purge_event(conn, purges[-1])
+                check_configs(conn)
+            except ChainProblem as problem:
                 return VerifyResult(False, batches, readings, events, problem.seq, problem.message)
             finally:
                 conn.execute("COMMIT")

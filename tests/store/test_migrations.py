@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import sqlite as sqlite_store
+from monitor.store import sqlite_schema
 from monitor.store.base import StoreError
-from monitor.store.sqlite import APPLICATION_ID, Migration, SQLiteStore, split_statements
+from monitor.store.sqlite import SQLiteStore
+from monitor.store.sqlite_schema import APPLICATION_ID, Migration, split_statements
 from tests.store.conftest import series
 
-MIGRATIONS = Path(sqlite_store.__file__).parent / "migrations"
+MIGRATIONS = Path(sqlite_schema.__file__).parent / "migrations"
 
 
 def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -77,12 +78,12 @@ def test_later_migrations_apply_in_order_on_an_existing_store(
 ) -> None:
     with SQLiteStore(db_path) as store:
         store.append(series("a", 3))
-    shipped = sqlite_store.migrations()
+    shipped = sqlite_schema.migrations()
     later = (
         Migration(2, "0002_alarms.sql", "CREATE TABLE alarms (id INTEGER PRIMARY KEY);", "s2"),
         Migration(3, "0003_audit.sql", "ALTER TABLE alarms ADD COLUMN note TEXT;", "s3"),
     )
-    monkeypatch.setattr(sqlite_store, "migrations", lambda: (*shipped, *later))
+    monkeypatch.setattr(sqlite_schema, "migrations", lambda: (*shipped, *later))
     with SQLiteStore(db_path) as store:
         assert store.schema_version == 3
         assert len(store.readings("a")) == 3
@@ -100,11 +101,11 @@ def test_a_failing_migration_leaves_nothing_behind(
 ) -> None:
     with SQLiteStore(db_path):
         pass
-    shipped = sqlite_store.migrations()
+    shipped = sqlite_schema.migrations()
     broken = Migration(
         2, "0002_broken.sql", "CREATE TABLE half (id INTEGER);\nCREATE TABLE oops (;\n", "s"
     )
-    monkeypatch.setattr(sqlite_store, "migrations", lambda: (*shipped, broken))
+    monkeypatch.setattr(sqlite_schema, "migrations", lambda: (*shipped, broken))
     with pytest.raises(StoreError):
         SQLiteStore(db_path).open()
     tables = {r[0] for r in _rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -117,9 +118,9 @@ def test_an_edited_released_migration_is_reported(
 ) -> None:
     with SQLiteStore(db_path):
         pass
-    (first,) = sqlite_store.migrations()
+    (first,) = sqlite_schema.migrations()
     edited = Migration(1, first.name, first.sql + "\n-- edited\n", "different")
-    monkeypatch.setattr(sqlite_store, "migrations", lambda: (edited,))
+    monkeypatch.setattr(sqlite_schema, "migrations", lambda: (edited,))
     with caplog.at_level(logging.WARNING), SQLiteStore(db_path):
         pass
     assert "must not be edited" in caplog.text
@@ -144,6 +145,6 @@ INSERT INTO t VALUES (1);
 
 
 def test_shipped_migrations_are_numbered_without_gaps() -> None:
-    shipped = sqlite_store.migrations()
+    shipped = sqlite_schema.migrations()
     assert [m.version for m in shipped] == list(range(1, len(shipped) + 1))
     assert all(m.name.endswith(".sql") for m in shipped)
