@@ -15,14 +15,15 @@ import collections
 import concurrent.futures
 import contextlib
 import logging
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 from monitor.clock import Clock
 from monitor.metrics import Metrics
-from monitor.model import Event, EventKind, Reading
+from monitor.model import Event, EventKind, Quality, Reading
 from monitor.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,22 @@ class StoreWriter:
             readings, events = self._take_batch()
             if readings or events:
                 try:
-                    await loop.run_in_executor(self._executor, self.store.append, readings, events)
+                    try:
+                        await loop.run_in_executor(
+                            self._executor, self.store.append, readings, events
+                        )
+                    except (ValueError, TypeError) as exc:
+                        # A value the store refuses (a bug upstream): keep the row, lose the value.
+                        self.metrics.inc("store_refused_values")
+                        log.error(
+                            "store refused a batch (%s); storing the offending values as "
+                            "bad-quality rows",
+                            exc,
+                        )
+                        readings, events = salvage(readings, events)
+                        await loop.run_in_executor(
+                            self._executor, self.store.append, readings, events
+                        )
                 except StoreError as exc:
                     self._give_back(readings, events)
                     self.metrics.inc("store_write_failures")
@@ -241,6 +257,37 @@ class StoreWriter:
     def _give_back(self, readings: Sequence[Reading], events: Sequence[Event]) -> None:
         self._readings.extendleft(reversed(readings))
         self._events.extendleft(reversed(events))
+
+
+def _storable(reading: Reading) -> Reading:
+    value = reading.value
+    ts = reading.ts if reading.ts.tzinfo is not None else reading.ts.replace(tzinfo=UTC)
+    if (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, float) and math.isfinite(value))
+    ):
+        return reading if ts is reading.ts else replace(reading, ts=ts)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return replace(reading, ts=ts, value=float(value))
+    return Reading(
+        reading.channel,
+        ts,
+        None,
+        Quality.SENSOR_FAULT,
+        reading.flags,
+        f"value the store cannot keep: {value!r}"[:200],
+    )
+
+
+def salvage(
+    readings: Sequence[Reading], events: Sequence[Event]
+) -> tuple[list[Reading], list[Event]]:
+    """Make every row storable: a value that cannot be kept becomes a bad-quality row."""
+    fixed_events = [
+        e if e.ts.tzinfo is not None else replace(e, ts=e.ts.replace(tzinfo=UTC)) for e in events
+    ]
+    return [_storable(r) for r in readings], fixed_events
 
 
 class Pipeline:

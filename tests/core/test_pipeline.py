@@ -135,3 +135,19 @@ async def test_a_failed_commit_is_retried_without_loss(store: GatedStore) -> Non
     assert metrics.get("store_write_failures") == 2
     assert [r.value for r in store.readings("fr.t")] == [float(i) for i in range(30)]
     assert store.verify().ok
+
+
+async def test_a_value_the_store_refuses_becomes_a_bad_row(store: GatedStore) -> None:
+    metrics = Metrics()
+    writer = StoreWriter(store, SystemClock(), metrics, max_batch=10, commit_interval=0.02)
+    await writer.start()
+    clock = FakeClock()
+    rows = readings(clock, "fr.t", 3)
+    rows[1] = Reading.good("fr.t", rows[1].ts, float("nan"))  # a driver bug let a NaN through
+    for r in rows:
+        writer.offer(r)
+    await writer.stop()
+    stored = store.readings("fr.t")
+    assert [r.value for r in stored] == [0.0, None, 2.0]
+    assert stored[1].quality.value == "sensor_fault" and "nan" in (stored[1].detail or "")
+    assert metrics.get("store_refused_values") == 1
