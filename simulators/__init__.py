@@ -1,0 +1,1 @@
+"""Simulated cold-chain equipment, for validating alarm rules before go-live."""
