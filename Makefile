@@ -1,0 +1,57 @@
+# coldwatch: the two set-up commands of the README, plus development helpers.
+# Each target creates its own virtual environment in .venv and installs what it needs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_SECONDS ?= 0
+
+.PHONY: demo test test-deps check lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "coldwatch needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+## demo: run coldwatch on the example configuration with the embedded SQLite store
+demo: $(STAMP)
+	$(BIN)/coldwatch demo --data-dir ./data/demo $(if $(filter-out 0,$(DEMO_SECONDS)),--for $(DEMO_SECONDS))
+
+## test: lint, type-check and run the whole test suite
+test: $(STAMP) test-deps lint typecheck
+	$(BIN)/python -m pytest -q
+
+## test-deps: system packages the tests talk to (a real Mosquitto broker, its clients, openssl)
+test-deps:
+	@missing=""; \
+	for tool in mosquitto:mosquitto mosquitto_pub:mosquitto-clients openssl:openssl; do \
+	  cmd=$${tool%%:*}; pkg=$${tool#*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing test dependencies:$$missing"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck
+
+## bench: store ingest and Modbus poll cost beside the bare libraries (not part of the tests)
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data/demo

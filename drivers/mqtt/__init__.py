@@ -1,0 +1,8 @@
+"""MQTT driver: readings pushed by devices or gateways through a broker (see docs/drivers-mqtt.md).
+
+Modules, one job each: ``config`` (settings models), ``topics`` (filters, routing, channel
+templates), ``payload`` (bytes -> value and device timestamp), ``timestamps`` (whether to
+believe a device timestamp), ``client`` (the aiomqtt client with manual acks and a bounded
+queue), ``health`` (status topic, broker drops, queue overflow -> availability and events),
+``driver`` (connect, subscribe, receive, messages -> readings).
+"""
