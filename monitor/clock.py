@@ -12,9 +12,9 @@ import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -32,6 +32,75 @@ class Clock(Protocol):
     async def wait_for(self, aw: Awaitable[T], timeout: float) -> T:
         """Like ``asyncio.wait_for`` but timed on this clock; raises ``TimeoutError``."""
 
+    def timeout(self, seconds: float) -> contextlib.AbstractAsyncContextManager[object]:
+        """Like ``asyncio.timeout``, timed on this clock: no extra task, for hot paths.
+
+        Work that swallows its cancellation is not stopped by it; callers that must never
+        hang pair it with a watchdog (see ``monitor.coordinator``)."""
+
+
+class Abandoned(TimeoutError):
+    """The awaited work ignored its cancellation and was left running: whatever it holds
+    (a lock, a connection) must be considered wedged and replaced."""
+
+
+#: Work left running by :func:`bounded_wait`; kept so that it is not garbage-collected
+#: mid-flight and its eventual exception is retrieved rather than reported as lost.
+_abandoned: set[asyncio.Future[Any]] = set()
+
+CANCEL_GRACE = 1.0
+
+
+def _settle_abandoned(task: asyncio.Future[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()
+
+
+async def _race(clock: Clock, task: asyncio.Future[Any], seconds: float) -> bool:
+    """Wait until ``task`` is done or ``seconds`` pass on ``clock``; True if it is done."""
+    if isinstance(clock, SystemClock):  # the hot path: a timer handle, not a timer task
+        await asyncio.wait({task}, timeout=seconds)
+        return task.done()
+    timer: asyncio.Future[Any] = asyncio.ensure_future(
+        clock.sleep_until(clock.monotonic() + seconds)
+    )
+    try:
+        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    return task.done()
+
+
+async def bounded_wait(
+    clock: Clock, aw: Awaitable[T], timeout: float, grace: float = CANCEL_GRACE
+) -> T:
+    """``asyncio.wait_for`` that can never hang the caller.
+
+    ``asyncio.wait_for`` waits for the cancelled work to finish; work that swallows its
+    cancellation (seen with nested ``wait_for`` on Python 3.11) would then hang the caller
+    forever: a device task that silently stops polling. Here the caller gets
+    :class:`TimeoutError` after ``timeout``, or :class:`Abandoned` if the work has not
+    finished ``grace`` seconds after being cancelled.
+    """
+    task = asyncio.ensure_future(aw)
+    try:
+        if await _race(clock, task, timeout):
+            return task.result()
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_settle_abandoned)
+        _abandoned.add(task)
+        raise
+    task.cancel()
+    if await _race(clock, task, grace):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            task.result()
+        raise TimeoutError(f"timed out after {timeout:g} s")
+    _abandoned.add(task)
+    task.add_done_callback(_settle_abandoned)
+    raise Abandoned(f"timed out after {timeout:g} s and ignored cancellation for {grace:g} s")
+
 
 class SystemClock:
     """The real clock: wall time from the OS, schedules on the event loop's monotonic time."""
@@ -47,7 +116,10 @@ class SystemClock:
         await asyncio.sleep(max(0.0, delay))
 
     async def wait_for(self, aw: Awaitable[T], timeout: float) -> T:
-        return await asyncio.wait_for(aw, timeout)
+        return await bounded_wait(self, aw, timeout)
+
+    def timeout(self, seconds: float) -> contextlib.AbstractAsyncContextManager[object]:
+        return asyncio.timeout(seconds)
 
 
 class FakeClock:
@@ -84,20 +156,36 @@ class FakeClock:
         await fut
 
     async def wait_for(self, aw: Awaitable[T], timeout: float) -> T:
-        task = asyncio.ensure_future(aw)
-        timer = asyncio.ensure_future(self.sleep_until(self._mono + timeout))
-        try:
-            done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
-            if task in done:
-                return task.result()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            raise TimeoutError(f"timed out after {timeout} s")
-        finally:
-            timer.cancel()
-            if not task.done():
+        return await bounded_wait(self, aw, timeout)
+
+    @contextlib.asynccontextmanager
+    async def timeout(self, seconds: float) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        fired = False
+
+        def expire(_: asyncio.Future[None]) -> None:
+            nonlocal fired
+            if not timer.cancelled():
+                fired = True
                 task.cancel()
+
+        timer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._mono + seconds, next(self._seq), timer))
+        timer.add_done_callback(expire)
+        try:
+            yield
+        except asyncio.CancelledError:
+            if fired:
+                fired = False
+                if task.uncancel() == 0:
+                    raise TimeoutError(f"timed out after {seconds:g} s") from None
+            raise
+        finally:
+            if fired:  # the work swallowed our cancellation: take the request back anyway
+                task.uncancel()
+            if not timer.done():
+                timer.cancel()
 
     @property
     def pending_sleepers(self) -> int:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from drivers.base import (
     PolledDriver,
     StreamingDriver,
 )
-from monitor.clock import Clock
+from monitor.clock import CANCEL_GRACE, Clock
 from monitor.config.loader import LoadedConfig
 from monitor.config.schema import Device
 from monitor.logs import RateLimiter
@@ -70,14 +71,16 @@ class _DeviceRunner:
     def __init__(
         self,
         device: Device,
-        driver: Driver[Any, Any],
+        make_driver: Callable[[], Driver[Any, Any]],
         rules: Mapping[str, ChannelRules],
         pipeline: Pipeline,
         clock: Clock,
         metrics: Metrics,
+        first: Driver[Any, Any] | None = None,
     ) -> None:
         self.device = device
-        self.driver = driver
+        self.make_driver = make_driver
+        self.driver = first or make_driver()
         self.rules = rules
         self.channels = tuple(rules)
         self.pipeline = pipeline
@@ -95,9 +98,9 @@ class _DeviceRunner:
             Event(self.clock.now(), kind, self.device.id, message, dict(data or {}))
         )
 
-    def mark_up(self) -> None:
+    def mark_up(self, ts: datetime | None = None) -> None:
         st = self.state
-        st.last_success = self.clock.now()
+        st.last_success = ts or self.clock.now()
         if st.online is not True:
             if st.online is False:
                 log.warning(
@@ -160,6 +163,11 @@ class _DeviceRunner:
         for channel in self.channels:
             self.pipeline.publish(Reading(channel, ts, None, quality, 0, detail))
 
+    def replace_driver(self) -> None:
+        """Forget a driver that is stuck (it may hold a lock forever) and build a new one."""
+        self._connected = False
+        self.driver = self.make_driver()
+
     async def close_driver(self) -> None:
         self._connected = False
         try:
@@ -169,35 +177,67 @@ class _DeviceRunner:
 
 
 class PolledRunner(_DeviceRunner):
+    """Polls on a fixed grid. The schedule lives on the runner, not in the task, so that the
+    coordinator's watchdog can give a runner whose driver is wedged a fresh task and driver
+    that carry on with the same grid."""
+
     driver: PolledDriver[Any, Any]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.generation = 0
+        self.poll_started: float | None = None
+        self.poll_ts: datetime | None = None
+        self._start: float | None = None
+        self._n = 0
+        self._retry_at = 0.0
+
     async def run(self) -> None:
+        self.generation += 1
+        gen = self.generation
         interval = self.device.interval
-        start = self.clock.monotonic() + stagger_offset(self.device.id, interval)
-        n = 0
-        retry_at = start
+        if self._start is None:
+            self._start = self.clock.monotonic() + stagger_offset(self.device.id, interval)
+            self._retry_at = self._start
         try:
-            while True:
-                due = start + n * interval
+            while self.generation == gen:
+                due = self._start + self._n * interval
                 await self.clock.sleep_until(due)
                 late_by = self.clock.monotonic() - due
                 if late_by >= interval:
-                    n = self._skip_missed(n, due, late_by, interval)
+                    self._n = self._skip_missed(self._n, due, late_by, interval)
                     continue
                 ts = self.clock.now()
-                n += 1
+                self._n += 1
                 self.state.polls += 1
                 self.state.last_poll = ts
-                if self.clock.monotonic() < retry_at:
+                if self.clock.monotonic() < self._retry_at:
                     self.publish_all_bad(
                         ts, Quality.COMM_ERROR, f"device down: {self.state.last_error}"
                     )
                     continue
-                delay = await self.poll_once(ts)
+                delay = await self.poll_once(ts, gen)
                 if delay is not None:
-                    retry_at = self.clock.monotonic() + delay
+                    self._retry_at = self.clock.monotonic() + delay
         finally:
-            await self.close_driver()
+            if self.generation == gen:
+                await self.close_driver()
+
+    def revive(self) -> None:
+        """The watchdog's verdict: the current poll ignored its timeout. Record it, forget
+        the task and the driver (it may hold a lock forever); the caller starts a new task."""
+        reason = f"no answer within {self.device.timeout:g} s (driver wedged; replaced)"
+        log.critical(
+            "driver %s on %s ignored its timeout; starting a fresh instance",
+            self.device.driver,
+            self.device.id,
+        )
+        self.metrics.inc("drivers_replaced")
+        self.publish_all_bad(self.poll_ts or self.clock.now(), Quality.COMM_ERROR, reason)
+        self._retry_at = self.clock.monotonic() + self.mark_down(reason)
+        self.generation += 1  # the old task exits without touching anything if it ever wakes
+        self.poll_started = None
+        self.replace_driver()
 
     def _skip_missed(self, n: int, due: float, late_by: float, interval: float) -> int:
         """The loop was held up for whole intervals: record each missed poll as stale."""
@@ -219,12 +259,15 @@ class PolledRunner(_DeviceRunner):
             )
         return n + missed
 
-    async def poll_once(self, ts: datetime) -> float | None:
+    async def poll_once(self, ts: datetime, gen: int | None = None) -> float | None:
         """One connect-if-needed plus read under the device timeout.
 
         Returns None on success, else the backoff delay before the next attempt."""
+        gen = self.generation if gen is None else gen
+        self.poll_started, self.poll_ts = self.clock.monotonic(), ts
         try:
-            readings = await self.clock.wait_for(self._connect_and_read(ts), self.device.timeout)
+            async with self.clock.timeout(self.device.timeout):
+                readings = await self._connect_and_read(ts)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -241,12 +284,14 @@ class PolledRunner(_DeviceRunner):
                     "driver %s failed unexpectedly on %s", self.device.driver, self.device.id
                 )
         else:
-            self.mark_up()
-            seen = set()
+            if self.generation != gen:
+                return None  # the watchdog gave up on this poll and replaced the driver
+            self.poll_started = None
+            self.mark_up(ts)
             for reading in readings:
-                seen.add(reading.channel)
                 self.publish(reading)
-            for channel in self.channels:
+            seen = {reading.channel for reading in readings}
+            for channel in self.channels if len(seen) < len(self.channels) else ():
                 if channel not in seen:
                     self.pipeline.publish(
                         Reading(
@@ -259,6 +304,9 @@ class PolledRunner(_DeviceRunner):
                         )
                     )
             return None
+        if self.generation != gen:
+            return None
+        self.poll_started = None
         self.publish_all_bad(ts, Quality.COMM_ERROR, reason)
         delay = self.mark_down(reason)
         await self.close_driver()
@@ -361,7 +409,8 @@ class Coordinator:
         self.metrics = metrics or Metrics()
         self.context = DriverContext(clock=clock, log=logging.getLogger("drivers"))
         self.runners: dict[str, _DeviceRunner] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._abandoned: list[asyncio.Task[None]] = []  # wedged tasks the watchdog replaced
         self._build()
 
     def _build(self) -> None:
@@ -381,17 +430,20 @@ class Coordinator:
             assert cls is not None, "the loader checked every driver name"
             rules = bound.get(device.id, {})
             points = [Point(cid, self.loaded.point_settings[cid]) for cid in rules]
-            driver = cls(device.id, self.loaded.driver_settings[device.id], points, self.context)
+            make = functools.partial(
+                cls, device.id, self.loaded.driver_settings[device.id], points, self.context
+            )
             runner: _DeviceRunner
-            if isinstance(driver, StreamingDriver):
+            first = make()  # a class may pick its kind from its settings (serial: query or push)
+            if isinstance(first, StreamingDriver):
                 streaming = StreamingRunner(
-                    device, driver, rules, self.pipeline, self.clock, self.metrics
+                    device, make, rules, self.pipeline, self.clock, self.metrics, first
                 )
                 streaming.stale_after.update(stale_after.get(device.id, {}))
                 runner = streaming
             else:
                 runner = PolledRunner(
-                    device, driver, rules, self.pipeline, self.clock, self.metrics
+                    device, make, rules, self.pipeline, self.clock, self.metrics, first
                 )
             self.runners[device.id] = runner
 
@@ -401,13 +453,39 @@ class Coordinator:
     async def start(self) -> None:
         for device_id, runner in self.runners.items():
             assert isinstance(runner, PolledRunner | StreamingRunner)
-            self._tasks.append(asyncio.create_task(runner.run(), name=f"device-{device_id}"))
+            self._tasks[device_id] = asyncio.create_task(runner.run(), name=f"device-{device_id}")
+        self._tasks["watchdog"] = asyncio.create_task(self._watchdog(), name="coordinator-watchdog")
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    async def _watchdog(self, tick: float = 1.0) -> None:
+        """Gives a new task and driver to a polled device whose poll outlived its timeout by
+        more than a grace period: its driver swallowed the cancellation and would otherwise
+        stop that device's polls, silently, for good."""
+        polled = [r for r in self.runners.values() if isinstance(r, PolledRunner)]
+        while True:
+            await self.clock.sleep_until(self.clock.monotonic() + tick)
+            now = self.clock.monotonic()
+            for runner in polled:
+                started = runner.poll_started
+                if started is not None and now - started > runner.device.timeout + CANCEL_GRACE:
+                    runner.revive()
+                    device_id = runner.device.id
+                    self._abandoned.append(self._tasks[device_id])
+                    self._tasks[device_id] = asyncio.create_task(
+                        runner.run(), name=f"device-{device_id}"
+                    )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop every device task; a task that does not end within ``grace`` is left behind
+        (and logged) rather than holding up the shutdown that flushes the store."""
+        tasks = [*self._tasks.values(), *(t for t in self._abandoned if not t.done())]
+        for task in tasks:
             task.cancel()
-        results = await asyncio.gather(*self._tasks, return_exceptions=True)
-        for task, result in zip(self._tasks, results, strict=True):
-            if isinstance(result, Exception):
-                log.error("device task %s ended with %r", task.get_name(), result)
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("device task %s ended with %r", task.get_name(), task.exception())
+            for task in pending:
+                log.error("device task %s did not stop within %g s", task.get_name(), grace)
         self._tasks.clear()
+        self._abandoned.clear()

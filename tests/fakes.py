@@ -47,7 +47,8 @@ class FakePolled(PolledDriver[FakeSettings, FakePoint]):
         self.read_times: list[float] = []
         self.connects = 0
         self.closes = 0
-        self.mode = "ok"  # ok | hang | fail | partial
+        self.mode = "ok"  # ok | hang | deaf | fail | partial
+        self.release = asyncio.Event()  # ends a "deaf" read
         FakePolled.instances[self.device_id] = self
 
     async def connect(self) -> None:
@@ -63,6 +64,13 @@ class FakePolled(PolledDriver[FakeSettings, FakePoint]):
         self.read_times.append(clock.monotonic())
         if self.mode == "hang":
             await asyncio.get_running_loop().create_future()
+        if self.mode == "deaf":  # swallows its cancellation, like a buggy library
+            while not self.release.is_set():
+                try:
+                    await self.release.wait()
+                except asyncio.CancelledError:
+                    continue
+            raise DriverError("released")
         if self.mode == "fail":
             raise DriverError("no answer")
         if self.settings.read_time:

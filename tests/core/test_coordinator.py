@@ -107,6 +107,26 @@ async def test_a_hung_device_does_not_delay_another(harness: Any, clock: FakeClo
     assert [e.source for e in downs] == ["hung"]
 
 
+async def test_a_driver_that_ignores_its_timeout_is_replaced(
+    harness: Any, clock: FakeClock
+) -> None:
+    h = await harness([dev("deaf"), dev("ok")], [chan("d", "deaf"), chan("o", "ok")])
+    first = FakePolled.instances["deaf"]
+    first.mode = "deaf"
+    await clock.advance(h.offset("deaf") + 0.1)  # the read starts and never gives up
+    await clock.advance(10)
+    assert FakePolled.instances["deaf"] is not first  # a fresh driver took over
+    rows = h.sink.of("fr.d")
+    assert rows and rows[0].quality is Quality.COMM_ERROR
+    assert "driver wedged" in (rows[0].detail or "")
+    await clock.advance(40)
+    assert h.sink.of("fr.d")[-1].quality is Quality.GOOD  # the new instance reads again
+    assert all(r.quality is Quality.GOOD for r in h.sink.of("fr.o"))
+    assert h.coordinator.metrics.get("drivers_replaced") == 1
+    first.release.set()
+    await clock.advance(1)
+
+
 async def test_backoff_skips_attempts_but_never_skips_rows(harness: Any, clock: FakeClock) -> None:
     h = await harness([dev("a")], [chan("t", "a")])
     driver = FakePolled.instances["a"]
