@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
 from drivers.base import DriverContext, DriverError, Point, PolledDriver
-from drivers.modbus.codec import SensorFault, decode_bits, decode_registers
+from drivers.modbus.codec import Decoder, SensorFault, decode_bits, make_decoder
 from drivers.modbus.config import BIT_KINDS, ModbusPoint, ModbusSettings
 from drivers.modbus.plan import Request, Span, plan_requests, span_of, split
 from drivers.modbus.transport import Link, line_of, link_for
@@ -103,6 +103,16 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
             one_per_field=settings.one_request_per_field,
         )
         self._link: Link = link_for(device_id, settings, context.shared)
+        self._line = line_of(settings)
+        # what each field needs on every poll, worked out once
+        self._fields = [
+            (
+                point,
+                span_of(point.settings),
+                None if point.settings.kind in BIT_KINDS else make_decoder(point.settings),
+            )
+            for point in self.points
+        ]
 
     @classmethod
     def check(cls, settings: ModbusSettings, points: Sequence[Point[ModbusPoint]]) -> list[str]:
@@ -152,11 +162,13 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
             finally:
                 if self.settings.close_after_poll:
                     link.drop()
-        return [self._reading(point, outcomes, ts) for point in self.points]
+        return [
+            self._reading(point, span, decode, outcomes, ts) for point, span, decode in self._fields
+        ]
 
     def _join(self) -> Link:
         link = self._link
-        if link.line != line_of(self.settings):
+        if link.line != self._line:
             raise DriverError(
                 f"{self.settings.serial_port} is already used with other serial settings "
                 f"{link.line}; every device on one port must use the same framing, baudrate, "
@@ -190,10 +202,15 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
         return outcomes
 
     def _reading(
-        self, point: Point[ModbusPoint], outcomes: dict[Span, Outcome], ts: datetime
+        self,
+        point: Point[ModbusPoint],
+        span: Span,
+        decode: Decoder | None,
+        outcomes: dict[Span, Outcome],
+        ts: datetime,
     ) -> Reading:
         p = point.settings
-        outcome = outcomes.get(span_of(p))
+        outcome = outcomes.get(span)
         if outcome is None:  # cannot happen: every span is planned
             return Reading.bad(point.channel, ts, Quality.COMM_ERROR, "not read")
         if isinstance(outcome, Refused):
@@ -201,15 +218,15 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
                 point.channel,
                 ts,
                 Quality.COMM_ERROR,
-                f"{outcome.detail} at {_describe(span_of(p))}",
+                f"{outcome.detail} at {_describe(span)}",
             )
         if isinstance(outcome, Failed):
             return Reading.bad(point.channel, ts, Quality.COMM_ERROR, outcome.detail)
         try:
-            if p.kind in BIT_KINDS:
+            if decode is None:
                 value: float | str = decode_bits([bool(b) for b in outcome.values], p)
             else:
-                value = decode_registers([int(r) for r in outcome.values], p)
+                value = decode(outcome.values)
         except SensorFault as exc:
             return Reading.bad(point.channel, ts, Quality.SENSOR_FAULT, str(exc))
         except Exception as exc:  # DecodeError, and anything else a garbled field may raise
