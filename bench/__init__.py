@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): coldwatch beside the bare libraries, in the same run."""
