@@ -1,4 +1,4 @@
-"""MQTT driver: readings pushed by devices or gateways through a broker (see docs/drivers-mqtt.md).
+"""MQTT driver: readings that devices or gateways push through a broker (docs/drivers.md, MQTT).
 
 Modules, one job each: ``config`` (settings models), ``topics`` (filters, routing, channel
 templates), ``payload`` (bytes -> value and device timestamp), ``timestamps`` (whether to
