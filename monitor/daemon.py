@@ -7,6 +7,7 @@ reading it accepted before the process exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -18,6 +19,7 @@ from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config.loader import LoadedConfig
 from monitor.coordinator import Coordinator
+from monitor.health import HealthMonitor, record_downtime
 from monitor.metrics import Metrics
 from monitor.model import Event, EventKind
 from monitor.pipeline import Pipeline, StoreWriter
@@ -58,6 +60,14 @@ class Daemon:
         self.pipeline = Pipeline(self.metrics)
         self.pipeline.queued.append(self.writer)
         self.coordinator = Coordinator(loaded, self.pipeline, self.clock, self.metrics)
+        data_dir = getattr(self.store, "path", None)
+        self.health = HealthMonitor(
+            self.pipeline,
+            self.clock,
+            self.writer,
+            Path(data_dir).parent if data_dir is not None else None,
+        )
+        self._health_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         person = service_user()
@@ -70,6 +80,13 @@ class Daemon:
         )
         await self.pipeline.start()
         now = self.clock.now()
+        record_downtime(
+            self.store,
+            self.pipeline,
+            list(self.loaded.config.channels()),
+            self._expected_intervals(),
+            now,
+        )
         self.pipeline.publish_event(
             Event(
                 now,
@@ -101,8 +118,22 @@ class Daemon:
             self.loaded.sha256[:12],
         )
         await self.coordinator.start()
+        self._health_task = asyncio.create_task(self.health.run(), name="health")
+
+    def _expected_intervals(self) -> dict[str, float]:
+        """How old a channel's newest reading may be at start before it counts as a gap."""
+        cfg = self.loaded.config
+        intervals = {d.id: d.interval for d in cfg.devices}
+        return {
+            channel_id: 1.5 * intervals.get(channel.source.device, 0.0)
+            for channel_id, (_, channel) in cfg.channels().items()
+        }
 
     async def stop(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
         await self.coordinator.stop()
         self.pipeline.publish_event(
             Event(

@@ -157,3 +157,13 @@ class EventKind(enum.StrEnum):
     STORE_OVERFLOW = "store_overflow"
     RETENTION_PURGE = "retention_purge"
     DEVICE_EVENT = "device_event"
+    # the monitor watching itself
+    UNCLEAN_RESTART = "unclean_restart"
+    DOWNTIME = "downtime"
+    DISK_LOW = "disk_low"
+    DISK_OK = "disk_ok"
+    CLOCK_STEP = "clock_step"
+    CLOCK_UNSYNCHRONISED = "clock_unsynchronised"
+    CLOCK_SYNCHRONISED = "clock_synchronised"
+    STORE_WRITE_FAILED = "store_write_failed"
+    STORE_WRITE_RECOVERED = "store_write_recovered"
