@@ -82,6 +82,12 @@ class Driver(ABC, Generic[S, P]):
         """Cross-checks between device settings and points; messages name the channel."""
         return []
 
+    @classmethod
+    def check_timing(cls, settings: S, timeout: float, interval: float) -> list[str]:
+        """Cross-checks between the driver's own timeouts and the device's poll ``timeout``
+        and ``interval`` (which the coordinator owns); messages say which key to change."""
+        return []
+
     @abstractmethod
     async def connect(self) -> None: ...
 

@@ -131,6 +131,15 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
                 )
         return messages
 
+    @classmethod
+    def check_timing(cls, settings: ModbusSettings, timeout: float, interval: float) -> list[str]:
+        if timeout <= settings.request_timeout:
+            return [
+                f"poll timeout {timeout:g} s must be longer than settings.request_timeout "
+                f"{settings.request_timeout:g} s, or a device that fails one field fails whole"
+            ]
+        return []
+
     # --- lifecycle ------------------------------------------------------------------------
 
     async def connect(self) -> None:

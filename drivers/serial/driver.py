@@ -77,6 +77,15 @@ class SerialDriver(Driver[SerialSettings, SerialPoint]):
         self._limiter = RateLimiter(60.0)
 
     @classmethod
+    def check_timing(cls, settings: SerialSettings, timeout: float, interval: float) -> list[str]:
+        if settings.mode == "query" and timeout <= settings.response_timeout:
+            return [
+                f"poll timeout {timeout:g} s must be longer than settings.response_timeout "
+                f"{settings.response_timeout:g} s"
+            ]
+        return []
+
+    @classmethod
     def check(cls, settings: SerialSettings, points: Sequence[Point[SerialPoint]]) -> list[str]:
         messages = []
         for point in points:

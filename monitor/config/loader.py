@@ -374,11 +374,15 @@ def _check(
             )
             continue
         try:
-            loaded.driver_settings[dev.id] = driver.settings_model.model_validate(dev.settings)
+            settings = driver.settings_model.model_validate(dev.settings)
         except ValidationError as exc:
             issues.extend(
                 _issues_from_validation(exc, data, locs, ("devices", i, "settings"), main_file)
             )
+            continue
+        loaded.driver_settings[dev.id] = settings
+        for message in driver.check_timing(settings, dev.timeout, dev.interval):
+            add(("devices", i, "timeout"), message)
 
     bound: dict[str, list[tuple[PathKey, str, BaseModel]]] = {}
     for i, loc in enumerate(cfg.locations):
@@ -434,12 +438,12 @@ def _check(
 
     for dev_id, points in bound.items():
         i, dev = devices[dev_id]
-        settings = loaded.driver_settings.get(dev_id)
-        if settings is None:
+        bound_settings = loaded.driver_settings.get(dev_id)
+        if bound_settings is None:
             continue
         driver = registry.get(dev.driver)
         assert driver is not None
-        for message in driver.check(settings, [Point(cid, p) for _, cid, p in points]):
+        for message in driver.check(bound_settings, [Point(cid, p) for _, cid, p in points]):
             add(("devices", i), message)
     return issues
 

@@ -27,9 +27,11 @@ def example_with_store(tmp_path: Path, port_a: int, port_b: int) -> Path:
     data["devices"][0]["interval"] = "1s"
     data["devices"][0]["timeout"] = "500ms"
     data["devices"][0]["settings"]["port"] = port_a
+    data["devices"][0]["settings"]["request_timeout"] = "200ms"
     data["devices"][1]["interval"] = "1s"
     data["devices"][1]["timeout"] = "500ms"
     data["devices"][1]["settings"]["serial_port"] = f"socket://127.0.0.1:{port_b}"
+    data["devices"][1]["settings"]["request_timeout"] = "200ms"
     path = tmp_path / "coldwatch.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
