@@ -124,7 +124,12 @@ def make_config(tmp: Path, port: int, devices: int, interval: float) -> Path:
                 "driver": "modbus",
                 "interval": interval,
                 "timeout": min(1.0, interval * 0.9),
-                "settings": {"transport": "tcp", "host": "127.0.0.1", "port": port},
+                "settings": {
+                    "transport": "tcp",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "request_timeout": min(1.0, interval * 0.9) / 2,
+                },
             }
             for i in range(devices)
         ],
