@@ -1,0 +1,98 @@
+"""What every notifier shares: the :class:`Notifier` protocol, its result and its error.
+
+Alertmanager's split: a notifier tries once and says whether its failure is worth retrying
+(:class:`NotifyError.retryable`); only the retry stage in :mod:`alarms.notify.delivery` retries,
+and only the delivery decides to fall back to the person's next channel. Notifiers never log
+or raise their secrets: error texts name the peer by host, never by a URL that holds a token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+
+from monitor.config.secrets import resolve_secret
+
+if TYPE_CHECKING:
+    from alarms.notify.message import Notification
+    from alarms.notify.people import Person
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """The provider accepted the notification; ``provider_id`` is its handle (a Twilio SID,
+    an e-mail Message-ID, an outbox line) for tracing and for delivery-status callbacks."""
+
+    provider_id: str | None
+    ok: bool = True
+
+
+class NotifyError(Exception):
+    """One attempt failed.
+
+    ``retryable``: the same request may succeed later (timeouts, 5xx, rate limits); a
+    non-retryable error (invalid number, bad credentials, 4xx) goes straight to the next
+    channel. ``outcome_unknown``: the request may have reached the provider anyway (a timeout
+    after sending), so a retry is marked as a possible duplicate.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, outcome_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.outcome_unknown = outcome_unknown
+
+
+class Notifier(Protocol):
+    """One configured channel (``sms``, ``phone``, ``ops-slack``, ``lab-horn``, ...)."""
+
+    async def send(self, notification: Notification, target: Person) -> DeliveryResult:
+        """Try once; raise :class:`NotifyError` on failure."""
+
+    async def aclose(self) -> None:
+        """Release connections and background tasks; idempotent."""
+
+
+class NotifierSettings(BaseModel):
+    """Base of every notifier's settings: strict keys, and secrets as ``x``/``x_env``/``x_file``.
+
+    A subclass lists its secret fields in ``secret_fields`` (each with the ``_env`` and
+    ``_file`` twins declared) and the ones that must be given in ``required_secrets``; at most
+    one of the three may be set, and the value is read when needed (a rotated file is picked up).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _secrets_resolvable(self) -> NotifierSettings:
+        for name in self.secret_fields:
+            value = self.secret(name)
+            if value is None and name in self.required_secrets:
+                raise ValueError(f"set one of {name}, {name}_env or {name}_file")
+        return self
+
+    def secret(self, name: str) -> str | None:
+        """The secret's value (from the file or environment variable if so configured)."""
+        inline = getattr(self, name)
+        if isinstance(inline, SecretStr):
+            inline = inline.get_secret_value()
+        env, file = getattr(self, f"{name}_env"), getattr(self, f"{name}_file")
+        return resolve_secret(name, inline, env, file)
+
+    def optional_secret(self, name: str) -> str | None:
+        """The secret at send time, if configured; a file gone missing is a configuration
+        error (not retryable)."""
+        try:
+            return self.secret(name)
+        except ValueError as exc:  # names the key and the file, never the value
+            raise NotifyError(str(exc), retryable=False) from None
+
+    def required_secret(self, name: str) -> str:
+        value = self.optional_secret(name)
+        if not value:
+            raise NotifyError(f"secret {name} is empty", retryable=False)
+        return value

@@ -1,0 +1,192 @@
+"""Voice calls as TwiML: what the call says, and how a person acknowledges on the keypad.
+
+The call reads the alarm and the SOP line, then asks for a key press (``<Gather numDigits=1>``,
+key 1 acknowledges, as Grafana OnCall does); Twilio posts the key to the gather URL, whose
+handler (the inbound webhook, a later piece) answers with :func:`pin_prompt_twiml` and then
+checks the PIN with :func:`check_pin`. Without a key press the message is read once more and
+the call ends: the alarm stays unacknowledged and escalation goes on.
+
+Pure functions: no I/O, so the inbound side reuses them and tests parse their XML.
+"""
+
+from __future__ import annotations
+
+import hmac
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from alarms.notify.message import Notification, number
+
+ACK_KEY = "1"
+#: Twilio's limit on the ``Twiml`` parameter of a call.
+MAX_TWIML = 4000
+
+_UNITS = {
+    "°C": "degrees Celsius",
+    "C": "degrees Celsius",
+    "°F": "degrees Fahrenheit",
+    "F": "degrees Fahrenheit",
+    "K": "kelvin",
+    "%": "percent",
+    "%RH": "percent relative humidity",
+    "% CO2": "percent C O 2",
+    "ppm": "parts per million",
+    "mbar": "millibar",
+    "kPa": "kilopascal",
+    "mm": "millimetres",
+    "cm": "centimetres",
+    "min": "minutes",
+    "s": "seconds",
+}
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Twilio ``<Say>`` attributes, e.g. ``Polly.Joanna`` / ``en-US``."""
+
+    voice: str = "Polly.Joanna"
+    language: str = "en-US"
+
+
+def spoken_number(value: float) -> str:
+    text = number(value)
+    return f"minus {text[1:]}" if text.startswith("-") else text
+
+
+def spoken_quantity(value: float | str | None, unit: str) -> str:
+    if value is None:
+        return "no value"
+    if isinstance(value, str):
+        return value
+    words = _UNITS.get(unit.strip(), unit)
+    return f"{spoken_number(value)} {words}".strip()
+
+
+def spelled(code: str) -> str:
+    """``A1234`` -> ``A 1 2 3 4``: read character by character."""
+    return " ".join(code)
+
+
+def speech(n: Notification, sop_chars: int = 600) -> str:
+    """The words of the call."""
+    parts = ["This is coldwatch."]
+    if n.possible_duplicate:
+        parts.append("This call may repeat an earlier one.")
+    if n.late:
+        parts.append("This message is late.")
+    subject = f"{n.priority.capitalize()} alarm {spelled(n.alarm_id)}, {n.equipment}"
+    what = f"{n.channel or 'value'} is {spoken_quantity(n.value, n.unit)}"
+    limit = f"limit {spoken_quantity(n.limit, n.unit)}"
+    condition = f", {n.condition}" if n.condition else ""
+    since = n.local(n.raised_at).strftime("%H:%M %Z")
+    when = n.local().strftime("%H:%M %Z")
+    if n.kind == "raised":
+        parts.append(f"{subject}. The {what}, {limit}{condition}. Since {since}.")
+    elif n.kind == "escalated":
+        parts.append(
+            f"{subject}, escalated to tier {n.tier}: nobody has acknowledged it since {since}. "
+            f"The {what}, {limit}{condition}."
+        )
+    elif n.kind == "re-alarm":
+        parts.append(f"{subject} is still in alarm since {since}. The {what}, {limit}{condition}.")
+    elif n.kind == "returned-to-normal":
+        tail = " It is not acknowledged yet." if n.needs_ack else ""
+        parts.append(f"{subject} has returned to normal at {when}.{tail} The {what}.")
+    else:
+        who = f" by {n.acknowledged_by}" if n.acknowledged_by else ""
+        parts.append(f"{subject} was acknowledged{who} at {when}. The {what}.")
+    sop = n.sop_first_sentence()
+    if sop and n.kind != "acknowledged":
+        if len(sop) > sop_chars:
+            sop = sop[:sop_chars].rsplit(" ", 1)[0] + "."
+        parts.append(f"Procedure: {sop}")
+    return " ".join(parts)
+
+
+def call_twiml(n: Notification, gather_url: str | None, voice: Voice | None = None) -> str:
+    """The TwiML of a call: the message, a key press to acknowledge, once repeated.
+
+    Without a ``gather_url`` (or when nothing needs acknowledging) the message is only read."""
+    voice = voice or Voice()
+    for sop_chars in (600, 300, 100, 0):
+        root = ET.Element("Response")
+        text = speech(n, sop_chars) if sop_chars else speech(n.model_copy(update={"sop": ""}))
+        for round_ in range(2):
+            if gather_url is not None and n.needs_ack:
+                gather = ET.SubElement(
+                    root,
+                    "Gather",
+                    {
+                        "input": "dtmf",
+                        "numDigits": "1",
+                        "action": gather_url,
+                        "method": "POST",
+                        "timeout": "8",
+                    },
+                )
+                _say(gather, text if round_ == 0 else f"Again. {text}", voice)
+                _say(gather, f"To acknowledge, press {ACK_KEY}.", voice)
+            else:
+                _say(root, text if round_ == 0 else f"Again. {text}", voice)
+        if gather_url is not None and n.needs_ack:
+            _say(root, "No key was pressed. The alarm stays unacknowledged. Goodbye.", voice)
+        ET.SubElement(root, "Hangup")
+        xml = _document(root)
+        if len(xml) <= MAX_TWIML:
+            break
+    return xml
+
+
+def pin_prompt_twiml(action_url: str, voice: Voice | None = None) -> str:
+    """After the key press: ask for the PIN, ended by the pound key."""
+    voice = voice or Voice()
+    root = ET.Element("Response")
+    gather = ET.SubElement(
+        root,
+        "Gather",
+        {
+            "input": "dtmf",
+            "finishOnKey": "#",
+            "action": action_url,
+            "method": "POST",
+            "timeout": "10",
+        },
+    )
+    _say(gather, "Enter your PIN, then press the pound key.", voice)
+    _say(root, "No PIN was entered. The alarm stays unacknowledged. Goodbye.", voice)
+    ET.SubElement(root, "Hangup")
+    return _document(root)
+
+
+def say_twiml(text: str, voice: Voice | None = None) -> str:
+    """A last word before hanging up (``Acknowledged, thank you.`` / ``Wrong PIN.``)."""
+    root = ET.Element("Response")
+    _say(root, text, voice or Voice())
+    ET.SubElement(root, "Hangup")
+    return _document(root)
+
+
+def check_key(digits: str | None) -> bool:
+    """Whether the first gather got the acknowledge key."""
+    return (digits or "").rstrip("#") == ACK_KEY
+
+
+def check_pin(digits: str | None, pin: str | None) -> bool:
+    """Whether gathered ``digits`` (Twilio's ``Digits``, maybe ending in ``#``) are the PIN.
+
+    Constant-time; a person without a PIN cannot acknowledge by phone."""
+    if not pin or not digits:
+        return False
+    entered = digits.strip().removesuffix("#")
+    if not entered.isdigit() or not entered.isascii():
+        return False
+    return hmac.compare_digest(entered.encode(), pin.encode())
+
+
+def _say(parent: ET.Element, text: str, voice: Voice) -> None:
+    say = ET.SubElement(parent, "Say", {"voice": voice.voice, "language": voice.language})
+    say.text = text
+
+
+def _document(root: ET.Element) -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")

@@ -1,0 +1,279 @@
+"""A webhook: the notification as JSON to a URL, in coldwatch's own shape or for Slack or Teams.
+
+Formats: ``json`` (coldwatch's generic document, for ticketing and home-made integrations),
+``slack_text`` / ``slack_blocks`` (a Slack incoming webhook), ``teams_messagecard`` (an
+Office 365 connector) / ``teams_adaptive`` (an Adaptive Card, for a Teams Workflows webhook).
+
+The URL is a secret (a Slack or Teams webhook URL *is* the credential): it is configured as
+``url``/``url_env``/``url_file`` and error texts name only its host. 408, 425, 429 and 5xx
+answers, timeouts and network errors are retryable; any other 4xx is not, nor is a redirect
+or an untrusted certificate.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import ssl
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+from pydantic import Field, SecretStr
+
+from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
+from alarms.notify.message import Notification
+from alarms.notify.people import Person
+from monitor.config.durations import Duration
+
+Format = Literal["json", "slack_text", "slack_blocks", "teams_messagecard", "teams_adaptive"]
+RETRYABLE_STATUS = frozenset({408, 425, 429})
+SCHEMA_VERSION = 1
+
+
+class WebhookSettings(NotifierSettings):
+    secret_fields = ("url", "bearer_token")
+    required_secrets = ("url",)
+
+    type: Literal["webhook"] = "webhook"
+    url: SecretStr | None = None
+    url_env: str | None = None
+    url_file: str | None = None
+    format: Format = "json"
+    bearer_token: SecretStr | None = None
+    bearer_token_env: str | None = None
+    bearer_token_file: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra, non-secret headers."""
+    timeout: Duration = Field(default=10.0, gt=0, le=120)
+    verify: bool = True
+    ca_file: str | None = None
+
+
+class WebhookNotifier:
+    def __init__(self, name: str, settings: WebhookSettings) -> None:
+        self.name = name
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    def payload(self, notification: Notification, target: Person) -> dict[str, Any]:
+        return render(self.settings.format, notification, target)
+
+    async def send(self, notification: Notification, target: Person) -> DeliveryResult:
+        s = self.settings
+        url = s.required_secret("url")
+        host = urlsplit(url).hostname or "the webhook"
+        headers = {"Content-Type": "application/json", **s.headers}
+        token = s.optional_secret("bearer_token")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(self.payload(notification, target), ensure_ascii=False).encode()
+        try:
+            async with self._client().post(
+                url,
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=s.timeout),
+                ssl=self._ssl(),
+                allow_redirects=False,
+            ) as response:
+                text = (await response.text(errors="replace"))[:200]
+                status = response.status
+                request_id = response.headers.get("X-Request-Id") or response.headers.get(
+                    "X-Slack-Req-Id"
+                )
+        except TimeoutError:
+            raise NotifyError(
+                f"{host} did not answer in {s.timeout:g} s", retryable=True, outcome_unknown=True
+            ) from None
+        except aiohttp.ClientConnectorCertificateError:
+            raise NotifyError(f"TLS certificate of {host} not trusted", retryable=False) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise NotifyError(f"cannot connect to {host}: {exc.os_error}", retryable=True) from None
+        except aiohttp.InvalidURL:
+            raise NotifyError("the webhook URL is not valid", retryable=False) from None
+        except aiohttp.ClientError as exc:
+            raise NotifyError(
+                f"request to {host} failed: {type(exc).__name__}",
+                retryable=True,
+                outcome_unknown=True,
+            ) from None
+        if 200 <= status < 300:
+            return DeliveryResult(request_id or f"http-{status}")
+        retryable = status >= 500 or status in RETRYABLE_STATUS
+        raise NotifyError(f"{host} answered HTTP {status}: {text.strip()}", retryable=retryable)
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        if not self.settings.verify:
+            return False
+        if self.settings.ca_file:
+            return ssl.create_default_context(cafile=self.settings.ca_file)
+        return True
+
+
+# --- formats -----------------------------------------------------------------------------
+
+
+def render(fmt: Format, n: Notification, target: Person) -> dict[str, Any]:
+    """The JSON document of ``fmt`` for ``n``."""
+    if fmt == "json":
+        return generic(n, target)
+    if fmt == "slack_text":
+        return slack_text(n)
+    if fmt == "slack_blocks":
+        return slack_blocks(n)
+    if fmt == "teams_messagecard":
+        return teams_messagecard(n)
+    return teams_adaptive(n)
+
+
+def facts(n: Notification) -> list[tuple[str, str]]:
+    """The (name, value) rows every card shows."""
+    rows = [("Equipment", n.equipment)]
+    if n.site:
+        rows.append(("Site", n.site))
+    if n.channel:
+        rows.append(("Channel", n.channel))
+    condition = f" ({n.condition})" if n.condition else ""
+    rows += [
+        ("Value", n.reading_text()),
+        ("Limit", n.limit_text() + condition),
+        ("Priority", n.priority),
+        ("State", f"{n.state}, tier {n.tier}"),
+        ("Time", f"{n.local_text()} ({n.utc_text()})"),
+    ]
+    if n.kind == "acknowledged":
+        rows.append(("Acknowledged by", n.acknowledged_by or "unknown"))
+        if n.comment:
+            rows.append(("Comment", n.comment))
+    return rows
+
+
+def ack_hint(n: Notification) -> str:
+    return f"Acknowledge: reply ACK {n.alarm_id} <PIN> <comment> to the SMS, or press 1 on the call"
+
+
+def generic(n: Notification, target: Person) -> dict[str, Any]:
+    return {
+        "version": SCHEMA_VERSION,
+        "source": "coldwatch",
+        "key": n.key,
+        "summary": n.summary(),
+        "local_time": n.local_text(),
+        "recipient": {"id": target.id, "name": target.name},
+        "notification": n.model_dump(mode="json"),
+    }
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_text(n: Notification) -> dict[str, Any]:
+    lines = [f"*{_slack_escape(n.summary())}*"]
+    lines.append(_slack_escape(f"{n.local_text()} ({n.utc_text()})"))
+    if n.sop:
+        lines.append(f"SOP: {_slack_escape(n.sop_first_sentence())}")
+    if n.needs_ack:
+        lines.append(_slack_escape(ack_hint(n)))
+    return {"text": "\n".join(lines)}
+
+
+def slack_blocks(n: Notification) -> dict[str, Any]:
+    header = f"{n.alarm_id} {n.priority.upper()} {n.title}: {n.equipment}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header[:150], "emoji": False}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{name}*\n{_slack_escape(value)}"}
+                for name, value in facts(n)[:10]  # Slack allows ten fields
+            ],
+        },
+    ]
+    if n.sop:
+        text = f"*SOP:* {_slack_escape(n.sop)}"[:3000]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    notes = []
+    if n.possible_duplicate:
+        notes.append("May repeat an earlier message.")
+    if n.late:
+        notes.append("Late: the event happened earlier.")
+    if n.needs_ack:
+        notes.append(ack_hint(n))
+    if notes:
+        elements = [{"type": "mrkdwn", "text": _slack_escape(" ".join(notes))}]
+        blocks.append({"type": "context", "elements": elements})
+    return {"text": n.summary(), "blocks": blocks}
+
+
+def _colour(n: Notification) -> tuple[str, str]:
+    """(hex for MessageCard, Adaptive Card colour name)."""
+    if not n.active:
+        return "2DC72D", "Good"
+    if n.priority.lower() in ("critical", "urgent", "high"):
+        return "D70000", "Attention"
+    return "FFA500", "Warning"
+
+
+def teams_messagecard(n: Notification) -> dict[str, Any]:
+    """Connector cards render a subset of HTML: ``<PIN>`` would vanish unless escaped."""
+    section: dict[str, Any] = {
+        "facts": [{"name": k, "value": html.escape(v, quote=False)} for k, v in facts(n)]
+    }
+    if n.sop:
+        section["text"] = html.escape(f"SOP: {n.sop}", quote=False)
+    sections = [section]
+    if n.needs_ack:
+        sections.append({"text": html.escape(ack_hint(n), quote=False)})
+    return {
+        "@type": "MessageCard",
+        "@context": "https://schema.org/extensions",
+        "summary": n.summary(),
+        "themeColor": _colour(n)[0],
+        "title": html.escape(n.summary(), quote=False),
+        "sections": sections,
+    }
+
+
+def teams_adaptive(n: Notification) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": n.summary(),
+            "weight": "Bolder",
+            "size": "Medium",
+            "color": _colour(n)[1],
+            "wrap": True,
+        },
+        {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts(n)]},
+    ]
+    if n.sop:
+        body.append({"type": "TextBlock", "text": f"SOP: {n.sop}", "wrap": True})
+    if n.needs_ack:
+        body.append({"type": "TextBlock", "text": ack_hint(n), "wrap": True, "isSubtle": True})
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": body,
+                },
+            }
+        ],
+    }
