@@ -16,8 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-## demo: run coldwatch on the example configuration with the embedded SQLite store
+## demo: a simulated facility (Modbus, serial, MQTT) read by coldwatch into the embedded store
+## (installs mosquitto for the MQTT device when run as root; without it the demo leaves MQTT out)
 demo: $(STAMP)
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing mosquitto for the demo's MQTT device"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends mosquitto; } || echo "could not install mosquitto: the demo runs without MQTT"; \
+	  else \
+	    echo "mosquitto is not installed: the demo runs without its MQTT device (sudo apt-get install mosquitto)"; \
+	  fi; }
 	$(BIN)/coldwatch demo --data-dir ./data/demo $(if $(filter-out 0,$(DEMO_SECONDS)),--for $(DEMO_SECONDS))
 
 ## test: lint, type-check and run the whole test suite

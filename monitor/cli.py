@@ -157,7 +157,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
     logs.configure("info", "text")
-    return asyncio.run(run_demo(Path(args.data_dir), args.seconds))
+    return asyncio.run(run_demo(Path(args.data_dir), args.seconds, speed=args.speed))
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -245,15 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="run the demonstration facility",
-        description="Run coldwatch on the example configuration with the embedded store in "
-        "--data-dir, until Ctrl-C or for --for seconds, then print the status.",
+        help="run a simulated facility read by coldwatch",
+        description="Start simulated equipment (a -80 C freezer over Modbus TCP, another "
+        "pushing serial frames, an LN2 dewar answering serial commands, CO2 incubators over "
+        "Modbus RTU and MQTT, a controlled-rate freezer over Modbus ASCII) and the coldwatch "
+        "daemon reading them into the embedded store in --data-dir, until Ctrl-C or for "
+        "--for seconds; then print the status. Prints how to look and how to inject faults.",
     )
     p.add_argument(
         "--data-dir",
         default="./data/demo",
         metavar="DIR",
-        help="where the demo keeps its configuration and store",
+        help="where the demo keeps its configurations, store and serial links",
     )
     p.add_argument(
         "--for",
@@ -262,7 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop by itself after this long",
     )
+    p.add_argument(
+        "--speed",
+        type=float,
+        metavar="N",
+        help="simulated seconds per real second (default 60: an hour per minute)",
+    )
     p.set_defaults(func=cmd_demo)
+
+    from simulators.cli import add_parser as add_sim_parser
+
+    add_sim_parser(sub)
     return parser
 
 

@@ -16,7 +16,8 @@ from monitor.config.secrets import REDACTED, redact, resolve_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted(p for p in (ROOT / "tests" / "config_cases").iterdir() if p.is_dir())
-EXAMPLES = sorted((ROOT / "config").glob("*.yaml"))
+# config/sim-*.yaml describe simulated devices (``coldwatch sim``), not a coldwatch site
+EXAMPLES = [p for p in sorted((ROOT / "config").glob("*.yaml")) if not p.name.startswith("sim-")]
 
 
 @pytest.fixture(autouse=True)
