@@ -478,10 +478,20 @@ class Coordinator:
         """Stop every device task; a task that does not end within ``grace`` is left behind
         (and logged) rather than holding up the shutdown that flushes the store."""
         tasks = [*self._tasks.values(), *(t for t in self._abandoned if not t.done())]
-        for task in tasks:
-            task.cancel()
+        done: set[asyncio.Task[None]] = set()
+        pending: set[asyncio.Task[None]] = set(tasks)
+        deadline = asyncio.get_running_loop().time() + grace
+        # Cancel again until they end: on Python 3.11 a cancellation that arrives in the same
+        # loop turn as an answer inside a nested asyncio.wait_for (pymodbus) is swallowed.
+        while pending:
+            for task in pending:
+                task.cancel()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            finished, pending = await asyncio.wait(pending, timeout=min(0.2, left))
+            done |= finished
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=grace)
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("device task %s ended with %r", task.get_name(), task.exception())

@@ -77,7 +77,11 @@ class ChannelRules:
         number = float(value)
         if math.isnan(number) or math.isinf(number):
             return self._bad(reading, Quality.SENSOR_FAULT, f"device reported {number}")
-        if number in self.sentinels:
+        if self.sentinels and any(
+            math.isclose(number, sentinel, rel_tol=1e-6, abs_tol=1e-9)
+            for sentinel in self.sentinels
+        ):
+            # close, not equal: -999.9 arrives as -999.9000244 from a FLOAT32 register
             return self._bad(reading, Quality.SENSOR_FAULT, f"broken-probe value {number:g}")
         if not self.low <= number <= self.high:
             return self._bad(
