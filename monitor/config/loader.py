@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from alarms.config import describe_path as describe_alarm_path
 from drivers.base import DriverSettings, PointSettings
 from monitor.config.schema import Config
 from monitor.config.secrets import redact
@@ -232,6 +233,8 @@ def _merge_file(
 
 def _describe(data: Mapping[str, Any], path: PathKey) -> str:
     """Name the innermost objects a path runs through: "equipment 'x' channel 'y'"."""
+    if path[:1] == ("alarms",):
+        return describe_alarm_path(data, path)
     names: list[str] = []
     node: Any = data
     labels = {
@@ -445,6 +448,12 @@ def _check(
         assert driver is not None
         for message in driver.check(bound_settings, [Point(cid, p) for _, cid, p in points]):
             add(("devices", i), message)
+
+    if cfg.alarms is not None:
+        from alarms.rules import compile_rules
+
+        for path, message in compile_rules(cfg).issues:
+            add(path, message)
     return issues
 
 

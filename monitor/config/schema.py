@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alarms.config import AlarmsConfig
 from monitor.config.durations import Duration
 from monitor.model import EquipmentKind, Quantity
 
@@ -119,6 +120,7 @@ class Config(Strict):
     logging: Logging = Logging()
     devices: tuple[Device, ...] = ()
     locations: tuple[Location, ...] = ()
+    alarms: AlarmsConfig | None = None  # no section: no alarm engine (see docs/alarms.md)
 
     def channels(self) -> dict[str, tuple[Equipment, Channel]]:
         """Every channel by its stable id ``<equipment>.<channel>``."""

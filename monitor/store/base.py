@@ -7,8 +7,8 @@ Every call is synchronous and thread-safe; the daemon drives writes from one wri
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,31 @@ class VerifyResult:
     events: int
     first_bad_batch: int | None = None
     problem: str | None = None
+    alarm_records: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    """One row of the alarm history: who (``person``), when (``at``; ``recorded_at``),
+    through what (``via``), why (``comment``), and the alarm's state after it (``data``).
+
+    ``seq`` is None until the store has appended it.
+    """
+
+    recorded_at: datetime
+    at: datetime
+    key: str
+    action: str
+    state: str
+    code: str | None = None
+    previous: str | None = None
+    announce: str | None = None
+    late: bool = False
+    person: str | None = None
+    via: str | None = None
+    comment: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
 
 
 class Store(ABC):
@@ -105,6 +130,39 @@ class Store(ABC):
     ) -> list[Event]:
         """Events with ``start <= ts < end``, oldest first (newest first if asked: with
         ``limit=1``, the latest event of those kinds)."""
+
+    @abstractmethod
+    def append_alarm_records(
+        self,
+        records: Sequence[AlarmRecord],
+        timers: Mapping[str, Mapping[str, Any] | None] | None = None,
+    ) -> list[AlarmRecord]:
+        """Append to the alarm history (append-only, its own hash chain) and replace the
+        checkpointed condition timers of the given keys (None removes a key's), in one
+        transaction. Returns the records with their ``seq``. Raises :class:`StoreError`;
+        then nothing was written."""
+
+    @abstractmethod
+    def alarm_records(
+        self,
+        *,
+        after_seq: int = 0,
+        key: str | None = None,
+        code: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[AlarmRecord]:
+        """Alarm history rows with ``seq > after_seq`` (and of ``key``, of ``code``,
+        recorded at or after ``since``), oldest first unless asked otherwise."""
+
+    @abstractmethod
+    def alarm_latest(self) -> dict[str, AlarmRecord]:
+        """The newest alarm history row of every key: what a restarting engine resumes."""
+
+    @abstractmethod
+    def alarm_timers(self) -> dict[str, dict[str, Any]]:
+        """The checkpointed condition timers, by alarm key."""
 
     @abstractmethod
     def verify(self) -> VerifyResult:

@@ -21,6 +21,7 @@ Modules
     :meth:`SQLiteStore.open`. :mod:`monitor.store.canonical`: the canonical serialization of a
     batch and its hash (the format is described there). :mod:`monitor.store.chain`: walking the
     chain for :meth:`SQLiteStore.verify` and :meth:`SQLiteStore.purge_before`.
+    :mod:`monitor.store.sqlite_alarms`: the alarm history and its own hash chain.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
@@ -39,7 +40,15 @@ from types import TracebackType
 from typing import Any, Final, Literal
 
 from monitor.model import Event, EventKind, Quality, Reading, utc_now
-from monitor.store.base import BatchInfo, ConfigVersion, Store, StoreError, VerifyResult
+from monitor.store import sqlite_alarms
+from monitor.store.base import (
+    AlarmRecord,
+    BatchInfo,
+    ConfigVersion,
+    Store,
+    StoreError,
+    VerifyResult,
+)
 from monitor.store.canonical import (
     GENESIS_HASH,
     HASH_FORMAT,
@@ -582,6 +591,7 @@ class SQLiteStore(Store):
                 if purges:
                     check_purge_event(conn, purges[-1])
                 check_configs(conn)
+                alarm_records = sqlite_alarms.check_chain(conn)
             except ChainProblem as problem:
                 return VerifyResult(False, batches, readings, events, problem.seq, problem.message)
             finally:
@@ -590,7 +600,57 @@ class SQLiteStore(Store):
             raise StoreError(f"verification could not read the store: {exc}") from exc
         finally:
             conn.close()
-        return VerifyResult(True, batches, readings, events)
+        return VerifyResult(True, batches, readings, events, alarm_records=alarm_records)
+
+    # the alarm history
+
+    def append_alarm_records(
+        self,
+        records: Sequence[AlarmRecord],
+        timers: Mapping[str, Mapping[str, Any] | None] | None = None,
+    ) -> list[AlarmRecord]:
+        if not records and not timers:
+            return []
+        with self._lock:
+            conn = self._write_conn()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = sqlite_alarms.append(conn, records, timers or {}, to_us(self._now()))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    rollback(conn)
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"alarm records not written: {exc}") from exc
+        return out
+
+    def alarm_records(
+        self,
+        *,
+        after_seq: int = 0,
+        key: str | None = None,
+        code: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[AlarmRecord]:
+        sql, params = sqlite_alarms.select(
+            after_seq=after_seq,
+            key=key,
+            code=code,
+            since=since,
+            limit=limit,
+            newest_first=newest_first,
+        )
+        return [sqlite_alarms.record_of(row) for row in self._query(sql, params)]
+
+    def alarm_latest(self) -> dict[str, AlarmRecord]:
+        rows = self._query(sqlite_alarms.LATEST, ())
+        return {r.key: r for r in map(sqlite_alarms.record_of, rows)}
+
+    def alarm_timers(self) -> dict[str, dict[str, Any]]:
+        return {key: json.loads(data) for key, data in self._query(sqlite_alarms.TIMERS, ())}
 
 
 def _reading(row: tuple[Any, ...]) -> Reading:

@@ -29,15 +29,16 @@ def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 def test_the_migration_log_records_the_initial_schema(store: SQLiteStore, db_path: Path) -> None:
     script = (MIGRATIONS / "0001_initial.sql").read_bytes()
     rows = _rows(db_path, "SELECT version, name, applied_at, sha256 FROM schema_migrations")
-    assert len(rows) == 1
+    newest = len(sqlite_schema.migrations())
+    assert len(rows) == newest
     version, name, applied_at, sha = rows[0]
     assert (version, name) == (1, "0001_initial.sql")
     assert sha == hashlib.sha256(script).hexdigest()
     assert isinstance(applied_at, int) and applied_at > 0
-    assert _rows(db_path, "PRAGMA user_version") == [(1,)]
+    assert _rows(db_path, "PRAGMA user_version") == [(newest,)]
     assert _rows(db_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     assert _rows(db_path, "PRAGMA journal_mode") == [("wal",)]
-    assert store.schema_version == 1
+    assert store.schema_version == newest
     tables = {r[0] for r in _rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"readings", "events", "batches", "config_versions", "purges", "purge_guard"} <= tables
 
@@ -46,16 +47,19 @@ def test_reopening_applies_nothing_twice(db_path: Path) -> None:
     for _ in range(3):
         with SQLiteStore(db_path) as store:
             store.append(series("a", 1))
-    assert _rows(db_path, "SELECT count(*) FROM schema_migrations") == [(1,)]
+    assert _rows(db_path, "SELECT count(*) FROM schema_migrations") == [
+        (len(sqlite_schema.migrations()),)
+    ]
 
 
 def test_a_store_from_the_future_is_refused(db_path: Path) -> None:
     with SQLiteStore(db_path) as store:
         store.append(series("a", 2))
+    future = len(sqlite_schema.migrations()) + 1
     conn = sqlite3.connect(str(db_path))
     conn.execute(
         "INSERT INTO schema_migrations (version, name, applied_at, sha256) "
-        "VALUES (2, '0002_alarms.sql', 0, 'x')"
+        f"VALUES ({future}, '{future:04d}_future.sql', 0, 'x')"
     )
     conn.commit()
     conn.close()
@@ -79,21 +83,22 @@ def test_later_migrations_apply_in_order_on_an_existing_store(
     with SQLiteStore(db_path) as store:
         store.append(series("a", 3))
     shipped = sqlite_schema.migrations()
+    n = len(shipped)
     later = (
-        Migration(2, "0002_alarms.sql", "CREATE TABLE alarms (id INTEGER PRIMARY KEY);", "s2"),
-        Migration(3, "0003_audit.sql", "ALTER TABLE alarms ADD COLUMN note TEXT;", "s3"),
+        Migration(n + 1, "later.sql", "CREATE TABLE later (id INTEGER PRIMARY KEY);", "s2"),
+        Migration(n + 2, "later2.sql", "ALTER TABLE later ADD COLUMN note TEXT;", "s3"),
     )
     monkeypatch.setattr(sqlite_schema, "migrations", lambda: (*shipped, *later))
     with SQLiteStore(db_path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == n + 2
         assert len(store.readings("a")) == 3
         assert store.verify().ok
-    assert _rows(db_path, "SELECT version, sha256 FROM schema_migrations ORDER BY version")[1:] == [
-        (2, "s2"),
-        (3, "s3"),
+    assert _rows(db_path, "SELECT version, sha256 FROM schema_migrations ORDER BY version")[n:] == [
+        (n + 1, "s2"),
+        (n + 2, "s3"),
     ]
-    assert [r[1] for r in _rows(db_path, "PRAGMA table_info(alarms)")] == ["id", "note"]
-    assert _rows(db_path, "PRAGMA user_version") == [(3,)]
+    assert [r[1] for r in _rows(db_path, "PRAGMA table_info(later)")] == ["id", "note"]
+    assert _rows(db_path, "PRAGMA user_version") == [(n + 2,)]
 
 
 def test_a_failing_migration_leaves_nothing_behind(
@@ -103,14 +108,17 @@ def test_a_failing_migration_leaves_nothing_behind(
         pass
     shipped = sqlite_schema.migrations()
     broken = Migration(
-        2, "0002_broken.sql", "CREATE TABLE half (id INTEGER);\nCREATE TABLE oops (;\n", "s"
+        len(shipped) + 1,
+        "broken.sql",
+        "CREATE TABLE half (id INTEGER);\nCREATE TABLE oops (;\n",
+        "s",
     )
     monkeypatch.setattr(sqlite_schema, "migrations", lambda: (*shipped, broken))
     with pytest.raises(StoreError):
         SQLiteStore(db_path).open()
     tables = {r[0] for r in _rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half" not in tables
-    assert _rows(db_path, "SELECT max(version) FROM schema_migrations") == [(1,)]
+    assert _rows(db_path, "SELECT max(version) FROM schema_migrations") == [(len(shipped),)]
 
 
 def test_an_edited_released_migration_is_reported(
@@ -118,9 +126,9 @@ def test_an_edited_released_migration_is_reported(
 ) -> None:
     with SQLiteStore(db_path):
         pass
-    (first,) = sqlite_schema.migrations()
+    first, *rest = sqlite_schema.migrations()
     edited = Migration(1, first.name, first.sql + "\n-- edited\n", "different")
-    monkeypatch.setattr(sqlite_schema, "migrations", lambda: (edited,))
+    monkeypatch.setattr(sqlite_schema, "migrations", lambda: (edited, *rest))
     with caplog.at_level(logging.WARNING), SQLiteStore(db_path):
         pass
     assert "must not be edited" in caplog.text

@@ -1,0 +1,162 @@
+"""What every condition shares: its :class:`Verdict`, the :class:`Condition` interface and the
+on/off-delay :class:`Debounce`.
+
+A condition only decides whether its alarm condition is true, from readings (timed on their
+timestamps) and, for durations nobody reports on, from the clock (:meth:`Condition.on_time`).
+It knows nothing of acknowledgement, shelving or the store. Readings of bad quality never
+start, restart, complete or cancel an on-delay, and never clear an active condition, except in
+the conditions whose subject is the quality itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from alarms.model import ConditionKind, Level
+from alarms.rules import Rule
+from monitor.model import Event, Quality, Reading, Value
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The condition changed: it became true or false, or (limits) changed level.
+
+    ``at`` is when the change took effect (the reading that completed an on-delay, the end
+    of a stale period); ``since`` is when the condition first became true, before its delay.
+    """
+
+    active: bool
+    at: datetime
+    level: Level | None = None
+    value: Value | None = None
+    limit: float | None = None
+    since: datetime | None = None
+    detail: str = ""
+
+
+def iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+def parse_ts(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+_TRUE_WORDS = frozenset({"1", "true", "on", "open", "yes"})
+
+
+def truthy(value: Value | None) -> bool:
+    """An on/off channel's state: numbers are on when non-zero, words like "open" are on."""
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_WORDS
+    return bool(value)
+
+
+def number(reading: Reading) -> float | None:
+    """The value of a good numeric reading; None for anything that is not one."""
+    if reading.quality is not Quality.GOOD:
+        return None
+    value = reading.value
+    if type(value) is float:  # what ChannelRules makes of every number: the fast path
+        return value if math.isfinite(value) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+class Condition:
+    """One alarm point's condition. Subclasses override what they react to."""
+
+    kind: ClassVar[ConditionKind]
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.active = False
+        self.level: Level | None = None
+        self.dirty = False  # timers changed since the engine last checkpointed them
+
+    def fresh(self) -> Condition:
+        """A new instance with the same rule: the shadow that evaluates late data."""
+        return type(self)(self.rule)
+
+    def on_reading(self, reading: Reading) -> Verdict | None:
+        return None
+
+    def on_event(self, event: Event) -> Verdict | None:
+        return None
+
+    def due(self) -> datetime | None:
+        """The next wall time :meth:`on_time` may change something, if any."""
+        return None
+
+    def on_time(self, now: datetime) -> Verdict | None:
+        return None
+
+    def timers(self) -> dict[str, Any]:
+        """What must survive a restart besides active/level (on-delay starts and the like)."""
+        return {}
+
+    def restore(self, active: bool, level: Level | None, timers: dict[str, Any]) -> None:
+        self.active = active
+        self.level = level
+        self.dirty = False
+
+    def begin(self, now: datetime) -> None:
+        """The engine starts watching at ``now`` (the origin of a stale timer)."""
+
+    def prime(self, readings: list[Reading]) -> None:
+        """Readings from the store before a restart, for windows (rate of change, stale)."""
+
+
+class Debounce:
+    """On-delay and off-delay on sample timestamps.
+
+    The condition turns true once it has been seen true on good samples for the whole
+    on-delay (first true sample at t0, a true sample at or after t0 + on_delay), and false
+    once seen false for the whole off-delay. A sample agreeing with the current state cancels
+    a pending change. :meth:`expire` completes a pending change on the clock for conditions
+    whose devices report only changes (a door that opened and said nothing since).
+    """
+
+    __slots__ = ("active", "off_delay", "on_delay", "since")
+
+    def __init__(self, on_delay: float, off_delay: float) -> None:
+        self.on_delay = timedelta(seconds=on_delay)
+        self.off_delay = timedelta(seconds=off_delay)
+        self.active = False
+        self.since: datetime | None = None  # first sample of the opposite state
+
+    def update(self, bad: bool, ts: datetime) -> tuple[bool, bool]:
+        """(changed state, pending timer changed) after a good sample."""
+        if bad == self.active:
+            if self.since is None:
+                return False, False
+            self.since = None
+            return False, True
+        timer_changed = False
+        if self.since is None:
+            self.since = ts
+            timer_changed = True
+        if ts - self.since >= (self.on_delay if bad else self.off_delay):
+            self.active = bad
+            self.since = None
+            return True, True
+        return False, timer_changed
+
+    def due(self) -> datetime | None:
+        if self.since is None:
+            return None
+        return self.since + (self.off_delay if self.active else self.on_delay)
+
+    def expire(self, now: datetime) -> datetime | None:
+        """Complete a pending change whose delay has passed by ``now``; return when it took
+        effect, or None."""
+        due = self.due()
+        if due is None or now < due:
+            return None
+        self.active = not self.active
+        self.since = None
+        return due

@@ -1,0 +1,138 @@
+"""Limits: low-low, low, high, high-high with on-delay, off-delay and deadband.
+
+One alarm per rule and channel; its level is its severity. A value enters a level when it is
+strictly beyond the limit (``v > high``, ``v < low``) on good samples for the whole on-delay,
+per level: high-high completes its own on-delay and then raises the same alarm's severity. The
+alarm leaves a level only when the value is back inside that limit by more than the deadband
+(``v < high - deadband``) for the whole off-delay; it then drops to the lower level that still
+holds, or clears. Bad samples are ignored: they neither clear the alarm nor touch a delay.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from alarms.conditions.base import Condition, Verdict, iso, number, parse_ts
+from alarms.model import ConditionKind, Level
+from alarms.rules import Rule
+from monitor.model import Reading
+
+
+class LimitCondition(Condition):
+    kind = ConditionKind.LIMIT
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(rule)
+        spec = rule.spec
+        self.thresholds = {level: value for level, (value, _) in rule.limits.items()}
+        self.deadband = spec.deadband or 0.0
+        self.on_delay = timedelta(seconds=spec.on_delay or 0.0)
+        self.off_delay = timedelta(seconds=spec.off_delay or 0.0)
+        self._high = [(lvl, v) for lvl, v in self.thresholds.items() if lvl.high_side]
+        self._low = [(lvl, v) for lvl, v in self.thresholds.items() if not lvl.high_side]
+        self.pending: dict[Level, datetime] = {}  # level -> first sample beyond it
+        self.clearing: datetime | None = None  # first sample back inside (off-delay)
+        # the band in which a sample changes nothing while the alarm is off and no delay runs
+        self._top = min((v for _, v in self._high), default=math.inf)
+        self._bottom = max((v for _, v in self._low), default=-math.inf)
+
+    def _beyond(self, value: float) -> list[Level]:
+        out = [lvl for lvl, limit in self._high if value > limit]
+        out.extend(lvl for lvl, limit in self._low if value < limit)
+        return out
+
+    def _holds(self, level: Level, value: float) -> bool:
+        limit = self.thresholds[level]
+        if level.high_side:
+            return value >= limit - self.deadband
+        return value <= limit + self.deadband
+
+    def on_reading(self, reading: Reading) -> Verdict | None:
+        value = number(reading)
+        if value is None:
+            return None
+        if not self.active and not self.pending and self._bottom <= value <= self._top:
+            return None  # the common case: well inside, nothing pending
+        ts = reading.ts
+        beyond = self._beyond(value)
+        pending = self.pending
+        if pending or beyond:
+            for lvl in [lvl for lvl in pending if lvl not in beyond]:
+                del pending[lvl]
+                self.dirty = True
+            for lvl in beyond:
+                if lvl not in pending:
+                    pending[lvl] = ts
+                    self.dirty = True
+        qualified = [lvl for lvl in beyond if ts - pending[lvl] >= self.on_delay]
+        target = max(qualified, key=lambda lvl: lvl.rank) if qualified else None
+        current = self.level if self.active else None
+        if current is None:
+            if target is None:
+                return None
+            self.active, self.level, self.clearing = True, target, None
+            self.dirty = True
+            since = min(t for lvl, t in pending.items() if lvl.high_side == target.high_side)
+            return self._verdict(True, ts, target, value, since)
+        if target is not None and (
+            target.rank > current.rank or target.high_side != current.high_side
+        ):
+            self.level, self.clearing = target, None
+            self.dirty = True
+            return self._verdict(True, ts, target, value, pending[target])
+        if self._holds(current, value):
+            if self.clearing is not None:
+                self.clearing = None
+                self.dirty = True
+            return None
+        if self.clearing is None:
+            self.clearing = ts
+            self.dirty = True
+        if ts - self.clearing < self.off_delay:
+            return None
+        self.clearing = None
+        self.dirty = True
+        lower = [
+            lvl
+            for lvl in self.thresholds
+            if lvl.high_side == current.high_side
+            and lvl.rank < current.rank
+            and self._holds(lvl, value)
+        ]
+        if lower:
+            self.level = lower[0]
+            return self._verdict(True, ts, lower[0], value, None)
+        self.active, self.level = False, None
+        return self._verdict(False, ts, None, value, None)
+
+    def _verdict(
+        self, active: bool, ts: datetime, level: Level | None, value: float, since: datetime | None
+    ) -> Verdict:
+        unit = self.rule.unit
+        if level is None:
+            return Verdict(False, ts, None, value, None, None, f"{value:g} {unit}: within limits")
+        limit = self.thresholds[level]
+        side = "above" if level.high_side else "below"
+        detail = f"{value:g} {unit} {side} the {level.text} limit {limit:g} {unit}"
+        return Verdict(active, ts, level, value, limit, since, detail)
+
+    def timers(self) -> dict[str, Any]:
+        return {
+            "pending": {lvl.value: iso(ts) for lvl, ts in self.pending.items()},
+            "clearing": iso(self.clearing),
+        }
+
+    def restore(self, active: bool, level: Level | None, timers: dict[str, Any]) -> None:
+        super().restore(active, level if level in self.thresholds else None, timers)
+        if self.active and self.level is None:  # the limit was removed: keep it active
+            self.level = max(self.thresholds, key=lambda lvl: lvl.rank)
+        pending = timers.get("pending") or {}
+        self.pending = {
+            Level(k): ts
+            for k, v in pending.items()
+            if k in Level._value2member_map_ and (ts := parse_ts(v)) is not None
+        }
+        self.pending = {lvl: ts for lvl, ts in self.pending.items() if lvl in self.thresholds}
+        self.clearing = parse_ts(timers.get("clearing")) if self.active else None

@@ -1,0 +1,230 @@
+"""Conditions on one channel's state: stale data, bad quality, on/off signals, status codes.
+
+* stale: no good reading for ``after`` (on the clock, since nothing arrives to say so);
+* quality: the channel reads ``sensor_fault`` / ``out_of_range`` (the quality is the subject
+  here, so good readings clear it; ``comm_error`` and ``stale`` readings change nothing:
+  communication has its own alarms);
+* discrete: a door, lid, fill valve or power signal in its alarm state for the on-delay; the
+  delay also completes on the clock, because such signals are often only reported on change;
+* status: a device status code with alarm bits, alarm values, or any value but the OK ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from alarms.conditions.base import Condition, Debounce, Verdict, iso, parse_ts, truthy
+from alarms.model import ConditionKind, Level
+from alarms.rules import Rule
+from monitor.model import Quality, Reading, is_finite_number
+
+
+class StaleCondition(Condition):
+    kind = ConditionKind.STALE
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(rule)
+        self.after = timedelta(seconds=rule.spec.after or 0.0)
+        self.last_good: datetime | None = None
+        self.origin: datetime | None = None
+
+    def begin(self, now: datetime) -> None:
+        self.origin = now
+
+    def on_reading(self, reading: Reading) -> Verdict | None:
+        if reading.quality is not Quality.GOOD:
+            return None
+        if self.last_good is None or reading.ts > self.last_good:
+            self.last_good = reading.ts
+        if not self.active:
+            return None
+        self.active = False
+        return Verdict(False, reading.ts, value=reading.value, detail="good readings again")
+
+    def due(self) -> datetime | None:
+        if self.active:
+            return None
+        start = self.last_good or self.origin
+        return start + self.after if start is not None else None
+
+    def on_time(self, now: datetime) -> Verdict | None:
+        due = self.due()
+        if due is None or now < due:
+            return None
+        self.active = True
+        since = self.last_good or self.origin
+        what = f"since {since.isoformat(timespec='seconds')}" if since else ""
+        return Verdict(True, due, since=since, detail=f"no good reading {what}".strip())
+
+    def prime(self, readings: list[Reading]) -> None:
+        for reading in readings:
+            self.on_reading(reading)
+
+
+class QualityCondition(Condition):
+    kind = ConditionKind.QUALITY
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(rule)
+        spec = rule.spec
+        names = spec.qualities or ("sensor_fault", "out_of_range")
+        self.qualities = frozenset(Quality(q) for q in names)
+        self.debounce = Debounce(spec.on_delay or 0.0, spec.off_delay or 0.0)
+
+    def on_reading(self, reading: Reading) -> Verdict | None:
+        if reading.quality in self.qualities:
+            bad = True
+        elif reading.quality is Quality.GOOD:
+            bad = False
+        else:
+            return None
+        since = self.debounce.since
+        changed, timer = self.debounce.update(bad, reading.ts)
+        self.dirty |= timer
+        if not changed:
+            return None
+        self.active = bad
+        detail = (
+            f"{reading.quality.value}: {reading.detail}"
+            if bad and reading.detail
+            else (reading.quality.value if bad else "good readings again")
+        )
+        return Verdict(bad, reading.ts, value=reading.quality.value, since=since, detail=detail)
+
+    def timers(self) -> dict[str, Any]:
+        return {"since": iso(self.debounce.since)}
+
+    def restore(self, active: bool, level: Level | None, timers: dict[str, Any]) -> None:
+        super().restore(active, None, timers)
+        self.debounce.active = active
+        self.debounce.since = parse_ts(timers.get("since"))
+
+
+class _Debounced(Condition):
+    """A good sample says bad or not; the delay may also complete on the clock as long as
+    the newest sample was good (a bad sample since means the state is unknown)."""
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(rule)
+        self.debounce = Debounce(rule.spec.on_delay or 0.0, rule.spec.off_delay or 0.0)
+        self.newest_good = False
+        self.value: Any = None
+
+    def is_bad(self, reading: Reading) -> bool:
+        raise NotImplementedError
+
+    def describe(self, bad: bool) -> str:
+        raise NotImplementedError
+
+    def on_reading(self, reading: Reading) -> Verdict | None:
+        if reading.quality is not Quality.GOOD:
+            self.newest_good = False
+            return None
+        self.newest_good = True
+        bad = self.is_bad(reading)
+        self.value = reading.value
+        since = self.debounce.since
+        changed, timer = self.debounce.update(bad, reading.ts)
+        self.dirty |= timer
+        if not changed:
+            return None
+        self.active = bad
+        return Verdict(
+            bad,
+            reading.ts,
+            value=reading.value,
+            since=since or reading.ts,
+            detail=self.describe(bad),
+        )
+
+    def due(self) -> datetime | None:
+        return self.debounce.due() if self.newest_good else None
+
+    def on_time(self, now: datetime) -> Verdict | None:
+        if not self.newest_good:
+            return None
+        since = self.debounce.since
+        at = self.debounce.expire(now)
+        if at is None:
+            return None
+        self.active = self.debounce.active
+        self.dirty = True
+        return Verdict(
+            self.active, at, value=self.value, since=since, detail=self.describe(self.active)
+        )
+
+    def timers(self) -> dict[str, Any]:
+        return {
+            "since": iso(self.debounce.since),
+            "newest_good": self.newest_good,
+            "value": self.value,
+        }
+
+    def restore(self, active: bool, level: Level | None, timers: dict[str, Any]) -> None:
+        super().restore(active, None, timers)
+        self.debounce.active = active
+        self.debounce.since = parse_ts(timers.get("since"))
+        self.newest_good = bool(timers.get("newest_good"))
+        self.value = timers.get("value")
+
+
+class DiscreteCondition(_Debounced):
+    kind = ConditionKind.DISCRETE
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(rule)
+        self.alarm_when = True if rule.spec.alarm_when is None else rule.spec.alarm_when
+
+    def is_bad(self, reading: Reading) -> bool:
+        return truthy(reading.value) is self.alarm_when
+
+    def describe(self, bad: bool) -> str:
+        delay = self.debounce.on_delay.total_seconds()
+        longer = f" for {delay / 60:g} min" if bad and delay else ""
+        return f"{self.rule.name}{longer}" if bad else f"{self.rule.name}: back to normal"
+
+
+class StatusCondition(_Debounced):
+    kind = ConditionKind.STATUS
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(rule)
+        spec = rule.spec
+        self.mask = 0
+        for bit in spec.bits or ():
+            self.mask |= 1 << bit
+        self.values = _split(spec.values) if spec.values is not None else None
+        self.ok = _split(spec.ok_values if spec.ok_values is not None else (0,))
+
+    def is_bad(self, reading: Reading) -> bool:
+        value = reading.value
+        if self.mask:
+            return is_finite_number(value) and int(value) & self.mask != 0  # type: ignore[arg-type]
+        if self.values is not None:
+            return _member(value, self.values)
+        return not _member(value, self.ok)
+
+    def describe(self, bad: bool) -> str:
+        value = self.value
+        if not bad:
+            return f"status {value!r}: OK"
+        if self.mask and is_finite_number(value):
+            bits = [str(b) for b in range(64) if int(value) & self.mask & (1 << b)]
+            return f"status {int(value)} (bit {', '.join(bits)} set)"
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"status {shown}"
+
+
+def _split(values: tuple[int | str, ...]) -> tuple[frozenset[float], frozenset[str]]:
+    return (
+        frozenset(float(v) for v in values if not isinstance(v, str)),
+        frozenset(v for v in values if isinstance(v, str)),
+    )
+
+
+def _member(value: Any, sets: tuple[frozenset[float], frozenset[str]]) -> bool:
+    numbers, words = sets
+    if isinstance(value, str):
+        return value.strip() in words
+    return is_finite_number(value) and float(value) in numbers

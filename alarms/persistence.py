@@ -1,0 +1,138 @@
+"""The engine's records: written to the store first, announced after.
+
+:class:`Journal` holds alarm history rows and condition-timer checkpoints until the engine's
+task (or a command) flushes them in one transaction; only committed rows are announced, so an
+announcement always has its record (``seq``) and a notification log keyed on
+``Announcement.event_id`` never pages twice after a restart. If the store refuses the rows,
+they stay queued and are retried, and what they announce goes out at once marked
+``recorded=False``: a warming freezer still pages while the disk is full.
+
+:func:`read_state` is what a restarting engine reads back.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from alarms.model import AlarmView, Announcement, AnnouncementKind
+from monitor.store.base import AlarmRecord, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+#: Keys of the engine's own rows (not alarm points).
+CONFIG_KEY = "coldwatch/config"
+FLOOD_KEY = "coldwatch/flood"
+INHIBIT_PREFIX = "inhibit/"
+
+
+def announcement_of(record: AlarmRecord, event_id: str | None = None) -> Announcement | None:
+    """The announcement a history row carries, or None for a row that is recorded only."""
+    if record.announce is None:
+        return None
+    data = record.data
+    alarm = data.get("alarm")
+    detail = data.get("detail")
+    return Announcement(
+        event_id=event_id or f"h{record.seq}",
+        seq=record.seq,
+        kind=AnnouncementKind(record.announce),
+        at=record.at,
+        recorded_at=record.recorded_at,
+        alarm=AlarmView.from_json(alarm) if isinstance(alarm, dict) else None,
+        late=record.late,
+        person=record.person,
+        via=record.via,
+        comment=record.comment,
+        flood=bool(data.get("flood")),
+        recorded=record.seq is not None,
+        detail=detail if isinstance(detail, dict) else None,
+    )
+
+
+class Journal:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[AlarmRecord] = []
+        self.timers: dict[str, dict[str, Any] | None] = {}
+        self.failing = False
+        self._announced_early: set[int] = set()
+        self._token = secrets.token_hex(4)
+        self._unrecorded = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.pending or self.timers)
+
+    def add(self, record: AlarmRecord) -> None:
+        self.pending.append(record)
+
+    def discard(self) -> None:
+        self.pending.clear()
+        self._announced_early.clear()
+
+    def flush(self, strict: bool = False) -> list[Announcement]:
+        """Commit what is queued; return what to announce now. With ``strict`` a store
+        failure raises :class:`StoreError` (a command must not pretend it was recorded)."""
+        if not self.pending and not self.timers:
+            return []
+        records = self.pending
+        try:
+            committed = self.store.append_alarm_records(records, self.timers)
+        except (StoreError, ValueError, TypeError) as exc:
+            if strict:
+                raise StoreError(f"not recorded: {exc}") from exc
+            if not self.failing:
+                log.error("alarm records cannot be stored; retrying, announcing meanwhile: %s", exc)
+            self.failing = True
+            return self._announce_unrecorded()
+        if self.failing:
+            log.warning("alarm records stored again")
+        self.failing = False
+        early = self._announced_early
+        out = [
+            a
+            for original, record in zip(records, committed, strict=True)
+            if id(original) not in early and (a := announcement_of(record)) is not None
+        ]
+        self.pending = []
+        self.timers = {}
+        self._announced_early = set()
+        return out
+
+    def _announce_unrecorded(self) -> list[Announcement]:
+        out = []
+        for record in self.pending:
+            if record.announce is None or id(record) in self._announced_early:
+                continue
+            self._announced_early.add(id(record))
+            self._unrecorded += 1
+            announcement = announcement_of(record, f"u{self._token}-{self._unrecorded}")
+            if announcement is not None:
+                out.append(announcement)
+        return out
+
+
+@dataclass
+class StoredState:
+    """What the store says about the engine's last run."""
+
+    latest: dict[str, AlarmRecord]
+    timers: dict[str, dict[str, Any]]
+    codes_issued: int
+    announced_recently: list[datetime]
+
+
+def read_state(store: Store, now: datetime, flood_window: float) -> StoredState:
+    latest = store.alarm_latest()
+    newest = store.alarm_records(limit=1, newest_first=True)
+    codes = int(newest[0].data.get("codes_issued", 0)) if newest else 0
+    recent = store.alarm_records(since=now - timedelta(seconds=flood_window))
+    announced = [
+        r.recorded_at
+        for r in recent
+        if r.announce in (AnnouncementKind.RAISED, AnnouncementKind.LATE_FOUND)
+    ]
+    return StoredState(latest, store.alarm_timers(), codes, announced)
