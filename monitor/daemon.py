@@ -15,6 +15,8 @@ import signal
 import socket
 from pathlib import Path
 
+from alarms.engine import AlarmEngine
+from alarms.model import Announcement
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config.loader import LoadedConfig
@@ -34,6 +36,24 @@ def service_user() -> str:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
         return f"uid:{os.getuid()}"
+
+
+def log_announcement(announcement: Announcement) -> None:
+    """Every alarm announcement in the daemon's log, whatever else pages people."""
+    view = announcement.alarm
+    if view is None:
+        log.warning("alarm flood: %s", announcement.kind.value)
+        return
+    log.warning(
+        "alarm %s %s: %s (%s, priority %s)%s",
+        view.code or view.key,
+        announcement.kind.value,
+        view.message,
+        view.key,
+        view.priority.value,
+        " [late data]" if announcement.late else "",
+        extra={"alarm": view.code, "alarm_key": view.key, "announcement": announcement.kind.value},
+    )
 
 
 class Daemon:
@@ -59,6 +79,13 @@ class Daemon:
         )
         self.pipeline = Pipeline(self.metrics)
         self.pipeline.queued.append(self.writer)
+        self.alarms: AlarmEngine | None = None
+        if cfg.alarms is not None:
+            self.alarms = AlarmEngine(
+                cfg, self.store, self.clock, config_sha=loaded.sha256, person=service_user()
+            )
+            self.alarms.subscribe(log_announcement)
+            self.pipeline.inline.append(self.alarms)
         self.coordinator = Coordinator(loaded, self.pipeline, self.clock, self.metrics)
         data_dir = getattr(self.store, "path", None)
         self.health = HealthMonitor(
@@ -79,6 +106,8 @@ class Daemon:
             person,
         )
         await self.pipeline.start()
+        if self.alarms is not None:
+            await self.alarms.start()
         now = self.clock.now()
         record_downtime(
             self.store,
@@ -135,6 +164,8 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
         await self.coordinator.stop()
+        if self.alarms is not None:
+            await self.alarms.stop()
         self.pipeline.publish_event(
             Event(
                 self.clock.now(),
