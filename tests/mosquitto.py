@@ -22,7 +22,6 @@ import getpass
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -31,15 +30,10 @@ from pathlib import Path
 
 import pytest
 
+from simulators.broker import free_port as _free_port
+from simulators.broker import mosquitto_binary
+
 HOST = "127.0.0.1"
-_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
-
-
-def mosquitto_binary() -> str | None:
-    found = shutil.which("mosquitto")
-    if found:
-        return found
-    return next((c for c in _CANDIDATES if Path(c).is_file()), None)
 
 
 def require_mosquitto() -> str:
@@ -54,9 +48,7 @@ def require_mosquitto() -> str:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    return _free_port(HOST)
 
 
 @dataclass(frozen=True)
