@@ -1,0 +1,227 @@
+"""The command line's way in: a Unix socket served by the daemon, JSON lines.
+
+Who is asking is taken from the kernel, never from the request: the peer credentials of the
+connection (``SO_PEERCRED``: the uid of the connecting process) give the OS user name, which
+``people[].os_users`` maps to a coldwatch person. An unmapped user is refused (and recorded).
+The socket file is ``0660`` (optionally owned by an operators' group): other users cannot even
+connect.
+
+Requests, one JSON object per line, answered by one line each::
+
+    {"cmd": "list"}                         -> {"ok": true, "alarms": [AlarmView...]}
+    {"cmd": "get", "id": "A1007"}           -> {"ok": true, "alarm": AlarmView}
+    {"cmd": "history", "id": "A1007"}       -> {"ok": true, "records": [AlarmRecord...]}
+    {"cmd": "ack", "id": "A1007", "comment": "moved to BF-02"}
+                                            -> {"ok": true, "alarm": AlarmView}
+    anything refused                        -> {"ok": false, "error": "...", "reason": "..."}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import json
+import logging
+import os
+import pwd
+import socket
+import stat
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alarms.ack.refusals import Reason
+from alarms.ack.service import Acknowledger
+from alarms.ack.wire import error_json, record_to_json
+from alarms.model import AlarmCommandError
+
+log = logging.getLogger("alarms.ack")
+
+VIA = "cli"
+MAX_LINE = 64 * 1024
+IDLE_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    uid: int
+    user: str | None
+    person: str | None
+
+    @property
+    def who(self) -> str:
+        return f"uid {self.uid} ({self.user or 'no user name'})"
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end (Linux ``SO_PEERCRED``)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:  # pragma: no cover - not Linux
+        raise OSError("peer credentials (SO_PEERCRED) are not available on this system")
+    size = struct.calcsize("3i")
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, option, size))
+    return int(uid)
+
+
+class ControlServer:
+    """``await start()`` creates the socket (replacing a stale one); ``await stop()``
+    removes it. ``identities`` maps OS user names to person ids."""
+
+    def __init__(
+        self,
+        service: Acknowledger,
+        path: Path,
+        identities: Mapping[str, str],
+        *,
+        mode: int = 0o660,
+        group: str | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
+        self.service = service
+        self.path = path
+        self.identities = dict(identities)
+        self.mode = mode
+        self.group = group
+        self.idle_timeout = idle_timeout
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        _remove_stale(self.path)
+        server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_LINE)
+        try:
+            self.path.chmod(self.mode)
+            if self.group is not None:
+                os.chown(self.path, -1, grp.getgrnam(self.group).gr_gid)
+        except BaseException:
+            server.close()
+            await server.wait_closed()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            raise
+        self._server = server
+        log.info("control socket at %s", self.path)
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        for task in list(self._clients):
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+        await server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def identify(self, sock: socket.socket) -> Peer:
+        uid = peer_uid(sock)
+        try:
+            user: str | None = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            user = None
+        return Peer(uid, user, self.identities.get(user) if user else None)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._clients.add(task)
+        try:
+            peer = self.identify(writer.get_extra_info("socket"))
+            while True:
+                try:
+                    async with asyncio.timeout(self.idle_timeout):
+                        line = await reader.readline()
+                except (TimeoutError, ValueError, ConnectionError):
+                    break  # idle, a line over MAX_LINE, or gone
+                if not line:
+                    break
+                answer = self.handle(peer, line)
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, OSError) as exc:
+            log.debug("control client went away: %s", exc)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            if task is not None:
+                self._clients.discard(task)
+
+    def handle(self, peer: Peer, line: bytes) -> dict[str, Any]:
+        """One request line from ``peer`` -> the answer."""
+        try:
+            request = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            request = None
+        if not isinstance(request, dict):
+            return self._refuse(peer, Reason.BAD_REQUEST, "a request is one JSON object per line")
+        cmd, target = request.get("cmd"), request.get("id")
+        target = target if isinstance(target, str) else None
+        if "person" in request:
+            return self._refuse(
+                peer,
+                Reason.BAD_REQUEST,
+                "the person is taken from your login, never from the request",
+                target,
+            )
+        if peer.person is None:
+            return self._refuse(
+                peer,
+                Reason.UNKNOWN_USER,
+                f"OS user {peer.user or peer.uid} is not mapped to a coldwatch person "
+                "(people[].os_users)",
+                target,
+            )
+        commands = self.service.commands
+        if cmd == "list":
+            return {"ok": True, "alarms": [v.to_json() for v in commands.active()]}
+        if cmd not in ("get", "history", "ack"):
+            return self._refuse(peer, Reason.BAD_REQUEST, f"unknown command {cmd!r}", target)
+        if not target:
+            return self._refuse(peer, Reason.BAD_REQUEST, f"{cmd} needs an alarm id")
+        if cmd == "ack":
+            comment = request.get("comment")
+            outcome = self.service.acknowledge_as(
+                peer.person, target, comment if isinstance(comment, str) else "", VIA, peer.who
+            )
+            if not outcome.ok:
+                return error_json(outcome.message, str(outcome.reason))
+            assert outcome.alarm is not None
+            return {"ok": True, "alarm": outcome.alarm.to_json()}
+        try:
+            if cmd == "get":
+                return {"ok": True, "alarm": commands.get(target).to_json()}
+            return {"ok": True, "records": [record_to_json(r) for r in commands.history(target)]}
+        except AlarmCommandError as exc:
+            return error_json(str(exc), Reason.UNKNOWN_ALARM.value)
+
+    def _refuse(
+        self, peer: Peer, reason: Reason, message: str, target: str | None = None
+    ) -> dict[str, Any]:
+        self.service.refuse(VIA, peer.who, reason, message, peer.person, target)
+        return error_json(message, reason.value)
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove a socket left by a daemon that died; refuse if one still answers there or if
+    the path is something else."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(f"{path} exists and is not a socket; not replacing it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        path.unlink(missing_ok=True)
+        return
+    finally:
+        probe.close()
+    raise OSError(f"another coldwatch daemon is serving {path}")

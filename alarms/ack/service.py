@@ -1,0 +1,218 @@
+"""One place that decides whether an acknowledgement is allowed, for every path.
+
+The paths only say who the request came from (a phone number, a person proven by the socket's
+peer credentials, a person named on the loopback API) and what it asks; here the PIN is
+checked against the lockout, the comment required, the engine asked, and every refusal
+recorded (:mod:`alarms.ack.refusals`). Nothing changes unless the engine records the
+acknowledgement.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from alarms.ack.commands import AlarmCommands
+from alarms.ack.lockout import PinLockout
+from alarms.ack.refusals import Reason, Refusal, RefusalLog
+from alarms.ack.sms_commands import SmsSyntaxError, parse_sms
+from alarms.codes import parse_code
+from alarms.model import AlarmCommandError, AlarmView
+from alarms.notify.people import Directory, Person
+from alarms.notify.twiml import check_pin
+from monitor.clock import Clock
+from monitor.store.base import StoreError
+
+log = logging.getLogger("alarms.ack")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened, with a message fit for the person (SMS reply, spoken, CLI, JSON)."""
+
+    ok: bool
+    message: str
+    reason: Reason | None = None
+    alarm: AlarmView | None = None
+    person: Person | None = None
+    locked: bool = False
+
+
+class Acknowledger:
+    """Authenticates and acknowledges through ``commands`` (the daemon's engine)."""
+
+    def __init__(
+        self,
+        commands: AlarmCommands,
+        directory: Directory,
+        clock: Clock,
+        lockout: PinLockout,
+        refusals: RefusalLog | None = None,
+    ) -> None:
+        self.commands = commands
+        self.directory = directory
+        self.clock = clock
+        self.lockout = lockout
+        self.refusals = refusals or RefusalLog()
+
+    # --- who --------------------------------------------------------------------------------
+
+    def people_with_phone(self, phone: str) -> list[Person]:
+        """Everyone with this number (a shared on-call handset: the PIN tells them apart)."""
+        return [p for p in self.directory.people.values() if p.phone and p.phone == phone]
+
+    # --- the paths ----------------------------------------------------------------------------
+
+    def sms(self, sender: str, body: str, via: str = "sms") -> Outcome:
+        """``ACK A1007 <PIN> <comment>`` from ``sender``."""
+        people = self.people_with_phone(sender)
+        if not people:
+            return self.refuse(
+                via, sender, Reason.UNKNOWN_NUMBER, "this number is not registered with coldwatch"
+            )
+        named = people[0].id if len(people) == 1 else None
+        try:
+            command = parse_sms(body)
+        except SmsSyntaxError as exc:
+            return self.refuse(via, sender, exc.reason, str(exc), person=named, target=exc.code)
+        found = self.check_pin(via, sender, sender, people, command.pin, command.code)
+        if isinstance(found, Outcome):
+            return found
+        return self.acknowledge(found, command.code, command.comment, via, sender)
+
+    def check_pin(
+        self,
+        via: str,
+        who: str,
+        key: str,
+        people: Sequence[Person],
+        digits: str | None,
+        target: str | None,
+    ) -> Person | Outcome:
+        """The person whose PIN ``digits`` is, or the refusal (locked, wrong, none set).
+        ``key`` is the lockout key: the phone number."""
+        named = people[0].id if len(people) == 1 else None
+        left = self.lockout.remaining(key)
+        if left:
+            minutes = max(1, round(left / 60))
+            return self.refuse(
+                via,
+                who,
+                Reason.LOCKED_OUT,
+                f"too many wrong PINs from this phone; try again in {minutes} min "
+                "or use another way to acknowledge",
+                person=named,
+                target=target,
+                locked=True,
+            )
+        pins = [(p, _pin_of(p)) for p in people]
+        if not any(pin for _, pin in pins):
+            return self.refuse(
+                via, who, Reason.NO_PIN, "no PIN is configured for you", person=named, target=target
+            )
+        for person, pin in pins:
+            if check_pin(digits, pin):
+                self.lockout.succeeded(key)
+                return person
+        locked = self.lockout.failed(key)
+        if locked:
+            text = (
+                f"wrong PIN; this phone is now locked for "
+                f"{max(1, round(self.lockout.duration / 60))} min"
+            )
+        else:
+            text = f"wrong PIN ({self.lockout.tries_left(key)} tries left)"
+        return self.refuse(
+            via, who, Reason.WRONG_PIN, text, person=named, target=target, locked=locked
+        )
+
+    def acknowledge(self, person: Person, target: str, comment: str, via: str, who: str) -> Outcome:
+        """Acknowledge as an authenticated ``person``; the engine records it or nothing."""
+        comment = (comment or "").strip()
+        if not comment:
+            return self.refuse(
+                via, who, Reason.NO_COMMENT, "a comment is required", person.id, target
+            )
+        try:
+            view = self.commands.acknowledge(target, person.id, comment, via=via)
+        except AlarmCommandError as exc:
+            reason, detail = self._why(target, str(exc))
+            return self.refuse(via, who, reason, detail, person.id, target, comment=comment)
+        except StoreError:
+            log.exception("an acknowledgement could not be recorded")
+            return self.refuse(
+                via,
+                who,
+                Reason.STORE_ERROR,
+                "the acknowledgement could not be recorded; nothing was changed, try again",
+                person.id,
+                target,
+                comment=comment,
+            )
+        log.info(
+            "alarm %s acknowledged by %s via %s (%s)",
+            view.code or view.key,
+            person.id,
+            via,
+            who,
+            extra={"alarm": view.code, "person": person.id, "via": via},
+        )
+        label = view.code or target
+        return Outcome(
+            True, f"{label} acknowledged by {person.name}: {comment}", alarm=view, person=person
+        )
+
+    def acknowledge_as(
+        self, person_id: str, target: str, comment: str, via: str, who: str
+    ) -> Outcome:
+        """Acknowledge as the person with ``person_id`` (proven by the caller, or trusted)."""
+        person = self.directory.person(person_id)
+        if person is None:
+            return self.refuse(
+                via,
+                who,
+                Reason.UNKNOWN_PERSON,
+                f"'{person_id}' is not a coldwatch person",
+                target=target,
+                comment=comment,
+            )
+        return self.acknowledge(person, target, comment, via, who)
+
+    # --- refusals -----------------------------------------------------------------------------
+
+    def refuse(
+        self,
+        via: str,
+        who: str,
+        reason: Reason,
+        detail: str,
+        person: str | None = None,
+        target: str | None = None,
+        *,
+        comment: str | None = None,
+        locked: bool = False,
+    ) -> Outcome:
+        """Record a refusal and say so; nothing else happens."""
+        self.refusals.record(
+            Refusal(self.clock.now(), via, reason, who, detail, person, target, comment)
+        )
+        return Outcome(False, detail, reason, locked=locked)
+
+    def _why(self, target: str, refused: str) -> tuple[Reason, str]:
+        """Unknown alarm, or known but nothing to acknowledge: ``get`` tells the two apart
+        (the engine calls a well-formed code it never issued "not open")."""
+        try:
+            self.commands.get(target)
+        except AlarmCommandError as exc:
+            code = parse_code(target)
+            return Reason.UNKNOWN_ALARM, (str(exc) if code else refused)
+        return Reason.NOT_ACKNOWLEDGEABLE, refused
+
+
+def _pin_of(person: Person) -> str | None:
+    try:
+        return person.resolved_pin()
+    except ValueError as exc:  # a PIN file gone missing: that person cannot use a PIN now
+        log.error("the PIN of %s cannot be read: %s", person.id, exc)
+        return None
