@@ -71,9 +71,10 @@ class Framer:
                 frames.append(bytes(buf[start:end]))
             start = end + len(term)
         del buf[:start]
-        if len(buf) > self.max_frame:
+        keep = len(term) - 1
+        # a frame of max_frame bytes may wait for the rest of a terminator split across reads
+        if len(buf) > self.max_frame + keep:
             # Keep only what could be the start of a terminator split across reads.
-            keep = len(term) - 1
             if not self._skipping:
                 self.overflows += 1
             self.discarded += len(buf) - keep
