@@ -1,0 +1,140 @@
+"""From the engine's :class:`AlarmView` to the :class:`Notification` every channel renders.
+
+Every page carries what the person at 3 a.m. needs without opening anything: the short code to
+acknowledge with, the equipment, the value, limit and unit, the condition, the priority and
+state, the escalation tier and the rule's SOP contingency text. Fields are clipped to what
+:class:`Notification` accepts rather than dropped: a page with a clipped equipment name still
+goes out, a page refused by validation would not.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from alarms.model import AlarmView
+from alarms.notify.message import Kind, Notification
+
+log = logging.getLogger(__name__)
+
+_RANK = {"critical": 3, "high": 2, "low": 1}
+_KIND_RANK = {"escalated": 3, "re-alarm": 2, "raised": 1}
+
+
+def equipment_text(view: AlarmView) -> str:
+    return view.equipment_name or view.equipment or view.source_name or view.source or view.key
+
+
+def channel_text(view: AlarmView) -> str:
+    """The measured quantity's name, or the channel id of ``<equipment>.<channel>``."""
+    if view.source_name:
+        return view.source_name
+    if view.equipment and view.source.startswith(f"{view.equipment}."):
+        return view.source[len(view.equipment) + 1 :]
+    return ""
+
+
+def _value(value: float | str | None) -> float | str | None:
+    if isinstance(value, str):
+        return value[:40]
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def notification_for(
+    view: AlarmView,
+    *,
+    kind: Kind,
+    key: str,
+    at: datetime,
+    tier: int = 1,
+    timezone: str = "UTC",
+    site: str | None = None,
+    late: bool = False,
+    acknowledged_by: str | None = None,
+    comment: str | None = None,
+) -> Notification | None:
+    """The notification of one event of one alarm; None (logged) if the alarm has no code."""
+    if view.code is None:
+        log.error("alarm %s has no code: it cannot be paged", view.key)
+        return None
+    limit = view.limit if view.limit is not None and math.isfinite(view.limit) else None
+    try:
+        return Notification(
+            alarm_id=view.code,
+            kind=kind,
+            equipment=equipment_text(view)[:200],
+            channel=channel_text(view)[:200],
+            value=_value(view.value),
+            unit=view.unit[:16],
+            limit=limit,
+            condition=view.condition_text[:60],
+            priority=view.priority.value,
+            state=view.state.value,
+            tier=max(0, min(tier, 99)),
+            sop=view.contingency[:4000],
+            raised_at=view.raised_at or view.since or at,
+            event_at=at,
+            timezone=timezone,
+            late=late or view.late,
+            acknowledged_by=acknowledged_by[:100] if acknowledged_by else None,
+            comment=comment[:500] if comment else None,
+            site=site[:100] if site else None,
+            event_id=key,
+        )
+    except ValidationError as exc:  # a bug, not a configuration: never page nothing silently
+        log.error("cannot build the notification of %s: %s", view.code, exc)
+        return None
+
+
+def lead(notifications: Sequence[Notification]) -> Notification:
+    """The one a bundle is headed by: highest priority, then most escalated, then oldest."""
+    return max(
+        notifications,
+        key=lambda n: (
+            _RANK.get(n.priority, 0),
+            _KIND_RANK.get(n.kind, 0),
+            n.tier,
+            -n.raised_at.timestamp(),
+        ),
+    )
+
+
+def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Notification:
+    """One page for several alarms (during a flood): headed by the most urgent alarm, whose
+    code, value and limit it shows, with every alarm listed in the SOP text's first sentence
+    (what an SMS carries: the codes first, then each alarm in a few words) and each alarm's own
+    SOP after it (what e-mail and chat show in full)."""
+    head = lead(notifications)
+    others = [n for n in notifications if n is not head]
+    ordered = [head, *others]
+    codes = ", ".join(n.alarm_id for n in ordered)  # first: what an SMS must not lose
+    listing = "; ".join(_line(n) for n in ordered)
+    sop_lines = [f"ALARM FLOOD, {len(ordered)} alarms: {codes}; {listing}"]
+    sop_lines += [f"{n.alarm_id}: {n.sop}" for n in ordered if n.sop]
+    equipment = f"{head.equipment} +{len(others)} more alarm{'s' if len(others) != 1 else ''}"
+    return head.model_copy(
+        update={
+            "equipment": equipment[:200],
+            "sop": "\n".join(sop_lines)[:4000],
+            "event_at": at,
+            "event_id": key,
+            "late": any(n.late for n in ordered),
+            "possible_duplicate": False,
+        }
+    )
+
+
+def _line(n: Notification) -> str:
+    """``A1007 critical ULT-03 high-high -61.5 °C``; never a sentence end or a line break: an
+    SMS carries the SOP's first sentence, and this list should be all of it."""
+    parts = [n.alarm_id, n.priority, n.equipment[:40], n.condition, n.reading_text()]
+    text = " ".join(" ".join(p.split()) for p in parts if p)
+    for end in ".!?":
+        text = text.replace(f"{end} ", ", ")
+    return text
