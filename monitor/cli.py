@@ -160,6 +160,55 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(Path(args.data_dir), args.seconds, speed=args.speed))
 
 
+def _control_socket(loaded: LoadedConfig, config_path: str) -> Path:
+    from alarms.ack.config import AckConfig
+    from monitor.store.factory import sqlite_path
+
+    ack = loaded.config.acknowledgement or AckConfig()
+    store_file = sqlite_path(loaded.config.store, _base_dir(config_path))
+    return ack.control_socket.resolved_path(store_file)
+
+
+def cmd_alarms(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from alarms.ack import control_client as client
+
+    loaded = _load_or_exit(args.config)
+    path = _control_socket(loaded, args.config)
+    zone = ZoneInfo(loaded.config.site.timezone)
+    try:
+        if args.action == "list":
+            print(client.render_alarms(client.list_alarms(path), zone))
+        elif args.action == "show":
+            print(client.render_alarm(client.get_alarm(path, args.id), zone))
+        elif args.action == "history":
+            print(client.render_history(client.history(path, args.id), zone))
+        else:
+            print(client.render_ack(client.ack(path, args.id, args.comment), zone))
+    except client.ControlError as exc:
+        print(client.render_error(exc), file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_route_test(args: argparse.Namespace) -> int:
+    from alarms.escalation.config import PagingConfig
+    from alarms.escalation.route_test import RouteTestError, render_route
+
+    loaded = _load_or_exit(args.config)
+    try:
+        print(
+            render_route(
+                loaded.config, PagingConfig.of(loaded.config), args.channel, args.condition, args.at
+            )
+        )
+    except RouteTestError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_OK
+
+
 # --- parser ------------------------------------------------------------------------------------
 
 
@@ -242,6 +291,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "alarms",
+        help="list, show or acknowledge alarms (talks to the running daemon)",
+        description="Talk to the running daemon over its local control socket. You act as the "
+        "coldwatch person whose os_users list your operating-system account.",
+    )
+    alarm_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (
+        ("list", "alarms that are not NORMAL, those waiting for an ack first"),
+        ("show", "one alarm"),
+        ("history", "one alarm's history"),
+    ):
+        q = with_config(alarm_sub.add_parser(name, help=text, description=text))
+        if name != "list":
+            q.add_argument("id", metavar="ID", help="alarm code, e.g. A1007")
+        q.set_defaults(func=cmd_alarms)
+    q = with_config(
+        alarm_sub.add_parser(
+            "ack",
+            help="acknowledge an alarm with a comment",
+            description="Acknowledge an alarm. The comment is required and goes into the record.",
+        )
+    )
+    q.add_argument("id", metavar="ID", help="alarm code, e.g. A1007")
+    q.add_argument("--comment", required=True, help="what you did or found")
+    q.set_defaults(func=cmd_alarms)
+
+    p = with_config(
+        sub.add_parser(
+            "route-test",
+            help="who would be paged for an alarm, without sending anything",
+            description="Print who would be paged for an alarm of a channel, over which channel, "
+            "at which minute, given the on-call schedules at --at (default now). Sends nothing.",
+        )
+    )
+    p.add_argument("--channel", required=True, metavar="ID", help="e.g. freezer-07.cabinet_temp")
+    p.add_argument("--condition", help="e.g. high, high_high, stale, comm_loss, door_open")
+    p.add_argument("--at", type=_parse_time, metavar="T", help="when the alarm starts (ISO 8601)")
+    p.set_defaults(func=cmd_route_test)
 
     p = sub.add_parser(
         "demo",

@@ -15,8 +15,17 @@ import signal
 import socket
 from pathlib import Path
 
+from alarms.ack.config import AckConfig
+from alarms.ack.services import AckServices
 from alarms.engine import AlarmEngine
+from alarms.escalation.config import PagingConfig
+from alarms.escalation.escalator import Escalator, build_setup
+from alarms.escalation.state import SQLiteEscalationLog
 from alarms.model import Announcement
+from alarms.notify.delivery import Delivery
+from alarms.notify.log_sqlite import SQLiteLog
+from alarms.notify.people import Directory
+from alarms.notify.registry import build_all
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config.loader import LoadedConfig
@@ -26,7 +35,7 @@ from monitor.metrics import Metrics
 from monitor.model import Event, EventKind
 from monitor.pipeline import Pipeline, StoreWriter
 from monitor.store.base import Store
-from monitor.store.factory import open_store
+from monitor.store.factory import open_store, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +95,19 @@ class Daemon:
             )
             self.alarms.subscribe(log_announcement)
             self.pipeline.inline.append(self.alarms)
+            directory = Directory(cfg.people, cfg.groups)
+            self.ack: AckServices | None = AckServices(
+                cfg.acknowledgement or AckConfig(),
+                self.alarms,
+                directory,
+                self.clock,
+                sqlite_path(cfg.store, base_dir),
+                on_refused=lambda refusal: self.pipeline.publish_event(refusal.to_event()),
+            )
+            self.escalator = self._escalator(base_dir)
+        else:
+            self.ack = None
+            self.escalator = None
         self.coordinator = Coordinator(loaded, self.pipeline, self.clock, self.metrics)
         data_dir = getattr(self.store, "path", None)
         self.health = HealthMonitor(
@@ -108,6 +130,10 @@ class Daemon:
         await self.pipeline.start()
         if self.alarms is not None:
             await self.alarms.start()
+        if self.escalator is not None:
+            await self.escalator.start()
+        if self.ack is not None:
+            await self.ack.start()
         now = self.clock.now()
         record_downtime(
             self.store,
@@ -149,6 +175,25 @@ class Daemon:
         await self.coordinator.start()
         self._health_task = asyncio.create_task(self.health.run(), name="health")
 
+    def _escalator(self, base_dir: Path | None) -> Escalator | None:
+        """Paging, when the configuration has an escalation section: the engine's
+        announcements climb the call tree through the notifiers; the notification log and
+        the escalation record live beside the store, in the same file."""
+        cfg = self.loaded.config
+        paging = PagingConfig.of(cfg)
+        if paging.escalation is None or self.alarms is None:
+            return None
+        store_file = sqlite_path(cfg.store, base_dir)
+        delivery = Delivery(build_all(cfg.notifiers, self.clock), SQLiteLog(store_file), self.clock)
+        return Escalator(
+            self.alarms,
+            delivery,
+            build_setup(paging, cfg),
+            SQLiteEscalationLog(store_file),
+            self.clock,
+            owned=True,
+        )
+
     def _expected_intervals(self) -> dict[str, float]:
         """How old a channel's newest reading may be at start before it counts as a gap."""
         cfg = self.loaded.config
@@ -164,8 +209,12 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
         await self.coordinator.stop()
+        if self.ack is not None:
+            await self.ack.stop()
         if self.alarms is not None:
-            await self.alarms.stop()
+            await self.alarms.stop()  # its last announcements reach the escalator first
+        if self.escalator is not None:
+            await self.escalator.stop()
         self.pipeline.publish_event(
             Event(
                 self.clock.now(),

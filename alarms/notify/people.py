@@ -44,6 +44,8 @@ class Person(BaseModel):
     pin_file: str | None = None
     channels: tuple[str, ...] = Field(min_length=1)
     """Notifier names, most preferred first."""
+    os_users: tuple[str, ...] = ()
+    """Operating-system accounts that act as this person on the command line."""
 
     @field_validator("phone")
     @classmethod

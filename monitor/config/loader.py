@@ -454,6 +454,18 @@ def _check(
 
         for path, message in compile_rules(cfg).issues:
             add(path, message)
+
+    from alarms.escalation.config import PagingConfig, check_paging
+
+    for path, message in check_paging(PagingConfig.of(cfg), cfg):
+        add(path, message)
+    if cfg.acknowledgement is not None:
+        from alarms.ack.config import os_user_map
+
+        try:
+            os_user_map(cfg.people)
+        except ValueError as exc:
+            add(("people",), str(exc))
     return issues
 
 

@@ -12,7 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alarms.ack.config import AckConfig
 from alarms.config import AlarmsConfig
+from alarms.escalation.config import EscalationConfig, ScheduleSpec
+from alarms.notify.people import Group, Person
 from monitor.config.durations import Duration
 from monitor.model import EquipmentKind, Quantity
 
@@ -121,6 +124,13 @@ class Config(Strict):
     devices: tuple[Device, ...] = ()
     locations: tuple[Location, ...] = ()
     alarms: AlarmsConfig | None = None  # no section: no alarm engine (see docs/alarms.md)
+    # paging (docs/notifiers.md, docs/escalation.md) and acknowledgement (docs/acknowledgement.md)
+    notifiers: dict[str, dict[str, Any]] = {}
+    people: tuple[Person, ...] = ()
+    groups: tuple[Group, ...] = ()
+    schedules: dict[str, ScheduleSpec] = {}
+    escalation: EscalationConfig | None = None
+    acknowledgement: AckConfig | None = None
 
     def channels(self) -> dict[str, tuple[Equipment, Channel]]:
         """Every channel by its stable id ``<equipment>.<channel>``."""

@@ -8,6 +8,14 @@ from monitor.config.schema import Store as StoreConfig
 from monitor.store.base import Store
 
 
+def sqlite_path(cfg: StoreConfig, base_dir: Path | None = None) -> Path:
+    """Where the SQLite store lives: ``store.path``, relative to ``base_dir`` if relative."""
+    path = Path(cfg.path).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return path
+
+
 def open_store(cfg: StoreConfig, base_dir: Path | None = None) -> Store:
     """Open (and create or migrate) the configured store. Relative paths are taken from
     ``base_dir`` (the configuration file's folder) so that a service's working directory
@@ -15,9 +23,7 @@ def open_store(cfg: StoreConfig, base_dir: Path | None = None) -> Store:
     if cfg.backend == "sqlite":
         from monitor.store.sqlite import SQLiteStore
 
-        path = Path(cfg.path).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
+        path = sqlite_path(cfg, base_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         store = SQLiteStore(path)
         store.open()

@@ -3,6 +3,7 @@ and the freezer's warm alarm raised in the alarm history of the store."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,42 @@ def test_compressor_failure_raises_the_warm_alarm(tmp_path: Path) -> None:
             timeout=20,
         )
         assert fault.returncode == 0, fault.stdout + fault.stderr
+        config = str(data_dir / "coldwatch.yaml")
+        code = None
+        deadline = time.monotonic() + 25
+        while code is None and time.monotonic() < deadline:
+            listed = subprocess.run(
+                [sys.executable, "-m", "monitor.cli", "alarms", "list", "-c", config],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=20,
+            )
+            for line in listed.stdout.splitlines():
+                if "ult-01" in line and "cabinet warm" in line:
+                    code = line.split()[0]
+            time.sleep(0.5)
+        assert code is not None, "the warm alarm never showed in `coldwatch alarms list`"
+        acked = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "monitor.cli",
+                "alarms",
+                "ack",
+                code,
+                "-c",
+                config,
+                "--comment",
+                "moved product to BF-02",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=20,
+        )
+        assert acked.returncode == 0, acked.stdout + acked.stderr
+        assert "acknowledged by operator" in acked.stdout
         output, _ = demo.communicate(timeout=60)
     finally:
         if demo.poll() is None:
@@ -77,6 +114,22 @@ def test_compressor_failure_raises_the_warm_alarm(tmp_path: Path) -> None:
         assert raised, "no warm alarm in the alarm history"
         assert raised[0].code and raised[0].state == "UNACK"
         assert "BF-02" in str(raised[0].data.get("alarm", {}).get("contingency"))
+        acks = [
+            r
+            for r in store.alarm_records(key="ult-01.cabinet_temp/warm")
+            if r.action == "acknowledged"
+        ]
+        assert [(a.person, a.via, a.comment) for a in acks] == [
+            ("operator", "cli", "moved product to BF-02")
+        ]
+        # tier 1 of the demo's call tree was paged through the outbox, with the SOP line
+        outbox = (data_dir / "outbox.jsonl").read_text().splitlines()
+        pages = [json.loads(line) for line in outbox]
+        warm = [p for p in pages if p["notification"]["alarm_id"] == raised[0].code]
+        first = warm[0]["notification"]
+        assert (first["kind"], first["tier"]) == ("raised", 1)
+        assert "BF-02" in warm[0]["text"] and f"ACK {raised[0].code}" in warm[0]["text"]
+        assert sum(1 for p in warm if p["notification"]["kind"] == "raised") == 1
         readings = store.readings("ult-01.cabinet_temp")
         assert max(r.value for r in readings if isinstance(r.value, float)) > -70.0
         assert store.verify().ok
