@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,7 +27,7 @@ from typing import Any, Final, Literal, Protocol
 
 from alarms.model import AlarmView
 from monitor.store.canonical import from_us, to_us
-from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, connect
+from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log
 
 Status = Literal["running", "paused", "acked", "closed"]
 
@@ -238,14 +237,8 @@ class SQLiteEscalationLog:
     step is on disk before its page leaves. Sharing the store's file: open the store first."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        if path is None:
-            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        else:
-            conn = connect(path, synchronous="FULL")
-        self._conn = conn
+        self._conn = open_side_log(path, SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
 
     def append(self, row: EscalationRow) -> EscalationRow:
         values = (

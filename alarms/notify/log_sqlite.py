@@ -13,7 +13,6 @@ tables but no ``schema_migrations`` (it cannot tell it from somebody else's data
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Final
 
 from alarms.notify.log import LogRecord, Status
 from monitor.store.canonical import from_us, to_us
-from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, connect
+from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log
 
 SCHEMA: Final = f"""
 CREATE TABLE IF NOT EXISTS notification_log (
@@ -64,14 +63,8 @@ class SQLiteLog:
     """A :class:`alarms.notify.log.NotificationLog` in ``path`` (``None``: in memory)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        if path is None:
-            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        else:
-            conn = connect(path, synchronous="FULL")
-        self._conn = conn
+        self._conn = open_side_log(path, SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
 
     def append(self, record: LogRecord) -> LogRecord:
         row = (

@@ -67,6 +67,19 @@ def connect(
     return conn
 
 
+def open_side_log(path: str | Path | None, schema: str) -> sqlite3.Connection:
+    """A connection for an append-only log kept beside the records (the notification log, the
+    escalation record): in the store's file when given one (open the store first, so that the
+    file gets its migrations), else in memory; every commit synced (``synchronous=FULL``), so
+    that what the log says was done is on disk before it is acted on."""
+    if path is None:
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    else:
+        conn = connect(path, synchronous="FULL")
+    conn.executescript("BEGIN;" + schema + "COMMIT;")
+    return conn
+
+
 def rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         try:
