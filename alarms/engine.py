@@ -455,24 +455,38 @@ class AlarmEngine:
     def unshelve(
         self, target: str, person: str, comment: str | None = None, via: str | None = None
     ) -> list[AlarmView]:
-        person = _required(person, "person")
-        points = [p for p in self._targets(target) if p.shelve is not None]
-        if not points:
-            raise AlarmCommandError(f"nothing shelved for '{target}'")
+        return self._release(target, person, comment, via, "shelve", Action.UNSHELVED, "shelved")
 
-        def unshelve(point: AlarmPoint) -> None:
-            previous, point.shelve = point.state, None
+    def _release(
+        self,
+        target: str,
+        person: str,
+        comment: str | None,
+        via: str | None,
+        hold: str,
+        action: Action,
+        what: str,
+    ) -> list[AlarmView]:
+        """End a shelve or a maintenance window (``hold`` names the point's attribute) early."""
+        person = _required(person, "person")
+        points = [p for p in self._targets(target) if getattr(p, hold) is not None]
+        if not points:
+            raise AlarmCommandError(f"nothing {what} for '{target}'")
+
+        def release(point: AlarmPoint) -> None:
+            previous = point.state
+            setattr(point, hold, None)
             self._life.leave_hidden(
                 point,
                 self.clock.now(),
-                Action.UNSHELVED,
+                action,
                 previous,
                 person=person,
                 via=via,
                 comment=_optional(comment),
             )
 
-        return self._commands(points, unshelve)
+        return self._commands(points, release)
 
     def set_out_of_service(
         self,
@@ -496,24 +510,15 @@ class AlarmEngine:
     def return_to_service(
         self, target: str, person: str, comment: str | None = None, via: str | None = None
     ) -> list[AlarmView]:
-        person = _required(person, "person")
-        points = [p for p in self._targets(target) if p.out_of_service is not None]
-        if not points:
-            raise AlarmCommandError(f"nothing out of service for '{target}'")
-
-        def back(point: AlarmPoint) -> None:
-            previous, point.out_of_service = point.state, None
-            self._life.leave_hidden(
-                point,
-                self.clock.now(),
-                Action.RETURNED_TO_SERVICE,
-                previous,
-                person=person,
-                via=via,
-                comment=_optional(comment),
-            )
-
-        return self._commands(points, back)
+        return self._release(
+            target,
+            person,
+            comment,
+            via,
+            "out_of_service",
+            Action.RETURNED_TO_SERVICE,
+            "out of service",
+        )
 
     def reload(
         self,

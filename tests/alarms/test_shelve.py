@@ -120,3 +120,5 @@ async def test_return_to_service_early(engine_factory: Factory) -> None:
     assert view.state is S.UNACK
     await h.to(11)
     assert h.kinds(KEY) == ["raised"]
+    with pytest.raises(AlarmCommandError, match="nothing out of service"):
+        h.engine.return_to_service(KEY, "ben")
