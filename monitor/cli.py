@@ -19,6 +19,16 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 
+def _parse_local_time(text: str) -> datetime:
+    """An ISO 8601 time; without a zone it stays naive (route-test takes it as site time)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO 8601 time (e.g. 2026-03-29T08:00)"
+        ) from None
+
+
 def _parse_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
@@ -329,7 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--channel", required=True, metavar="ID", help="e.g. freezer-07.cabinet_temp")
     p.add_argument("--condition", help="e.g. high, high_high, stale, comm_loss, door_open")
-    p.add_argument("--at", type=_parse_time, metavar="T", help="when the alarm starts (ISO 8601)")
+    p.add_argument(
+        "--at",
+        type=_parse_local_time,
+        metavar="T",
+        help="when the alarm starts (ISO 8601; without a zone: the site's time zone)",
+    )
     p.set_defaults(func=cmd_route_test)
 
     p = sub.add_parser(

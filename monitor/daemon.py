@@ -109,12 +109,8 @@ class Daemon:
             self.ack = None
             self.escalator = None
         self.coordinator = Coordinator(loaded, self.pipeline, self.clock, self.metrics)
-        data_dir = getattr(self.store, "path", None)
         self.health = HealthMonitor(
-            self.pipeline,
-            self.clock,
-            self.writer,
-            Path(data_dir).parent if data_dir is not None else None,
+            self.pipeline, self.clock, self.writer, sqlite_path(cfg.store, base_dir).parent
         )
         self._health_task: asyncio.Task[None] | None = None
 

@@ -151,3 +151,39 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert exc.value.code == 0
         assert "usage: coldwatch" in capsys.readouterr().out
+
+
+def test_route_test_reads_a_time_without_zone_as_site_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+    data["store"]["path"] = str(tmp_path / "cw.db")
+    data["locations"][0]["equipment"] = data["locations"][0]["equipment"][:1]  # the freezer
+    data["alarms"] = {"equipment": {"freezer-07": {"bind": {"temperature": "cabinet_temp"}}}}
+    data["notifiers"] = {"outbox": {"type": "outbox"}}
+    data["people"] = [{"id": "tech", "name": "Tech", "channels": ["outbox"]}]
+    data["escalation"] = {
+        "policies": {"p": {"tiers": [{"notify": ["person:tech"], "wait": "15m"}]}},
+        "default_policy": "p",
+    }
+    path = tmp_path / "coldwatch.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert (
+        main(
+            [
+                "route-test",
+                "-c",
+                str(path),
+                "--channel",
+                "freezer-07.cabinet_temp",
+                "--condition",
+                "high",
+                "--at",
+                "2026-07-01T08:00",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "nothing is sent" in out and "Tech (tech)" in out
+    assert "08:00" in out and "06:00 UTC" in out  # Europe/Berlin in summer is UTC+2
