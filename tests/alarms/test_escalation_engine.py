@@ -160,3 +160,27 @@ async def test_the_daemon_builder_pages_through_configured_notifiers(
         assert actions == ["opened", *["paged"] * 3]
     finally:
         rows.close()
+
+
+async def test_acknowledging_after_return_to_normal_ends_the_escalation(
+    engine_factory: Factory, clock: FakeClock
+) -> None:
+    """The acknowledgement closes the alarm (RTN_UNACK -> NORMAL); its announcement still
+    names the alarm's code, so the escalation ends and those paged are told."""
+    h = await engine_factory(**cfg())
+    rig = await Rig(clock, h.engine).start()
+    await h.push("box.t", -55.0)
+    await rig.at(1)
+    code = code_of(h)
+    await h.push("box.t", -75.0)
+    await rig.at(2)
+    assert [t.status for t in rig.escalator.tracks()] == ["paused"]
+    h.engine.acknowledge(code, "sam", "door left open during restock; product checked")
+    await rig.at(3)
+    assert rig.escalator.tracks() == []
+    acked = rig.pages(("acknowledged",))
+    assert [(p.minute, p.person, p.code) for p in acked] == [(2, "alice", code)]
+    assert acked[0].notification.comment == "door left open during restock; product checked"
+    await warm_until(h, rig, 40, value=-75.0)
+    assert rig.briefs() == [(0, "alice", "raised", 1)]  # nothing paged after the ack
+    await rig.stop()
