@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,8 +50,18 @@ def test_runs_with_no_device_reachable_and_stops_cleanly(tmp_path: Path, capsys)
         env=env,
         cwd=tmp_path,
     )
+    db = tmp_path / "cw.db"
     try:
-        time.sleep(4.0)
+        _wait_for(
+            "three readings",
+            lambda: (
+                proc.poll() is not None
+                or _count(
+                    db, "SELECT count(*) FROM readings WHERE channel = ?", "freezer-07.cabinet_temp"
+                )
+                >= 3
+            ),
+        )
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         assert main(["status", "-c", str(config), "--format", "json"]) == 0
         status = json.loads(capsys.readouterr().out)
@@ -97,6 +108,26 @@ def test_runs_with_no_device_reachable_and_stops_cleanly(tmp_path: Path, capsys)
     assert "hash chain intact" in capsys.readouterr().out
 
 
+def _count(db: Path, sql: str, *args: object) -> int:
+    """A count from the running daemon's store, read-only (0 while it does not exist yet)."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute(sql, args).fetchone()[0])
+    except sqlite3.OperationalError:  # created but not migrated yet
+        return 0
+
+
+def _wait_for(what: str, check: object, timeout: float = 30.0) -> None:
+    """Poll ``check()`` until true: startup takes longer on a loaded machine."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
 def _start(config: Path, cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "run", "-c", str(config)],
@@ -111,14 +142,28 @@ def test_a_killed_daemon_is_noticed_at_the_next_start(tmp_path: Path) -> None:
     from tests.conftest import free_port
 
     config = example_with_store(tmp_path, free_port(), free_port())
+    db = tmp_path / "cw.db"
     proc = _start(config, tmp_path)
-    time.sleep(3.0)
-    proc.kill()  # SIGKILL: no clean stop, no daemon_stopped event
-    proc.wait(timeout=10)
+    try:
+        _wait_for(
+            "readings of the first run",
+            lambda: (
+                _count(
+                    db, "SELECT count(*) FROM readings WHERE channel = ?", "freezer-07.cabinet_temp"
+                )
+                >= 2
+            ),
+        )
+    finally:
+        proc.kill()  # SIGKILL: no clean stop, no daemon_stopped event
+        proc.wait(timeout=10)
     time.sleep(2.0)
     proc = _start(config, tmp_path)
     try:
-        time.sleep(2.5)
+        _wait_for(
+            "the unclean restart to be recorded",
+            lambda: _count(db, "SELECT count(*) FROM events WHERE kind = 'unclean_restart'") == 1,
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
