@@ -55,6 +55,7 @@ class ConditionKind(enum.StrEnum):
     DEVIATION = "deviation"
     COMM_LOSS = "comm_loss"
     SYSTEM = "system"
+    CALIBRATION = "calibration"
 
 
 #: Alarms that inhibition may never suppress: a freezer that warms during a power failure

@@ -26,7 +26,14 @@ from alarms.config import (
     TemplateSpec,
 )
 from alarms.model import NEVER_SUPPRESSED, ConditionKind, Level, Priority
-from alarms.templates import BUILTIN, COMM_LOSS_DEFAULTS, SYSTEM_ALARMS
+from alarms.templates import (
+    BUILTIN,
+    CALIBRATION_DUE,
+    COMM_LOSS_DEFAULTS,
+    NOTIFIER_FAILING,
+    PER_ITEM_SYSTEM_ALARMS,
+    SYSTEM_ALARMS,
+)
 from monitor.model import DISCRETE_QUANTITIES, Quantity
 
 if TYPE_CHECKING:
@@ -533,11 +540,12 @@ class _Compiler:
             )
 
     def compile_system(self) -> None:
+        names = (*SYSTEM_ALARMS, *PER_ITEM_SYSTEM_ALARMS)
         for name in self.settings.system:
-            if name not in SYSTEM_ALARMS:
+            if name not in names:
                 self.issue(
                     ("alarms", "system", name),
-                    f"no such system alarm (system alarms: {', '.join(SYSTEM_ALARMS)})",
+                    f"no such system alarm (system alarms: {', '.join(names)})",
                 )
         for name, alarm in SYSTEM_ALARMS.items():
             defaults = {
@@ -561,6 +569,80 @@ class _Compiler:
                     alarm.set_kinds,
                     alarm.clear_kinds,
                     pulse=alarm.pulse,
+                )
+            )
+        self.compile_notifier_checks()
+        self.compile_calibration()
+
+    def system_spec(self, name: str, defaults: dict[str, Any]) -> dict[str, Any] | None:
+        """A system alarm's settings: its defaults under ``alarms.system.<name>``; None when
+        disabled there."""
+        own = self.settings.system.get(name)
+        spec = {**defaults, **(own.model_dump(exclude_none=True) if own else {})}
+        return None if spec.get("enabled") is False else spec
+
+    def compile_notifier_checks(self) -> None:
+        """``coldwatch/notifier_failing/<name>`` for every configured notifier."""
+        alarm = NOTIFIER_FAILING
+        spec = self.system_spec(
+            "notifier_failing",
+            {"priority": alarm.priority, "on_delay": 0.0, "contingency": alarm.contingency},
+        )
+        if spec is None:
+            return
+        for name in self.cfg.notifiers:
+            self.rules.append(
+                self.event_rule(
+                    f"coldwatch/notifier_failing/{name}",
+                    "notifier_failing",
+                    ConditionKind.SYSTEM,
+                    f"notifier/{name}",
+                    spec,
+                    f"notifier '{name}' {alarm.text}",
+                    alarm.set_kinds,
+                    alarm.clear_kinds,
+                )
+            )
+
+    def compile_calibration(self) -> None:
+        """``<channel>/calibration_due`` for every channel whose sensor has a due date."""
+        spec = self.system_spec("calibration_due", dict(CALIBRATION_DUE))
+        if spec is None:
+            return
+        taken = {r.key for r in self.rules}
+        for channel_id, (eq, channel) in self.cfg.channels().items():
+            due = channel.sensor.calibration_due
+            if due is None:
+                continue
+            key = f"{channel_id}/calibration_due"
+            if key in taken:
+                self.issue(
+                    ("alarms", "equipment", eq.id, "rules", "calibration_due"),
+                    "rule id 'calibration_due' is taken by the calibration alarm of "
+                    f"channel '{channel.id}': choose another id",
+                )
+                continue
+            realarm = spec.get("realarm_after")
+            self.rules.append(
+                Rule(
+                    key=key,
+                    rule_id="calibration_due",
+                    kind=ConditionKind.CALIBRATION,
+                    source=channel_id,
+                    name=f"calibration due {due.isoformat()}",
+                    priority=Priority(spec["priority"]),
+                    contingency=spec.get("contingency") or "",
+                    channels=(channel_id,),
+                    devices=(channel.source.device,),
+                    equipment=eq.id,
+                    equipment_name=eq.name,
+                    equipment_ids=(eq.id,),
+                    source_name=channel.name,
+                    unit=channel.unit,
+                    latching=bool(spec.get("latching")),
+                    realarm_after=(self.settings.realarm_after if realarm is None else realarm)
+                    or None,
+                    realarm_max=self.settings.realarm_max,
                 )
             )
 

@@ -368,6 +368,15 @@ SYSTEM_ALARMS: Final[dict[str, SystemAlarm]] = {
         "monitoring interrupted",
         "coldwatch was not running: review the equipment's own logs for the gap and document it.",
     ),
+    "notifiers_all_failing": SystemAlarm(
+        (EventKind.NOTIFIERS_ALL_FAILING,),
+        (EventKind.NOTIFIERS_RECOVERED,),
+        "critical",
+        "no remote notifier works",
+        "Nobody can be paged off site: the local horns sound. Call the on-call technician by "
+        "phone, check the monitoring server's network and the SMS and mail providers, and "
+        "watch the equipment in person until paging works again.",
+    ),
     "engine_fault": SystemAlarm(
         (),
         (),
@@ -377,3 +386,27 @@ SYSTEM_ALARMS: Final[dict[str, SystemAlarm]] = {
         "the log to the maintainers.",
     ),
 }
+
+
+#: One per configured notifier (``coldwatch/notifier_failing/<name>``, source
+#: ``notifier/<name>``): the failed attempts in a row are counted by ``alarms.notify.watch``.
+NOTIFIER_FAILING: Final = SystemAlarm(
+    (EventKind.NOTIFIER_FAILING,),
+    (EventKind.NOTIFIER_RECOVERED,),
+    "high",
+    "failing",
+    "Pages through this channel do not get out: check its provider account, credentials and "
+    "the network; people are paged on their next channel meanwhile.",
+)
+
+#: One per channel whose sensor has a ``calibration_due`` date (``<channel>/calibration_due``),
+#: raised by the first good reading flagged past that date.
+CALIBRATION_DUE: Final = {
+    "priority": "low",
+    "contingency": "The sensor is past its calibration due date: have it calibrated or "
+    "replaced per the calibration SOP, then update sensor.calibration_due in the "
+    "configuration. Its readings are flagged in the record until then.",
+}
+
+#: Names under ``alarms.system`` that configure one alarm per notifier or per channel.
+PER_ITEM_SYSTEM_ALARMS: Final = ("notifier_failing", "calibration_due")

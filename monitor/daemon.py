@@ -25,7 +25,8 @@ from alarms.model import Announcement
 from alarms.notify.delivery import Delivery
 from alarms.notify.log_sqlite import SQLiteLog
 from alarms.notify.people import Directory
-from alarms.notify.registry import build_all
+from alarms.notify.registry import build_all, remote_notifiers
+from alarms.notify.watch import NotifierWatch
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config.loader import LoadedConfig
@@ -89,6 +90,7 @@ class Daemon:
         self.pipeline = Pipeline(self.metrics)
         self.pipeline.queued.append(self.writer)
         self.alarms: AlarmEngine | None = None
+        self.notifier_watch: NotifierWatch | None = None
         if cfg.alarms is not None:
             self.alarms = AlarmEngine(
                 cfg, self.store, self.clock, config_sha=loaded.sha256, person=service_user()
@@ -180,7 +182,15 @@ class Daemon:
         if paging.escalation is None or self.alarms is None:
             return None
         store_file = sqlite_path(cfg.store, base_dir)
-        delivery = Delivery(build_all(cfg.notifiers, self.clock), SQLiteLog(store_file), self.clock)
+        self.notifier_watch = NotifierWatch(
+            remote_notifiers(cfg.notifiers), self.pipeline.publish_event, self.clock
+        )
+        delivery = Delivery(
+            build_all(cfg.notifiers, self.clock),
+            SQLiteLog(store_file),
+            self.clock,
+            observer=self.notifier_watch.attempt,
+        )
         return Escalator(
             self.alarms,
             delivery,

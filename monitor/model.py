@@ -167,3 +167,7 @@ class EventKind(enum.StrEnum):
     CLOCK_SYNCHRONISED = "clock_synchronised"
     STORE_WRITE_FAILED = "store_write_failed"
     STORE_WRITE_RECOVERED = "store_write_recovered"
+    NOTIFIER_FAILING = "notifier_failing"
+    NOTIFIER_RECOVERED = "notifier_recovered"
+    NOTIFIERS_ALL_FAILING = "notifiers_all_failing"
+    NOTIFIERS_RECOVERED = "notifiers_recovered"

@@ -8,6 +8,7 @@ from alarms.conditions.events import EventCondition, SystemCondition
 from alarms.conditions.limit import LimitCondition
 from alarms.conditions.rate import RateCondition
 from alarms.conditions.signals import (
+    CalibrationCondition,
     DiscreteCondition,
     QualityCondition,
     StaleCondition,
@@ -26,6 +27,7 @@ _CLASSES: dict[ConditionKind, type[Condition]] = {
     ConditionKind.DEVIATION: DeviationCondition,
     ConditionKind.COMM_LOSS: EventCondition,
     ConditionKind.SYSTEM: SystemCondition,
+    ConditionKind.CALIBRATION: CalibrationCondition,
 }
 
 #: Conditions whose excursions can be found again in readings that arrive out of order.

@@ -17,7 +17,7 @@ from typing import Any
 from alarms.conditions.base import Condition, Debounce, Verdict, iso, parse_ts, truthy
 from alarms.model import ConditionKind, Level
 from alarms.rules import Rule
-from monitor.model import Quality, Reading, is_finite_number
+from monitor.model import FLAG_CALIBRATION_OVERDUE, Quality, Reading, is_finite_number
 
 
 class StaleCondition(Condition):
@@ -228,3 +228,28 @@ def _member(value: Any, sets: tuple[frozenset[float], frozenset[str]]) -> bool:
     if isinstance(value, str):
         return value.strip() in words
     return is_finite_number(value) and float(value) in numbers
+
+
+class CalibrationCondition(Condition):
+    """The sensor is past its calibration due date: on while good readings carry
+    ``FLAG_CALIBRATION_OVERDUE`` (set by ``monitor.qualify`` from the configuration), off at
+    the first good reading without it (a new due date was configured)."""
+
+    kind = ConditionKind.CALIBRATION
+
+    def on_reading(self, reading: Reading) -> Verdict | None:
+        if reading.quality is not Quality.GOOD:
+            return None
+        overdue = bool(reading.flags & FLAG_CALIBRATION_OVERDUE)
+        if overdue == self.active:
+            return None
+        self.active = overdue
+        if overdue:
+            return Verdict(
+                True,
+                reading.ts,
+                value=reading.value,
+                since=reading.ts,
+                detail="the sensor is past its calibration due date",
+            )
+        return Verdict(False, reading.ts, value=reading.value, detail="calibration date updated")

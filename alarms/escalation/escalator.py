@@ -43,6 +43,7 @@ from alarms.escalation.config import (
     never_bundled_channels,
     update_skip_channels,
 )
+from alarms.escalation.horns import UNREACHABLE_KEY, WithHorns, horn_places
 from alarms.escalation.messages import bundle, notification_for
 from alarms.escalation.policy import Policy, Router, Step, build_policies
 from alarms.escalation.schedule import ScheduleResolver, build_schedules
@@ -102,6 +103,8 @@ class Setup:
     """People with one of these channels (horns) get every page on its own."""
     late_after: float = 300.0
     """An event paged later than this after it happened is marked late."""
+    horns: tuple[str, ...] = ()
+    """Place ids of the horns that sound when no remote notifier works (:mod:`.horns`)."""
 
 
 def build_setup(paging: PagingConfig, config: Config | None = None) -> Setup:
@@ -111,7 +114,10 @@ def build_setup(paging: PagingConfig, config: Config | None = None) -> Setup:
         raise ValueError("no escalation section: nothing to page with")
     timezone = config.site.timezone if config is not None else "UTC"
     directory = Directory(paging.people, paging.groups)
-    resolver = ScheduleResolver(directory, build_schedules(paging.schedules, timezone))
+    places = horn_places(never_bundled_channels(paging))
+    resolver = WithHorns(
+        ScheduleResolver(directory, build_schedules(paging.schedules, timezone)), places
+    )
     return Setup(
         policies=build_policies(esc),
         router=Router.from_config(esc, config),
@@ -121,6 +127,7 @@ def build_setup(paging: PagingConfig, config: Config | None = None) -> Setup:
         bundle_window=esc.flood.window if esc.flood.enabled else None,
         skip_for_updates=update_skip_channels(paging),
         never_bundled=never_bundled_channels(paging),
+        horns=tuple(places),
     )
 
 
@@ -504,6 +511,13 @@ class Escalator:
         if step is None:
             return 0
         people = self._resolve(step.targets, now, track)
+        if track.key == UNREACHABLE_KEY:  # nobody off site can be reached: sound the horns
+            named = {p.id for p in people}
+            people += [
+                p
+                for pid in self.setup.horns
+                if pid not in named and (p := self.setup.resolver.person(pid)) is not None
+            ]
         track.page += 1
         key = track.page_key(track.page)
         track.last_people = [p.id for p in people]

@@ -98,8 +98,12 @@ class Delivery:
         *,
         policy: RetryPolicy | None = None,
         policies: Mapping[str, RetryPolicy] | None = None,
+        observer: Callable[[str, bool, str | None], None] | None = None,
     ) -> None:
+        """``observer(channel, ok, error)`` hears every attempt's outcome (the notifier
+        watch, :mod:`alarms.notify.watch`); it must not block."""
         self.notifiers = dict(notifiers)
+        self.observer = observer
         self.log = log
         self.clock = clock
         self.policy = policy or RetryPolicy()
@@ -340,6 +344,7 @@ class Delivery:
                 f"unexpected {type(exc).__name__}", retryable=True, outcome_unknown=True
             )
         else:
+            self._observe(channel, True, None)
             self._append(
                 notification,
                 person.id,
@@ -358,6 +363,7 @@ class Delivery:
                 extra={"alarm": notification.alarm_id, "person": person.id, "channel": channel},
             )
             return result
+        self._observe(channel, False, str(error))
         final = not error.retryable or attempt >= last_attempt
         self._append(
             notification,
@@ -386,6 +392,14 @@ class Delivery:
         raise error
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _observe(self, channel: str, ok: bool, error: str | None) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(channel, ok, error)
+        except Exception:  # watching must never break a delivery
+            log.exception("the delivery observer failed")
 
     def _policy(self, channel: str) -> RetryPolicy:
         return self.policies.get(channel, self.policy)

@@ -32,6 +32,16 @@ AnyNotifierSettings = Annotated[
 _ADAPTER: TypeAdapter[AnyNotifierSettings] = TypeAdapter(AnyNotifierSettings)
 
 
+#: Notifier types whose messages leave the site (a provider, a mail server, a chat service):
+#: when all of them fail, nobody off site can be reached and the local horns sound.
+REMOTE_TYPES: frozenset[str] = frozenset({"twilio_sms", "twilio_voice", "email", "webhook"})
+
+
+def remote_notifiers(raw: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """The names of the configured notifiers that page off site."""
+    return frozenset(name for name, settings in raw.items() if settings.get("type") in REMOTE_TYPES)
+
+
 def parse_settings(raw: Mapping[str, Any]) -> AnyNotifierSettings:
     """Validate one notifier's settings (``type`` picks the model; unknown keys are errors)."""
     return _ADAPTER.validate_python(raw)

@@ -1,0 +1,128 @@
+"""Watching the notifiers themselves: a page that cannot get out is an alarm of its own.
+
+Every delivery attempt's outcome is counted per notifier. After ``failing_after`` failed
+attempts in a row a notifier is *failing* (``notifier_failing``, source ``notifier/<name>``)
+until one attempt succeeds again (``notifier_recovered``). When every remote notifier that
+has been tried (SMS, voice, e-mail, webhooks: everything that leaves the building) is failing
+at once, nobody can be reached from here: ``notifiers_all_failing`` (source ``coldwatch``),
+on which the escalator sounds the local horns, until one of them delivers again
+(``notifiers_recovered``).
+
+Events only on a change of state, as ``monitor.health`` does, so the alarm engine raises
+and clears the system alarms ``coldwatch/notifier_failing/<name>`` and
+``coldwatch/notifiers_all_failing``, and the store records when paging was impaired.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from monitor.clock import Clock
+from monitor.model import Event, EventKind
+
+log = logging.getLogger(__name__)
+
+#: The event source of one notifier's events, and so of its system alarm.
+SOURCE_PREFIX = "notifier/"
+
+
+def notifier_source(name: str) -> str:
+    return f"{SOURCE_PREFIX}{name}"
+
+
+@dataclass
+class _Health:
+    failures: int = 0
+    failing: bool = False
+    last_error: str = ""
+
+
+class NotifierWatch:
+    """Delivery's observer (``Delivery(observer=watch.attempt)``); ``publish`` gets the events
+    (the daemon's ``Pipeline.publish_event``: the store and the alarm engine)."""
+
+    def __init__(
+        self,
+        remote: Collection[str],
+        publish: Callable[[Event], None],
+        clock: Clock,
+        *,
+        failing_after: int = 3,
+    ) -> None:
+        if failing_after < 1:
+            raise ValueError("failing_after must be at least 1")
+        self.remote = frozenset(remote)
+        self.publish = publish
+        self.clock = clock
+        self.failing_after = failing_after
+        self.all_failing = False
+        self._health: dict[str, _Health] = {}
+
+    def failing(self) -> list[str]:
+        """The notifiers failing now, by name."""
+        return sorted(name for name, h in self._health.items() if h.failing)
+
+    def attempt(self, channel: str, ok: bool, error: str | None = None) -> None:
+        """One attempt on ``channel`` ended: delivered (``ok``) or failed with ``error``."""
+        health = self._health.setdefault(channel, _Health())
+        if ok:
+            health.failures = 0
+            if health.failing:
+                health.failing = False
+                self._event(
+                    EventKind.NOTIFIER_RECOVERED,
+                    notifier_source(channel),
+                    f"notifier '{channel}' delivers again",
+                    {"notifier": channel},
+                )
+        else:
+            health.failures += 1
+            health.last_error = (error or "unknown error")[:500]
+            if not health.failing and health.failures >= self.failing_after:
+                health.failing = True
+                self._event(
+                    EventKind.NOTIFIER_FAILING,
+                    notifier_source(channel),
+                    f"notifier '{channel}' failed {health.failures} times in a row: "
+                    f"{health.last_error}",
+                    {"notifier": channel, "failures": health.failures, "error": health.last_error},
+                )
+        if channel in self.remote:
+            self._check_all()
+
+    def _check_all(self) -> None:
+        tried = [name for name in self.remote if name in self._health]
+        all_failing = bool(tried) and all(self._health[name].failing for name in tried)
+        if all_failing == self.all_failing:
+            return
+        self.all_failing = all_failing
+        if all_failing:
+            errors = {name: self._health[name].last_error for name in sorted(tried)}
+            self._event(
+                EventKind.NOTIFIERS_ALL_FAILING,
+                "coldwatch",
+                "every remote notifier is failing ("
+                + ", ".join(sorted(tried))
+                + "): nobody can be paged from here; sounding the local horns",
+                {"notifiers": sorted(tried), "errors": errors},
+            )
+        else:
+            working = sorted(n for n in tried if not self._health[n].failing)
+            self._event(
+                EventKind.NOTIFIERS_RECOVERED,
+                "coldwatch",
+                f"paging works again through {', '.join(working)}",
+                {"notifiers": working},
+            )
+
+    def _event(self, kind: str, source: str, message: str, data: dict[str, object]) -> None:
+        log.log(logging.ERROR if kind in _BAD else logging.WARNING, message)
+        try:
+            self.publish(Event(self.clock.now(), kind, source, message, dict(data)))
+        except Exception:  # the observer runs inside a delivery: it must never break one
+            log.exception("cannot publish the notifier event %s", kind)
+
+
+_BAD = frozenset({EventKind.NOTIFIER_FAILING, EventKind.NOTIFIERS_ALL_FAILING})

@@ -1,0 +1,148 @@
+"""The daemon with real peers when paging breaks: the only remote notifier (a webhook whose
+server refuses every page) fails, the daemon raises alarms about its own paging, and the horn
+(a real Modbus coil) sounds although no escalation tier names it; acknowledging silences it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import tests.fakes  # noqa: F401  (registers the in-memory drivers)
+from alarms.model import AlarmState
+from monitor.daemon import Daemon
+from monitor.model import EventKind
+from monitor.store.factory import open_store
+from tests.alarms.test_notify_horn import read_coil
+from tests.conftest import free_port
+from tests.fakes import fake_config
+from tests.fixtures_modbus import ModbusTestServer, Unit, modbus_server
+
+COIL = 3
+
+
+@pytest.fixture
+async def horn_server() -> AsyncIterator[ModbusTestServer]:
+    async with modbus_server(free_port(), Unit(coils={COIL: False})) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def refusing_webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A chat service that refuses every page with 403 (revoked token): not worth a retry."""
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=403, text="token revoked")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}/hook", received
+    finally:
+        await runner.cleanup()
+
+
+async def until(what: str, check: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def test_all_remote_notifiers_failing_sounds_the_horn(
+    tmp_path: Path,
+    horn_server: ModbusTestServer,
+    refusing_webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = refusing_webhook
+    loaded = fake_config(
+        tmp_path,
+        [{"id": "dev", "driver": "fake", "interval": "1s", "timeout": "500ms"}],
+        [
+            {
+                "id": "temp",
+                "quantity": "temperature",
+                "unit": "C",
+                "source": {"device": "dev", "value": -50.0},
+            }
+        ],
+        alarms={
+            "equipment": {
+                "fr": {
+                    "template": "other",
+                    "rules": {
+                        "warm": {
+                            "condition": "limit",
+                            "channel": "temp",
+                            "high": -60,
+                            "priority": "critical",
+                            "contingency": "Move product to backup freezer BF-02.",
+                        }
+                    },
+                }
+            }
+        },
+        notifiers={
+            "chat": {"type": "webhook", "url": url, "format": "slack_text"},
+            "horn": {"type": "horn", "host": "127.0.0.1", "port": horn_server.port, "coil": COIL},
+        },
+        people=[{"id": "alice", "name": "Alice", "channels": ["chat"]}],
+        escalation={
+            "policies": {
+                "cold": {"tiers": [{"notify": ["person:alice"], "wait": "15m"}], "repeat": 3}
+            },
+            "default_policy": "cold",
+        },
+    )
+    daemon = Daemon(loaded, base_dir=tmp_path)
+    await daemon.start()
+    try:
+        engine = daemon.alarms
+        assert engine is not None
+
+        async def horn_on() -> bool:
+            return await read_coil(horn_server.port, COIL)
+
+        await until("the horn to sound", horn_on)
+        unreachable = engine.get("coldwatch/notifiers_all_failing")
+        assert unreachable.state is AlarmState.UNACK
+        assert engine.get("coldwatch/notifier_failing/chat").state is AlarmState.UNACK
+        assert engine.get("coldwatch/notifier_failing/horn").state is AlarmState.NORMAL
+        assert engine.get("fr.temp/warm").state is AlarmState.UNACK
+        assert len(received) >= 3  # the chat server did get the pages, and refused them
+
+        assert unreachable.code is not None
+        engine.acknowledge(
+            unreachable.code, "alice", "chat token revoked; paging by phone meanwhile", via="cli"
+        )
+
+        async def horn_off() -> bool:
+            return not await read_coil(horn_server.port, COIL)
+
+        await until("the horn to stop", horn_off)
+        await asyncio.sleep(0.5)  # the writer commits the events
+    finally:
+        await daemon.stop()
+    store = open_store(loaded.config.store, tmp_path)
+    try:
+        kinds = [
+            e.kind
+            for e in store.events(
+                kinds=[EventKind.NOTIFIER_FAILING, EventKind.NOTIFIERS_ALL_FAILING]
+            )
+        ]
+        assert kinds == [EventKind.NOTIFIER_FAILING, EventKind.NOTIFIERS_ALL_FAILING]
+    finally:
+        store.close()
