@@ -31,7 +31,7 @@ from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config.loader import LoadedConfig
 from monitor.coordinator import Coordinator
-from monitor.health import HealthMonitor, record_downtime
+from monitor.health import HealthMonitor, last_run_marker, record_downtime
 from monitor.metrics import Metrics
 from monitor.model import Event, EventKind
 from monitor.pipeline import Pipeline, StoreWriter
@@ -125,6 +125,22 @@ class Daemon:
             self.clock.now(),
             person,
         )
+        last_run = last_run_marker(self.store)
+        # Committed before anything can page or write alarm records: a run killed in its first
+        # second is still found unclean at the next start.
+        self.store.append(
+            [],
+            [
+                Event(
+                    self.clock.now(),
+                    EventKind.DAEMON_STARTED,
+                    "daemon",
+                    f"coldwatch {__version__} started on {socket.gethostname()}",
+                    {"version": __version__, "pid": os.getpid()},
+                    person,
+                )
+            ],
+        )
         await self.pipeline.start()
         if self.alarms is not None:
             await self.alarms.start()
@@ -139,16 +155,7 @@ class Daemon:
             list(self.loaded.config.channels()),
             self._expected_intervals(),
             now,
-        )
-        self.pipeline.publish_event(
-            Event(
-                now,
-                EventKind.DAEMON_STARTED,
-                "daemon",
-                f"coldwatch {__version__} started on {socket.gethostname()}",
-                {"version": __version__, "pid": os.getpid()},
-                person,
-            )
+            last_run,
         )
         self.pipeline.publish_event(
             Event(

@@ -186,24 +186,35 @@ class HealthMonitor:
             self._event(EventKind.STORE_WRITE_RECOVERED, "store writes recovered")
 
 
+def last_run_marker(store: Store) -> Event | None:
+    """The newest ``daemon_started`` or ``daemon_stopped`` event: how the last run ended."""
+    runs = store.events(
+        kinds=[EventKind.DAEMON_STARTED, EventKind.DAEMON_STOPPED], limit=1, newest_first=True
+    )
+    return runs[0] if runs else None
+
+
+_READ_IT = object()
+
+
 def record_downtime(
     store: Store,
     pipeline: Pipeline,
     channels: Sequence[str],
     expected_interval: dict[str, float],
     now: datetime,
+    last_run: object = _READ_IT,
 ) -> Event | None:
     """At start: make the time coldwatch was not running visible in the records.
 
     If the last run did not stop cleanly, an ``unclean_restart`` event says so. Either way,
     every channel whose newest reading is older than its interval gets one ``stale`` row
-    naming the gap, and a ``downtime`` event lists them: a gap is a row, never a hole."""
-    runs = store.events(
-        kinds=[EventKind.DAEMON_STARTED, EventKind.DAEMON_STOPPED], limit=1, newest_first=True
-    )
-    if not runs:
+    naming the gap, and a ``downtime`` event lists them: a gap is a row, never a hole.
+    ``last_run``: the marker read (:func:`last_run_marker`) before this run wrote its own."""
+    marker = last_run_marker(store) if last_run is _READ_IT else last_run
+    if not isinstance(marker, Event):
         return None  # a new store: nothing was missed
-    last_run = runs[0]
+    last_run = marker
     latest = store.latest(list(channels))
     last_seen = max([r.ts for r in latest.values()] + [last_run.ts])
     unclean = last_run.kind == EventKind.DAEMON_STARTED

@@ -184,3 +184,25 @@ def test_a_killed_daemon_is_noticed_at_the_next_start(tmp_path: Path) -> None:
         assert store.verify().ok  # nothing committed before the kill was lost or broken
     finally:
         store.close()
+
+
+async def test_the_start_is_on_disk_before_anything_can_page(tmp_path: Path) -> None:
+    """A run killed in its first second must still be found unclean at the next start: its
+    ``daemon_started`` is committed before the alarm engine, the escalator or the pollers
+    start (they write alarm records and pages at once, readings and events come batched)."""
+    from monitor.daemon import Daemon
+    from tests.conftest import free_port
+
+    config = example_with_store(tmp_path, free_port(), free_port())
+    daemon = Daemon(load(config), base_dir=tmp_path)
+    seen: list[int] = []
+    original = daemon.coordinator.start
+
+    async def start_polling() -> None:
+        seen.append(len(daemon.store.events(kinds=[EventKind.DAEMON_STARTED])))
+        await original()
+
+    daemon.coordinator.start = start_polling  # type: ignore[method-assign]
+    await daemon.start()
+    await daemon.stop()
+    assert seen == [1]
