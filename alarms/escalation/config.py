@@ -141,7 +141,7 @@ class TierSpec(Strict):
 
     name: str = Field(default="", max_length=100)
     notify: Annotated[tuple[str, ...], BeforeValidator(_tuple)] = Field(min_length=1)
-    wait: Duration = Field(default=900.0, ge=10.0)
+    wait: Duration = Field(default=900.0, ge=1.0)
 
 
 class PolicySpec(Strict):

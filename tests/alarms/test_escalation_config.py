@@ -110,7 +110,7 @@ def test_notifier_settings_are_checked_without_showing_values() -> None:
     ("change", "message"),
     [
         ({"tiers": []}, "at least 1"),
-        ({"tiers": [{"notify": ["person:bob"], "wait": "5s"}]}, "greater than or equal to 10"),
+        ({"tiers": [{"notify": ["person:bob"], "wait": "500ms"}]}, "greater than or equal to 1"),
         ({"repeat": -1}, "greater than or equal to 0"),
         ({"tiers": [{"notify": ["person:bob"], "delay": "5m"}]}, "Extra inputs"),
     ],
