@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Literal, TextIO
@@ -27,20 +28,22 @@ class OutboxSettings(NotifierSettings):
 
 
 class OutboxNotifier:
-    """Appends one line per notification; the provider id is ``outbox:<name>:<n>``."""
+    """Appends one line per notification; the provider id is ``outbox:<name>:<run>-<n>``, with
+    ``<run>`` random per process, so ids never repeat across restarts in the log or the file."""
 
     def __init__(self, name: str, settings: OutboxSettings, stream: TextIO | None = None) -> None:
         self.name = name
         self.settings = settings
         self._stream = stream
         self._count = 0
+        self._run = secrets.token_hex(4)
         self._lock = asyncio.Lock()
 
     async def send(self, notification: Notification, target: Person) -> DeliveryResult:
         text = compose_sms(notification)
         async with self._lock:
             self._count += 1
-            provider_id = f"outbox:{self.name}:{self._count}"
+            provider_id = f"outbox:{self.name}:{self._run}-{self._count}"
             line = {
                 "provider_id": provider_id,
                 "to": {"id": target.id, "name": target.name},

@@ -21,11 +21,14 @@ async def test_a_line_per_notification(tmp_path: Path) -> None:
     first, second = notification(), notification(kind="acknowledged", acknowledged_by="Bob")
     r1 = await outbox.send(first, person())
     r2 = await outbox.send(second, person("bob"))
-    assert (r1.provider_id, r2.provider_id) == ("outbox:outbox:1", "outbox:outbox:2")
+    run = outbox._run
+    assert (r1.provider_id, r2.provider_id) == (f"outbox:outbox:{run}-1", f"outbox:outbox:{run}-2")
+    restarted = OutboxNotifier("outbox", OutboxSettings(path=path), stream=stderr)
+    assert restarted._run != run  # a new process never reuses an id
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     line = json.loads(lines[0])
-    assert line["provider_id"] == "outbox:outbox:1"
+    assert line["provider_id"] == r1.provider_id
     assert line["to"] == {"id": "alice", "name": "Alice Meyer"}
     assert line["text"] == compose_sms(first)
     assert line["notification"]["alarm_id"] == "A1007"
