@@ -23,6 +23,7 @@ log = logging.getLogger("alarms.ack")
 #: The event kind of a refusal in the store's event log.
 EVENT_KIND = "ack_refused"
 _MAX = 300
+_MAX_TARGETS = 100
 
 
 class Reason(enum.StrEnum):
@@ -51,7 +52,9 @@ class Refusal:
 
     ``who`` is where it came from as seen by coldwatch (a phone number, ``uid 1000 (bob)``,
     an IP address), never proven when the reason is an authentication failure; ``person`` is
-    the coldwatch person it came from or named, if any."""
+    the coldwatch person it came from or named, if any; ``target`` the alarm it named, and
+    ``targets`` every alarm when it named several (an SMS reply to a flood bundle, a key press
+    on a bundle's call), ``target`` being the first."""
 
     at: datetime
     via: str
@@ -61,6 +64,7 @@ class Refusal:
     person: str | None = None
     target: str | None = None
     comment: str | None = None
+    targets: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +74,7 @@ class Refusal:
             "who": self.who,
             "person": self.person,
             "target": self.target,
+            "targets": list(self.targets),
             "comment": self.comment,
             "detail": self.detail,
         }
@@ -132,4 +137,5 @@ def _bounded(refusal: Refusal) -> Refusal:
         cut(refusal.person),
         cut(refusal.target),
         cut(refusal.comment),
+        tuple(t[:20] for t in refusal.targets[:_MAX_TARGETS]),
     )

@@ -5,6 +5,12 @@ peer credentials, a person named on the loopback API) and what it asks; here the
 checked against the lockout, the comment required, the engine asked, and every refusal
 recorded (:mod:`alarms.ack.refusals`). Nothing changes unless the engine records the
 acknowledgement.
+
+Several alarms at once (the SMS reply or the key press to a flood bundle's page): one PIN check
+for the request, then each alarm acknowledged on its own, as if asked one by one, each with its
+own history row (person, path, comment) or its own recorded refusal. One alarm that cannot be
+acknowledged (a mistyped code, one acknowledged meanwhile) does not hold back the others; the
+answer names what was not acknowledged first.
 """
 
 from __future__ import annotations
@@ -28,8 +34,20 @@ log = logging.getLogger("alarms.ack")
 
 
 @dataclass(frozen=True, slots=True)
+class Missed:
+    """One alarm of several that was not acknowledged, and why (``detail`` names it)."""
+
+    target: str
+    reason: Reason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened, with a message fit for the person (SMS reply, spoken, CLI, JSON)."""
+    """What happened, with a message fit for the person (SMS reply, spoken, CLI, JSON).
+
+    For several alarms: ``acknowledged`` those that were, ``missed`` those that were not;
+    ``ok`` only when all were; ``alarm`` the first acknowledged."""
 
     ok: bool
     message: str
@@ -37,6 +55,16 @@ class Outcome:
     alarm: AlarmView | None = None
     person: Person | None = None
     locked: bool = False
+    acknowledged: tuple[AlarmView, ...] = ()
+    missed: tuple[Missed, ...] = ()
+
+    @property
+    def reply(self) -> str:
+        """The answer to send back: the message, marked *Not acknowledged* when nothing was
+        (a partial result's message starts with what was not)."""
+        if self.ok or self.acknowledged:
+            return self.message
+        return f"Not acknowledged: {self.message}"
 
 
 class Acknowledger:
@@ -65,7 +93,8 @@ class Acknowledger:
     # --- the paths ----------------------------------------------------------------------------
 
     def sms(self, sender: str, body: str, via: str = "sms") -> Outcome:
-        """``ACK A1007 <PIN> <comment>`` from ``sender``."""
+        """``ACK A1007 <PIN> <comment>`` (or ``ACK A1007 A1015 <PIN> <comment>``) from
+        ``sender``."""
         people = self.people_with_phone(sender)
         if not people:
             return self.refuse(
@@ -75,11 +104,26 @@ class Acknowledger:
         try:
             command = parse_sms(body)
         except SmsSyntaxError as exc:
-            return self.refuse(via, sender, exc.reason, str(exc), person=named, target=exc.code)
-        found = self.check_pin(via, sender, sender, people, command.pin, command.code)
+            return self.refuse(
+                via,
+                sender,
+                exc.reason,
+                str(exc),
+                person=named,
+                target=exc.code,
+                targets=_several(exc.codes),
+            )
+        several = _several(command.named)
+        found = self.check_pin(
+            via, sender, sender, people, command.pin, command.code, targets=several
+        )
         if isinstance(found, Outcome):
             return found
-        return self.acknowledge(found, command.code, command.comment, via, sender)
+        if not several:
+            return self.acknowledge(found, command.code, command.comment, via, sender)
+        return self.acknowledge_all(
+            found, command.codes, command.comment, via, sender, invalid=command.invalid
+        )
 
     def check_pin(
         self,
@@ -89,9 +133,12 @@ class Acknowledger:
         people: Sequence[Person],
         digits: str | None,
         target: str | None,
+        *,
+        targets: Sequence[str] = (),
     ) -> Person | Outcome:
         """The person whose PIN ``digits`` is, or the refusal (locked, wrong, none set).
-        ``key`` is the lockout key: the phone number."""
+        ``key`` is the lockout key: the phone number. ``targets``: every alarm the request
+        names when it names several (recorded with a refusal); one PIN check for them all."""
         named = people[0].id if len(people) == 1 else None
         left = self.lockout.remaining(key)
         if left:
@@ -104,12 +151,19 @@ class Acknowledger:
                 "or use another way to acknowledge",
                 person=named,
                 target=target,
+                targets=targets,
                 locked=True,
             )
         pins = [(p, _pin_of(p)) for p in people]
         if not any(pin for _, pin in pins):
             return self.refuse(
-                via, who, Reason.NO_PIN, "no PIN is configured for you", person=named, target=target
+                via,
+                who,
+                Reason.NO_PIN,
+                "no PIN is configured for you",
+                person=named,
+                target=target,
+                targets=targets,
             )
         for person, pin in pins:
             if check_pin(digits, pin):
@@ -124,7 +178,14 @@ class Acknowledger:
         else:
             text = f"wrong PIN ({self.lockout.tries_left(key)} tries left)"
         return self.refuse(
-            via, who, Reason.WRONG_PIN, text, person=named, target=target, locked=locked
+            via,
+            who,
+            Reason.WRONG_PIN,
+            text,
+            person=named,
+            target=target,
+            targets=targets,
+            locked=locked,
         )
 
     def acknowledge(self, person: Person, target: str, comment: str, via: str, who: str) -> Outcome:
@@ -160,7 +221,73 @@ class Acknowledger:
         )
         label = view.code or target
         return Outcome(
-            True, f"{label} acknowledged by {person.name}: {comment}", alarm=view, person=person
+            True,
+            f"{label} acknowledged by {person.name}: {comment}",
+            alarm=view,
+            person=person,
+            acknowledged=(view,),
+        )
+
+    def acknowledge_all(
+        self,
+        person: Person,
+        targets: Sequence[str],
+        comment: str,
+        via: str,
+        who: str,
+        *,
+        invalid: Sequence[str] = (),
+    ) -> Outcome:
+        """Acknowledge each of ``targets`` as an authenticated ``person``, one by one: each is
+        recorded by the engine (its own history row: person, ``via``, comment) or refused and
+        recorded on its own; ``invalid`` (codes whose check digit is wrong) are refused each.
+        A single target is :meth:`acknowledge`."""
+        targets = list(dict.fromkeys(targets))
+        if len(targets) == 1 and not invalid:
+            return self.acknowledge(person, targets[0], comment, via, who)
+        comment = (comment or "").strip()
+        named = [*targets, *invalid]
+        if not comment:
+            return self.refuse(
+                via,
+                who,
+                Reason.NO_COMMENT,
+                "a comment is required",
+                person.id,
+                named[0] if named else None,
+                targets=named,
+            )
+        missed: list[Missed] = []
+        for code in invalid:
+            detail = f"{code} is not a valid alarm code (check digit)"
+            self.refuse(via, who, Reason.UNKNOWN_ALARM, detail, person.id, code, comment=comment)
+            missed.append(Missed(code, Reason.UNKNOWN_ALARM, detail))
+        done: list[tuple[str, AlarmView]] = []
+        for target in targets:
+            outcome = self.acknowledge(person, target, comment, via, who)
+            if outcome.ok and outcome.alarm is not None:
+                done.append((outcome.alarm.code or target, outcome.alarm))
+            else:
+                detail = (
+                    outcome.message if target in outcome.message else f"{target}: {outcome.message}"
+                )
+                missed.append(Missed(target, outcome.reason or Reason.UNAVAILABLE, detail))
+        views = tuple(view for _, view in done)
+        labels = ", ".join(label for label, _ in done)
+        acked = f"{labels} acknowledged by {person.name}: {comment}" if done else ""
+        if not missed:
+            return Outcome(True, acked, alarm=views[0], person=person, acknowledged=views)
+        not_done = "; ".join(m.detail for m in missed)
+        if not done:
+            return Outcome(False, not_done, missed[0].reason, person=person, missed=tuple(missed))
+        return Outcome(
+            False,
+            f"NOT acknowledged: {not_done}. {acked}",
+            missed[0].reason,
+            alarm=views[0],
+            person=person,
+            acknowledged=views,
+            missed=tuple(missed),
         )
 
     def acknowledge_as(
@@ -191,11 +318,22 @@ class Acknowledger:
         target: str | None = None,
         *,
         comment: str | None = None,
+        targets: Sequence[str] = (),
         locked: bool = False,
     ) -> Outcome:
         """Record a refusal and say so; nothing else happens."""
         self.refusals.record(
-            Refusal(self.clock.now(), via, reason, who, detail, person, target, comment)
+            Refusal(
+                self.clock.now(),
+                via,
+                reason,
+                who,
+                detail,
+                person,
+                target,
+                comment,
+                tuple(targets),
+            )
         )
         return Outcome(False, detail, reason, locked=locked)
 
@@ -208,6 +346,11 @@ class Acknowledger:
             code = parse_code(target)
             return Reason.UNKNOWN_ALARM, (str(exc) if code else refused)
         return Reason.NOT_ACKNOWLEDGEABLE, refused
+
+
+def _several(codes: Sequence[str]) -> tuple[str, ...]:
+    """``codes`` when there are several (recorded as a refusal's ``targets``), else ()."""
+    return tuple(codes) if len(codes) > 1 else ()
 
 
 def _pin_of(person: Person) -> str | None:

@@ -2,7 +2,10 @@
 daemon wires in (``await AckServices(...).start()`` after the engine, ``stop()`` before it).
 
 One :class:`~alarms.ack.service.Acknowledger` (so one lockout) serves every path, on the
-daemon's engine and clock. A part that fails to start stops the ones already started.
+daemon's engine and clock. The lockout is kept in ``ack_lockout_log`` in the store's file
+(:mod:`alarms.ack.lockout_log`; open the store first), opened and read back here, closed by
+``stop()``: a restart neither unlocks a phone nor forgets its wrong PINs. A part that fails to
+start stops the ones already started.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from alarms.ack.config import POLL_STATE_NAME, AckConfig, HttpApiSettings, os_us
 from alarms.ack.control_socket import ControlServer
 from alarms.ack.http_api import HttpApi
 from alarms.ack.lockout import PinLockout
+from alarms.ack.lockout_log import LockoutLog, SQLiteLockoutLog
 from alarms.ack.refusals import OnRefused, RefusalLog
 from alarms.ack.service import Acknowledger
 from alarms.ack.twilio_poller import TwilioPoller
@@ -48,13 +52,15 @@ class AckServices:
         on_refused: OnRefused | None = None,
         on_status: OnStatus | None = None,
         twilio_http: HttpClientFactory | None = None,
+        lockout_log: LockoutLog | None = None,
     ) -> None:
         lockout = config.lockout
+        self.lockout_log = lockout_log or SQLiteLockoutLog(store_file)
         self.service = Acknowledger(
             commands,
             directory,
             clock,
-            PinLockout(clock, lockout.attempts, lockout.window, lockout.duration),
+            PinLockout(clock, lockout.attempts, lockout.window, lockout.duration, self.lockout_log),
             RefusalLog(on_refused),
         )
         self.webhook: TwilioWebhook | None = None
@@ -127,6 +133,8 @@ class AckServices:
                 await part.stop()
             except Exception:
                 log.exception("stopping %s failed", type(part).__name__)
+        self.service.lockout.record = None  # nothing is accepted any more: nothing to write
+        self.lockout_log.close()
 
 
 def _token(api: HttpApiSettings) -> Callable[[], str | None] | None:

@@ -159,8 +159,7 @@ class TwilioPoller:
             state.take(sid, at)
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             state.save(self.state_path)
-            text = outcome.message if outcome.ok else f"Not acknowledged: {outcome.message}"
-            await self._reply(str(message.from_ or ""), number, text)
+            await self._reply(str(message.from_ or ""), number, outcome.reply)
         return len(found)
 
     async def _reply(self, to: str, sender: str, text: str) -> None:

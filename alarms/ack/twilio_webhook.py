@@ -55,8 +55,9 @@ OnStatus = Callable[[StatusReport], None]
 
 
 def sms_reply(outcome: Outcome) -> str:
-    """``<Response><Message>...</Message></Response>``, GSM-7, at most two segments."""
-    text = outcome.message if outcome.ok else f"Not acknowledged: {outcome.message}"
+    """``<Response><Message>...</Message></Response>``, GSM-7, at most two segments (what was
+    not acknowledged comes first, so a cut never hides it)."""
+    text = outcome.reply
     root = ET.Element("Response")
     ET.SubElement(root, "Message").text = truncate(to_gsm7(text), REPLY_SEPTETS)
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")

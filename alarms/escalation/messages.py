@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from alarms.model import AlarmView
 from alarms.notify.message import Kind, Notification
+from alarms.notify.sms import flood_sentence
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +109,24 @@ def lead(notifications: Sequence[Notification]) -> Notification:
 def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Notification:
     """One page for several alarms (during a flood): headed by the most urgent alarm, whose
     code, value and limit it shows, with every alarm listed in the SOP text's first sentence
-    (what an SMS carries: the codes first, then each alarm in a few words) and each alarm's own
-    SOP after it (what e-mail and chat show in full)."""
+    (:func:`alarms.notify.sms.flood_sentence`: the codes first, then each alarm in a few words)
+    and each alarm's own SOP after it (what e-mail and chat show in full).
+
+    The codes are also in ``bundled`` (:func:`alarms.notify.sms.flood_codes`): the SMS ends
+    with ``Reply ACK <every code> <PIN> <comment>``, and a key press + PIN on the call
+    acknowledges every alarm it announced."""
     head = lead(notifications)
     others = [n for n in notifications if n is not head]
     ordered = [head, *others]
-    codes = ", ".join(n.alarm_id for n in ordered)  # first: what an SMS must not lose
-    listing = "; ".join(_line(n) for n in ordered)
-    sop_lines = [f"ALARM FLOOD, {len(ordered)} alarms: {codes}; {listing}"]
-    sop_lines += [f"{n.alarm_id}: {n.sop}" for n in ordered if n.sop]
-    equipment = f"{head.equipment} +{len(others)} more alarm{'s' if len(others) != 1 else ''}"
+    unique: list[Notification] = []  # the same alarm held twice (a re-alarm): listed once
+    for n in ordered:
+        if all(u.alarm_id != n.alarm_id for u in unique):
+            unique.append(n)
+    codes = [n.alarm_id for n in unique]  # first: what an SMS must not lose
+    sop_lines = [flood_sentence(codes, [_line(n) for n in unique])]
+    sop_lines += [f"{n.alarm_id}: {n.sop}" for n in unique if n.sop]
+    more = len(unique) - 1
+    equipment = f"{head.equipment} +{more} more alarm{'s' if more != 1 else ''}"
     return head.model_copy(
         update={
             "equipment": equipment[:200],
@@ -126,15 +135,17 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
             "event_id": key,
             "late": any(n.late for n in ordered),
             "possible_duplicate": False,
+            "bundled": tuple(codes),
         }
     )
 
 
 def _line(n: Notification) -> str:
-    """``A1007 critical ULT-03 high-high -61.5 °C``; never a sentence end or a line break: an
-    SMS carries the SOP's first sentence, and this list should be all of it."""
+    """``A1007 critical ULT-03 high-high -61.5 °C``; never a sentence end, a ``;`` or a line
+    break: an SMS carries the SOP's first sentence, this list should be all of it, and
+    :func:`alarms.notify.sms.flood_items` splits it at ``; ``."""
     parts = [n.alarm_id, n.priority, n.equipment[:40], n.condition, n.reading_text()]
     text = " ".join(" ".join(p.split()) for p in parts if p)
-    for end in ".!?":
+    for end in ".!?;":
         text = text.replace(f"{end} ", ", ")
-    return text
+    return text.replace(";", ",")

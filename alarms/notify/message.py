@@ -75,6 +75,11 @@ class Notification(BaseModel):
     site: str | None = Field(default=None, max_length=100)
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
     """The engine's id of the event; when absent, ``key`` is derived from the fields."""
+    bundled: tuple[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")], ...] = Field(
+        default=(), max_length=2000
+    )
+    """A flood bundle: the codes of every alarm it pages about, ``alarm_id`` first; what a
+    reply or a key press acknowledges. Empty for the page of one alarm."""
 
     @field_validator("raised_at", "event_at")
     @classmethod

@@ -11,12 +11,19 @@ extension table (``^{}\\[~]|€``) take two septets and an escape pair is never 
 segments. The text is built from pieces: the short code, the value, the limit and how to
 acknowledge are never cut; the equipment, the SOP's first sentence, the channel, the time and
 the condition share what is left, in that order of importance.
+
+A flood bundle (one page for several alarms, :func:`alarms.escalation.messages.bundle`) is laid
+out on its own: ``ALARM FLOOD, 5 alarms: <a few words on each>. Reply ACK A1023 A1007 A1015
+A1031 A1049 <PIN> <comment>``. The reply line, with every code, is what is never cut: it is
+exactly what to send to acknowledge them all. Only when even the codes do not fit (some 40
+alarms in two segments) does it list the first ones and say how many more there are.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alarms.notify.message import Notification, quantity
@@ -228,10 +235,86 @@ def _fit(pieces: list[_Piece], budget: int) -> str:
     return text
 
 
+# --- flood bundles ----------------------------------------------------------------------------
+
+_FLOOD = re.compile(
+    r"^ALARM FLOOD, (?P<count>\d+) alarms: (?P<codes>A\d+(?:, A\d+)*)(?:; (?P<items>.*))?$"
+)
+
+
+def flood_sentence(codes: Sequence[str], items: Sequence[str]) -> str:
+    """The first line of a flood bundle's SOP text: ``ALARM FLOOD, 3 alarms: A1023, A1007,
+    A1015; A1023 critical ULT-03 ...; A1007 ...``. ``items`` (one per alarm, each starting
+    with its code) must hold no ``; `` and no sentence end: :func:`flood_codes` reads it back."""
+    text = f"ALARM FLOOD, {len(codes)} alarms: {', '.join(codes)}"
+    return f"{text}; {'; '.join(items)}" if items else text
+
+
+def flood_codes(n: Notification) -> tuple[str, ...]:
+    """The codes of the alarms a flood bundle pages about, its head first; ``()`` for the page
+    of one alarm (:attr:`Notification.bundled`, set by the escalator's ``bundle``)."""
+    codes = n.bundled
+    if len(codes) < 2 or codes[0] != n.alarm_id or len(set(codes)) != len(codes):
+        return ()
+    return codes
+
+
+def flood_items(n: Notification) -> dict[str, str]:
+    """What a flood bundle says about each alarm (``critical ULT-03 high-high -61.5 °C``), by
+    code; empty for the page of one alarm."""
+    codes = flood_codes(n)
+    found = _FLOOD.match(n.sop.split("\n", 1)[0])
+    if not codes or found is None or not found.group("items"):
+        return {}
+    out: dict[str, str] = {}
+    for item in found.group("items").split("; "):
+        code, _, words = item.partition(" ")
+        if code in codes and code not in out:
+            out[code] = words.strip()
+    return out
+
+
+def reply_line(codes: Sequence[str]) -> str:
+    """``ACK A1023 A1007 <PIN> <comment>``: what to send to acknowledge ``codes``."""
+    return f"ACK {' '.join(codes)} <PIN> <comment>"
+
+
+def _bundle_pieces(n: Notification, codes: Sequence[str], listed: int) -> list[_Piece]:
+    """A flood bundle: the count and kind, each alarm in a few words (the head first, as room
+    allows), then the reply line with the first ``listed`` codes (all of them if they fit)."""
+    flags = ("REPEAT? " if n.possible_duplicate else "") + ("LATE " if n.late else "")
+    head = f"{flags}ALARM FLOOD, {len(codes)} alarms"
+    if n.kind != "raised":
+        head += f", {n.title}" + (f" tier {n.tier}" if n.kind == "escalated" else "")
+    pieces = [_Piece("", _clean(head))]
+    items = flood_items(n)
+    for rank, code in enumerate(codes, start=1):
+        words = items.get(code, "")
+        pieces.append(
+            _Piece(": " if rank == 1 else "; ", _clean(f"{code} {words}".strip()), rank=rank)
+        )
+    more = len(codes) - listed
+    tail = f" (+{more} more alarms not listed: see the console)" if more > 0 else ""
+    pieces.append(_Piece(". Reply ", reply_line(codes[:listed]) + tail, cap=MAX_SEPTETS))
+    return pieces
+
+
+def _essential(pieces: list[_Piece]) -> int:
+    return sum(septets(p.full()) for p in pieces if p.rank == 0)
+
+
 def compose_sms(n: Notification, max_segments: int = MAX_SEGMENTS) -> str:
     """The page as one GSM-7 text of at most ``max_segments`` segments."""
-    pieces = _pieces(n)
     budget = SINGLE_SEGMENT if max_segments == 1 else max_segments * MULTI_SEGMENT
+    codes = flood_codes(n) if n.needs_ack else ()
+    if codes:
+        listed = len(codes)
+        pieces = _bundle_pieces(n, codes, listed)
+        while listed > 1 and _essential(pieces) > budget - 4:  # room for an escape on a boundary
+            listed -= 1
+            pieces = _bundle_pieces(n, codes, listed)
+    else:
+        pieces = _pieces(n)
     text = _fit(pieces, budget)
     while segments(text) > max_segments and budget > 0:  # an escape pair on a boundary
         budget -= 1

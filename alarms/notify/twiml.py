@@ -6,6 +6,13 @@ handler (the inbound webhook, a later piece) answers with :func:`pin_prompt_twim
 checks the PIN with :func:`check_pin`. Without a key press the message is read once more and
 the call ends: the alarm stays unacknowledged and escalation goes on.
 
+A flood bundle (:func:`alarms.escalation.messages.bundle`) is announced as such: how many
+alarms, then each by its spelled code and a few words, and *To acknowledge these 5 alarms,
+press 1*. The codes read out are added to the gather URL (``alarms=A1023.A1007...``; the URL
+is signed by Twilio when it calls back), so the key press and PIN acknowledge exactly the
+alarms the call announced. Should they not all fit in Twilio's 4000 characters, the details go
+first, then codes from the end of the list, and the call says how many were not read out.
+
 Pure functions: no I/O, so the inbound side reuses them and tests parse their XML.
 """
 
@@ -13,11 +20,16 @@ from __future__ import annotations
 
 import hmac
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from alarms.notify.message import Notification, number
+from alarms.notify.sms import flood_codes, flood_items
 
 ACK_KEY = "1"
+#: The gather URL's parameter listing the codes a bundle's call announced, ``.``-separated.
+ALARMS_PARAM = "alarms"
 #: Twilio's limit on the ``Twiml`` parameter of a call.
 MAX_TWIML = 4000
 
@@ -108,6 +120,9 @@ def call_twiml(n: Notification, gather_url: str | None, voice: Voice | None = No
 
     Without a ``gather_url`` (or when nothing needs acknowledging) the message is only read."""
     voice = voice or Voice()
+    codes = flood_codes(n)
+    if codes:
+        return _bundle_twiml(n, codes, gather_url, voice)
     for sop_chars in (600, 300, 100, 0):
         root = ET.Element("Response")
         text = speech(n, sop_chars) if sop_chars else speech(n.model_copy(update={"sop": ""}))
@@ -137,9 +152,96 @@ def call_twiml(n: Notification, gather_url: str | None, voice: Voice | None = No
     return xml
 
 
-def pin_prompt_twiml(action_url: str, voice: Voice | None = None) -> str:
+def with_alarms(url: str, codes: Sequence[str]) -> str:
+    """``url`` with the ``alarms`` parameter set to ``codes`` (``A1023.A1007``)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != ALARMS_PARAM]
+    query.append((ALARMS_PARAM, ".".join(codes)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def bundle_speech(n: Notification, codes: Sequence[str], heard: int, detail: bool) -> str:
+    """The words of a bundle's call: the first ``heard`` codes, with a few words on each
+    when ``detail``, and how many were not read out."""
+    parts = ["This is coldwatch."]
+    if n.possible_duplicate:
+        parts.append("This call may repeat an earlier one.")
+    if n.late:
+        parts.append("This message is late.")
+    kind = {
+        "escalated": f", escalated to tier {n.tier}: nobody has acknowledged them",
+        "re-alarm": ", still in alarm",
+        "returned-to-normal": ", returned to normal but not acknowledged",
+    }.get(n.kind, "")
+    parts.append(f"Alarm flood: {len(codes)} alarms{kind}.")
+    parts.append(_bundle_listing(n, codes[:heard], detail))
+    if heard < len(codes):
+        rest = len(codes) - heard
+        parts.append(
+            f"{rest} more alarm{'s are' if rest != 1 else ' is'} not read out: acknowledge "
+            f"{'them' if rest != 1 else 'it'} by S M S or on the console."
+        )
+    return " ".join(parts)
+
+
+def _bundle_listing(n: Notification, codes: Sequence[str], detail: bool) -> str:
+    if not detail:
+        return f"Alarms {', '.join(spelled(c) for c in codes)}."
+    items = flood_items(n)
+    return " ".join(f"Alarm {spelled(c)}: {_spoken_units(items.get(c, ''))}." for c in codes)
+
+
+def _spoken_units(text: str) -> str:
+    for sign, words in (("°C", "degrees Celsius"), ("°F", "degrees Fahrenheit")):
+        text = text.replace(sign, words)
+    return text or "no details"
+
+
+def _bundle_twiml(
+    n: Notification, codes: Sequence[str], gather_url: str | None, voice: Voice
+) -> str:
+    asks = gather_url is not None and n.needs_ack
+    xml = ""
+    heard = len(codes)
+    while heard >= 1:
+        url = with_alarms(gather_url, codes[:heard]) if gather_url is not None else None
+        # details in both rounds, then in the first only, then codes only
+        for first, again in ((True, True), (True, False), (False, False)):
+            root = ET.Element("Response")
+            for round_, detail in enumerate((first, again)):
+                text = bundle_speech(n, codes, heard, detail)
+                text = text if round_ == 0 else f"Again. {text}"
+                if asks and url is not None:
+                    gather = ET.SubElement(
+                        root,
+                        "Gather",
+                        {
+                            "input": "dtmf",
+                            "numDigits": "1",
+                            "action": url,
+                            "method": "POST",
+                            "timeout": "8",
+                        },
+                    )
+                    _say(gather, text, voice)
+                    these = "this alarm" if heard == 1 else f"these {heard} alarms"
+                    _say(gather, f"To acknowledge {these}, press {ACK_KEY}.", voice)
+                else:
+                    _say(root, text, voice)
+            if asks:
+                _say(root, "No key was pressed. The alarms stay unacknowledged. Goodbye.", voice)
+            ET.SubElement(root, "Hangup")
+            xml = _document(root)
+            if len(xml) <= MAX_TWIML:
+                return xml
+        heard = heard - max(1, heard // 4) if heard > 8 else heard - 1
+    return xml
+
+
+def pin_prompt_twiml(action_url: str, voice: Voice | None = None, alarms: int = 1) -> str:
     """After the key press: ask for the PIN, ended by the pound key."""
     voice = voice or Voice()
+    stays = "The alarm stays" if alarms == 1 else "The alarms stay"
     root = ET.Element("Response")
     gather = ET.SubElement(
         root,
@@ -153,7 +255,7 @@ def pin_prompt_twiml(action_url: str, voice: Voice | None = None) -> str:
         },
     )
     _say(gather, "Enter your PIN, then press the pound key.", voice)
-    _say(root, "No PIN was entered. The alarm stays unacknowledged. Goodbye.", voice)
+    _say(root, f"No PIN was entered. {stays} unacknowledged. Goodbye.", voice)
     ET.SubElement(root, "Hangup")
     return _document(root)
 

@@ -149,3 +149,47 @@ async def test_a_failing_recorder_does_not_break_acknowledgement(clock: FakeCloc
     )
     assert not service.sms(SHARED, "ACK A1007 0000 x").ok
     assert service.sms(SHARED, "ACK A1007 1111 x").ok
+
+
+async def test_several_alarms_each_on_its_own_a_store_failure_names_its_alarm(
+    clock: FakeClock,
+) -> None:
+    service, commands, refused = build(clock, shared_handset())
+    commands.alarms.update({"A1010": view("A1010"), "A1029": view("A1029")})
+    real = commands.acknowledge
+
+    def flaky(target: str, person: str, comment: str, via: str | None = None) -> AlarmView:
+        commands.broken = target == "A1010"
+        return real(target, person, comment, via)
+
+    commands.acknowledge = flaky  # type: ignore[method-assign]
+    outcome = service.sms(SHARED, "ACK A1007 A1010 A1029 1111 on my way")
+    assert not outcome.ok and outcome.reason is Reason.STORE_ERROR
+    assert [v.code for v in outcome.acknowledged] == ["A1007", "A1029"]
+    assert outcome.reply == (
+        "NOT acknowledged: A1010: the acknowledgement could not be recorded; nothing was "
+        "changed, try again. A1007, A1029 acknowledged by Ana: on my way"
+    )
+    assert commands.alarms["A1010"].state is AlarmState.UNACK
+    assert [(r.reason, r.target) for r in refused] == [(Reason.STORE_ERROR, "A1010")]
+
+
+async def test_what_was_not_acknowledged_comes_first_and_none_is_a_refusal(
+    clock: FakeClock,
+) -> None:
+    service, commands, refused = build(clock, shared_handset())
+    outcome = service.sms(SHARED, "ACK A1007 A1010 1111 on my way")
+    assert outcome.ok is False  # A1010 does not exist; A1007 is acknowledged
+    assert commands.alarms["A1007"].acked_by == "ana"
+    assert (
+        outcome.reply == "NOT acknowledged: no alarm 'A1010'. A1007 acknowledged by Ana: on my way"
+    )
+    again = service.sms(SHARED, "ACK A1007 A1010 1111 again")
+    assert again.acknowledged == () and again.reply == (
+        "Not acknowledged: alarm A1007 is ACKED: nothing to acknowledge; no alarm 'A1010'"
+    )
+    assert [r.reason for r in refused] == [
+        Reason.UNKNOWN_ALARM,
+        Reason.NOT_ACKNOWLEDGEABLE,
+        Reason.UNKNOWN_ALARM,
+    ]

@@ -18,6 +18,7 @@ import pytest
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
+from yarl import URL
 
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import Refusal, RefusalLog
@@ -109,7 +110,7 @@ async def signed_post(
     headers = {"X-Twilio-Signature": signature(BASE + path_qs, params, token)}
     body = urlencode(dict(sent if sent is not None else params))
     return await session.post(
-        f"http://127.0.0.1:{port}{path_qs}",
+        URL(f"http://127.0.0.1:{port}{path_qs}", encoded=True),  # as signed: %2F stays %2F
         data=body,
         headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
     )

@@ -1,13 +1,14 @@
 """Flood bundling (issue 5 item 11): while the engine reports a flood, pages for one person
 within the window go out as one message listing every alarm; horns still get each alarm (they
-count alarms by code); an alarm acknowledged meanwhile drops out; the flood's end flushes."""
+count alarms by code); an alarm acknowledged meanwhile drops out; the flood's end flushes.
+Acknowledging a bundle with one reply or key press: ``test_ack_bundle.py``."""
 
 from __future__ import annotations
 
 from alarms.escalation.messages import bundle
 from alarms.model import AnnouncementKind, Priority
 from alarms.notify.message import first_sentence
-from alarms.notify.sms import compose_sms
+from alarms.notify.sms import compose_sms, flood_codes
 from monitor.clock import FakeClock
 from tests.alarms.test_escalation_support import Rig, paging, paging_data
 
@@ -48,8 +49,10 @@ async def test_pages_for_one_person_are_bundled_during_a_flood(clock: FakeClock)
     assert listing.startswith("ALARM FLOOD, 5 alarms: A1023, A1007, A1015, A1031, A1049; A1023 ")
     assert all(code in listing for code in CODES)
     assert n.sop.count("SOP-CC-012") == 5  # each alarm's own SOP after the list
-    sms = compose_sms(n)
-    assert all(code in sms for code in CODES) and "Reply ACK A1023" in sms
+    sms = compose_sms(n)  # says exactly what to send to acknowledge all five
+    assert sms.startswith("ALARM FLOOD, 5 alarms: A1023 critical ")
+    assert sms.endswith("Reply ACK A1023 A1007 A1015 A1031 A1049 <PIN> <comment>")
+    assert flood_codes(n) == ("A1023", "A1007", "A1015", "A1031", "A1049")
     rows = [r for r in rig.record.rows if r.action == "bundled"]  # type: ignore[attr-defined]
     assert len(rows) == 1 and sorted(rows[0].data["codes"]) == CODES
     await rig.stop()
@@ -106,3 +109,24 @@ def test_bundle_text_never_ends_its_first_sentence_early() -> None:
     merged = bundle([b, a], "esc/bundle/x", a.event_at)
     listing = first_sentence(merged.sop)
     assert "Room 2" in listing and listing.count("A1007") == listing.count("A1015") == 2
+
+
+def test_bundle_items_never_hold_the_separator() -> None:
+    from tests.alarms.test_notify_support import notification
+
+    a = notification(alarm_id="A1007", equipment="ULT-03; room 2;shelf 4")
+    b = notification(alarm_id="A1015", condition="high; door")
+    merged = bundle([a, b], "esc/bundle/x", a.event_at)
+    assert flood_codes(merged) == ("A1007", "A1015")
+    sms = compose_sms(merged)
+    assert "ULT-03, room 2,shelf 4" in sms and sms.count(";") == 1  # one between the two
+
+
+def test_an_alarm_held_twice_is_listed_once_head_first() -> None:
+    from tests.alarms.test_notify_support import notification
+
+    a = notification(alarm_id="A1007", priority="high")
+    b = notification(alarm_id="A1010", priority="critical")
+    merged = bundle([a, b, a.model_copy(update={"kind": "escalated"})], "esc/bundle/x", a.event_at)
+    assert flood_codes(merged) == ("A1010", "A1007")
+    assert merged.equipment.endswith("+1 more alarm")

@@ -148,6 +148,7 @@ async def test_generic_json(hook: Hook, notifiers: list[WebhookNotifier]) -> Non
             "comment": None,
             "site": "Berlin cell lab",
             "event_id": None,
+            "bundled": [],
         },
     }
 
