@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, model_validator
 from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Notification
 from alarms.notify.people import Person
+from alarms.notify.sms import flood_codes, reply_line
 from monitor.clock import Clock, SystemClock
 from monitor.config.durations import Duration
 
@@ -152,7 +153,7 @@ def body(n: Notification) -> str:
         lines += [
             "",
             "To acknowledge: reply to the SMS with",
-            f"    ACK {n.alarm_id} <PIN> <comment>",
+            f"    {reply_line(flood_codes(n) or (n.alarm_id,))}",
             "from your registered phone, or answer the call, press 1 and enter your PIN.",
         ]
     return "\n".join(lines) + "\n"

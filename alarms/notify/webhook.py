@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr
 from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Notification
 from alarms.notify.people import Person
+from alarms.notify.sms import flood_codes, reply_line
 from monitor.config.durations import Duration
 
 Format = Literal["json", "slack_text", "slack_blocks", "teams_messagecard", "teams_adaptive"]
@@ -160,7 +161,8 @@ def facts(n: Notification) -> list[tuple[str, str]]:
 
 
 def ack_hint(n: Notification) -> str:
-    return f"Acknowledge: reply ACK {n.alarm_id} <PIN> <comment> to the SMS, or press 1 on the call"
+    reply = reply_line(flood_codes(n) or (n.alarm_id,))
+    return f"Acknowledge: reply {reply} to the SMS, or press 1 on the call"
 
 
 def generic(n: Notification, target: Person) -> dict[str, Any]:

@@ -329,3 +329,19 @@ async def test_url_from_a_file(tmp_path: Any, hook: Hook, notifiers: list[Webhoo
     notifiers.append(notifier)
     await notifier.send(notification(), person())
     assert len(hook.received) == 1
+
+
+def test_a_bundle_tells_chat_readers_to_acknowledge_every_code() -> None:
+    from datetime import UTC, datetime
+
+    from alarms.escalation.messages import bundle
+    from alarms.notify.email import body as email_body
+    from alarms.notify.webhook import ack_hint
+    from tests.alarms.test_notify_support import notification
+
+    at = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+    page = bundle([notification(), notification(alarm_id="A1015")], "esc/bundle/alice/x", at)
+    assert page.bundled == ("A1007", "A1015")
+    assert "reply ACK A1007 A1015 <PIN> <comment> to the SMS" in ack_hint(page)
+    assert "reply ACK A1007 <PIN> <comment>" in ack_hint(notification())
+    assert "    ACK A1007 A1015 <PIN> <comment>" in email_body(page)
