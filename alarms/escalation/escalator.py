@@ -379,7 +379,10 @@ class Escalator:
             self._acknowledged(a, view, track)
         elif a.kind is K.RETURNED_TO_NORMAL:
             self._returned(a, view, track)
-        elif a.kind in (K.SILENCED, K.RETIRED, K.RESET):
+        elif a.kind is K.SILENCED:  # shelved, suppressed, out of service: those paged are told
+            track.view = view
+            self._close(track, a.kind.value, a, update="silenced")
+        elif a.kind in (K.RETIRED, K.RESET):
             track.view = view
             self._close(track, a.kind.value, a)
 
@@ -602,8 +605,8 @@ class Escalator:
             timezone=self.setup.timezone,
             site=self.setup.site,
             late=a.late,
-            acknowledged_by=by if kind == "acknowledged" else None,
-            comment=a.comment if kind == "acknowledged" else None,
+            acknowledged_by=by if kind in ("acknowledged", "silenced") else None,
+            comment=a.comment if kind in ("acknowledged", "silenced") else None,
         )
         if notification is None:
             return

@@ -141,8 +141,10 @@ def body(n: Notification) -> str:
     ]
     if n.kind == "acknowledged":
         lines.append(f"Acknowledged by: {n.acknowledged_by or 'unknown'}")
-        if n.comment:
-            lines.append(f"Comment:     {n.comment}")
+    elif n.kind == "silenced":
+        lines.append(f"{n.title.capitalize()} by: {n.acknowledged_by or 'coldwatch (by design)'}")
+    if n.kind in ("acknowledged", "silenced") and n.comment:
+        lines.append(f"Comment:     {n.comment}")
     if n.possible_duplicate:
         lines += ["", "This may repeat an earlier message whose delivery was not confirmed."]
     if n.late:

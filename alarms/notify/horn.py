@@ -1,9 +1,9 @@
 """A local horn or beacon: one Modbus coil, on while any alarm wants attention.
 
 The coil goes on when an alarm is raised, escalated or re-alarms, and off when the last alarm
-holding it is acknowledged or returns to normal (``off_on``): two freezers in alarm keep the
-horn sounding until both are dealt with. An optional pulse pattern toggles the coil for
-beacons without a flash mode of their own.
+holding it is acknowledged, returns to normal or is silenced (shelved, suppressed by design, out
+of service; ``off_on``): two freezers in alarm keep the horn sounding until both are dealt
+with. An optional pulse pattern toggles the coil for beacons without a flash mode of their own.
 
 The set of alarms holding the horn lives in memory: after a restart the engine's re-sent
 notifications rebuild it, and an acknowledgement of an alarm the notifier does not know
@@ -54,7 +54,9 @@ class HornSettings(NotifierSettings):
     unit: int = Field(default=1, ge=0, le=247)
     coil: int = Field(ge=0, le=65535)
     pulse: Pulse | None = None
-    off_on: tuple[Kind, ...] = ("acknowledged", "returned-to-normal")
+    off_on: tuple[Kind, ...] = ("acknowledged", "returned-to-normal", "silenced")
+    """Which updates of an alarm release the horn: by default acknowledged, back to normal and
+    silenced (shelved, suppressed by design or out of service)."""
     timeout: Duration = Field(default=3.0, gt=0, le=60)
 
     @model_validator(mode="after")
@@ -62,7 +64,7 @@ class HornSettings(NotifierSettings):
         if (self.host is None) == (self.serial_port is None):
             raise ValueError("set exactly one of host (Modbus TCP) and serial_port (RTU)")
         if any(k in ("raised", "escalated", "re-alarm") for k in self.off_on):
-            raise ValueError("off_on may only name acknowledged and returned-to-normal")
+            raise ValueError("off_on may only name acknowledged, returned-to-normal and silenced")
         return self
 
     @property

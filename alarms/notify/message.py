@@ -17,7 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Kind = Literal["raised", "escalated", "re-alarm", "returned-to-normal", "acknowledged"]
+Kind = Literal["raised", "escalated", "re-alarm", "returned-to-normal", "acknowledged", "silenced"]
+"""``silenced``: shelved, suppressed by design or taken out of service; paging stops."""
+
+#: Kinds that tell of a person's action on the alarm, with who (``acknowledged_by``) and why.
+ACTION_KINDS: frozenset[str] = frozenset({"acknowledged", "silenced"})
 
 #: Kinds that ask for attention (a horn sounds, an acknowledgement is requested).
 ACTIVE_KINDS: frozenset[str] = frozenset({"raised", "escalated", "re-alarm"})
@@ -31,6 +35,13 @@ KIND_TITLES: dict[str, str] = {
     "re-alarm": "STILL IN ALARM",
     "returned-to-normal": "BACK TO NORMAL",
     "acknowledged": "ACKNOWLEDGED",
+    "silenced": "SILENCED",
+}
+
+_SILENCED_TITLES: dict[str, str] = {
+    "SHELVED": "SHELVED",
+    "SUPPRESSED": "SUPPRESSED",
+    "OUT_OF_SERVICE": "OUT OF SERVICE",
 }
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)|\n")
@@ -71,6 +82,7 @@ class Notification(BaseModel):
     possible_duplicate: bool = False
     """An earlier attempt's outcome is unknown: this one may repeat it."""
     acknowledged_by: str | None = Field(default=None, max_length=100)
+    """Who acknowledged it (``acknowledged``), or shelved it (``silenced``)."""
     comment: str | None = Field(default=None, max_length=500)
     site: str | None = Field(default=None, max_length=100)
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -112,12 +124,14 @@ class Notification(BaseModel):
     @property
     def needs_ack(self) -> bool:
         """Whether the message asks for an acknowledgement."""
-        return self.kind != "acknowledged" and self.state.upper() not in ACKED_STATES
+        return self.kind not in ACTION_KINDS and self.state.upper() not in ACKED_STATES
 
     @property
     def title(self) -> str:
         """``ALARM``, ``ESCALATED``, ``BACK TO NORMAL, NOT ACKED``, ..."""
         title = KIND_TITLES[self.kind]
+        if self.kind == "silenced":
+            title = _SILENCED_TITLES.get(self.state.upper(), title)
         if self.kind == "returned-to-normal" and self.needs_ack:
             title += ", NOT ACKED"
         return title

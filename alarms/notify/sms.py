@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alarms.notify.message import Notification, quantity
+from alarms.notify.message import ACTION_KINDS, Notification, quantity
 
 GSM_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -177,7 +177,7 @@ def _pieces(n: Notification) -> list[_Piece]:
     if n.kind == "escalated":
         head += f" tier {n.tier}"
     pieces = [_Piece("", _clean(head))]
-    if n.kind == "acknowledged" and n.acknowledged_by:
+    if n.kind in ACTION_KINDS and n.acknowledged_by:
         pieces.append(_Piece(" by ", _clean(n.acknowledged_by), rank=3, minimum=4, cap=40))
     pieces.append(_Piece(": ", _clean(n.equipment), rank=1, minimum=6, cap=60))
     if n.channel:
@@ -190,7 +190,7 @@ def _pieces(n: Notification) -> list[_Piece]:
     # an active alarm: since when it is active; otherwise when it was dealt with
     when = n.local(n.raised_at if n.active else n.event_at).strftime("%d %b %H:%M %Z")
     pieces.append(_Piece(" since " if n.active else " at ", _clean(when), rank=5, minimum=99))
-    if n.kind == "acknowledged" and n.comment:
+    if n.kind in ACTION_KINDS and n.comment:
         pieces.append(_Piece('. "', _clean(n.comment), '"', rank=7))
     sop = n.sop_first_sentence().rstrip(".!? ")
     if sop:

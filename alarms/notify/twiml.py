@@ -104,11 +104,14 @@ def speech(n: Notification, sop_chars: int = 600) -> str:
     elif n.kind == "returned-to-normal":
         tail = " It is not acknowledged yet." if n.needs_ack else ""
         parts.append(f"{subject} has returned to normal at {when}.{tail} The {what}.")
+    elif n.kind == "silenced":
+        who = f" by {n.acknowledged_by}" if n.acknowledged_by else ""
+        parts.append(f"{subject} was {n.title.lower()}{who} at {when}. Paging has stopped.")
     else:
         who = f" by {n.acknowledged_by}" if n.acknowledged_by else ""
         parts.append(f"{subject} was acknowledged{who} at {when}. The {what}.")
     sop = n.sop_first_sentence()
-    if sop and n.kind != "acknowledged":
+    if sop and n.kind not in ("acknowledged", "silenced"):
         if len(sop) > sop_chars:
             sop = sop[:sop_chars].rsplit(" ", 1)[0] + "."
         parts.append(f"Procedure: {sop}")

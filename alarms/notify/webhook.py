@@ -155,8 +155,10 @@ def facts(n: Notification) -> list[tuple[str, str]]:
     ]
     if n.kind == "acknowledged":
         rows.append(("Acknowledged by", n.acknowledged_by or "unknown"))
-        if n.comment:
-            rows.append(("Comment", n.comment))
+    elif n.kind == "silenced":
+        rows.append((f"{n.title.capitalize()} by", n.acknowledged_by or "coldwatch (by design)"))
+    if n.kind in ("acknowledged", "silenced") and n.comment:
+        rows.append(("Comment", n.comment))
     return rows
 
 

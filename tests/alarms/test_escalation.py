@@ -9,6 +9,7 @@ import asyncio
 
 from alarms.model import AlarmState, AnnouncementKind, Level, Priority
 from alarms.notify.base import NotifyError
+from alarms.notify.sms import compose_sms
 from monitor.clock import FakeClock
 from tests.alarms.test_escalation_support import SOP, Rig, paging, view
 
@@ -288,3 +289,28 @@ async def test_stop_cancels_pages_in_flight(clock: FakeClock) -> None:
     await rig.escalator.stop()
     assert not rig.escalator._jobs.all
     await asyncio.sleep(0)
+
+
+async def test_shelving_tells_those_paged_and_silences_the_horn(clock: FakeClock) -> None:
+    policy = {
+        "tiers": [
+            {"notify": ["schedule:techs", "person:lab-horn"], "wait": "15m"},
+            {"notify": ["person:sam"], "wait": "15m"},
+        ]
+    }
+    rig = await Rig(clock, paging_config=paging(policies={"cold": policy})).start()
+    rig.source.raise_()
+    await rig.at(5)
+    rig.source.shelve()  # by Sam, "defrost"
+    await rig.at(6)
+    told = rig.pages(("silenced",))
+    assert sorted((p.minute, p.person, p.channel) for p in told) == [
+        (5, "alice", "sms"),  # not a phone call: nothing to acknowledge
+        (5, "lab-horn", "horn"),  # the horn lets go of the alarm
+    ]
+    sms = next(p.notification for p in told if p.person == "alice")
+    assert (sms.title, sms.acknowledged_by, sms.comment) == ("SHELVED", "Sam Weber", "defrost")
+    assert not sms.needs_ack
+    text = compose_sms(sms)
+    assert "SHELVED by Sam Weber" in text and '"defrost"' in text and "Reply ACK" not in text
+    await rig.stop()

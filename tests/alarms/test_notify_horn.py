@@ -167,3 +167,15 @@ def test_settings() -> None:
         HornSettings(coil=1)
     with pytest.raises(ValueError, match="off_on may only"):
         HornSettings(host="x", coil=1, off_on=["raised"])
+
+
+async def test_shelving_an_alarm_silences_the_horn(server: ModbusTestServer) -> None:
+    notifier = horn(server.port)
+    try:
+        await notifier.send(notification(), HORN)
+        assert await read_coil(server.port) is True
+        result = await notifier.send(notification(kind="silenced", state="SHELVED"), HORN)
+        assert result.provider_id == "horn:lab-horn:off"
+        assert await read_coil(server.port) is False
+    finally:
+        await notifier.aclose()
