@@ -91,6 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """The store's chain, then every side log in its file (notification log, escalation
+    record...): a line each; EXIT_FAILED if any of them has a problem."""
+    import sqlite3
+
+    from monitor.store.factory import sqlite_path
+    from monitor.store.side_chain import verify_file
+
     loaded = _load_or_exit(args.config)
     store = _open_store_readonly(loaded, args.config)
     try:
@@ -102,9 +109,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"ok: {result.batches} batches, {result.readings} readings, {result.events} events; "
             "hash chain intact"
         )
-        return EXIT_OK
-    print(f"FAILED at batch {result.first_bad_batch}: {result.problem}")
-    return EXIT_FAILED
+    else:
+        print(f"FAILED at batch {result.first_bad_batch}: {result.problem}")
+    ok = result.ok
+    store_cfg = loaded.config.store
+    if store_cfg.backend == "sqlite":
+        path = sqlite_path(store_cfg, _base_dir(args.config))
+        try:
+            checks = verify_file(path)
+        except sqlite3.Error as exc:
+            print(f"side logs: FAILED: cannot read them in {path}: {exc}")
+            return EXIT_FAILED
+        for check in checks:
+            print(check.line())
+            ok = ok and check.ok
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _reading_row(r: Reading) -> dict[str, object]:
@@ -269,9 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(
         sub.add_parser(
             "verify",
-            help="verify the store's hash chain",
-            description="Recompute the hash chain of the stored records. Exits 0 when intact, 1 "
-            "naming the first altered or missing batch.",
+            help="verify the hash chains of the records",
+            description="Recompute the hash chain of the stored records and of the logs beside "
+            "them (notifications, escalation, PIN lockouts). Exits 0 when all are intact, 1 "
+            "naming the first altered or missing batch or row.",
         )
     )
     p.set_defaults(func=cmd_verify)

@@ -3,10 +3,11 @@ fresh set of guesses by crashing or waiting out a restart of the daemon).
 
 One append-only table, ``ack_lockout_log``, in the store's file beside the notification log and
 the escalation record (:func:`monitor.store.sqlite_schema.open_side_log`; UPDATE and DELETE
-refused by triggers): a row per wrong PIN (``failed``), per lock (``locked``, with when it
-ends), per count cleared by a right PIN (``reset``) and per unlock by an administrator
-(``unlocked``). Times are wall-clock (UTC microseconds): monotonic time does not survive a
-restart. At start only the rows of the last ``max(window, duration)`` are read back.
+refused by triggers; hash-chained, :mod:`monitor.store.side_chain`): a row per wrong PIN
+(``failed``), per lock (``locked``, with when it ends), per count cleared by a right PIN
+(``reset``) and per unlock by an administrator (``unlocked``). Times are wall-clock (UTC
+microseconds): monotonic time does not survive a restart. At start only the rows of the last
+``max(window, duration)`` are read back.
 
 Bounded: only registered phone numbers reach the lockout (an unknown number is refused before
 any PIN is looked at), a locked number's guesses are not counted, and a right PIN writes a row
@@ -25,8 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
+from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
-from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log, rollback
+from monitor.store.side_chain import LOCKOUT_LOG
+from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log
 
 Action = Literal["failed", "locked", "reset", "unlocked"]
 
@@ -39,7 +42,9 @@ CREATE TABLE IF NOT EXISTS ack_lockout_log (
     at_us INTEGER NOT NULL,
     lock_key TEXT NOT NULL,
     action TEXT NOT NULL CHECK (action IN ('failed', 'locked', 'reset', 'unlocked')),
-    until_us INTEGER
+    until_us INTEGER,
+    prev_hash TEXT,
+    hash TEXT
 );
 CREATE INDEX IF NOT EXISTS ack_lockout_log_at ON ack_lockout_log (at_us);
 CREATE TRIGGER IF NOT EXISTS ack_lockout_log_no_update BEFORE UPDATE ON ack_lockout_log
@@ -80,7 +85,7 @@ class SQLiteLockoutLog:
     the store first."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self._conn = open_side_log(path, SCHEMA)
+        self._conn = open_side_log(path, SCHEMA, LOCKOUT_LOG)
         self._lock = threading.Lock()
 
     def append(self, rows: Sequence[LockoutRow]) -> None:
@@ -89,17 +94,7 @@ class SQLiteLockoutLog:
             for r in rows
         ]
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT INTO ack_lockout_log (at_us, lock_key, action, until_us) "
-                    "VALUES (?, ?, ?, ?)",
-                    values,
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                rollback(self._conn)
-                raise
+            side_chain.append(self._conn, LOCKOUT_LOG, values)
 
     def since(self, at: datetime) -> list[LockoutRow]:
         with self._lock:

@@ -10,7 +10,8 @@ announcement that caused the row: a restart replays the engine's announcements a
 highest one.
 
 :class:`SQLiteEscalationLog` keeps the rows in its own table, ``escalation_log``, in the store's
-file (append-only, enforced by triggers, like ``notification_log``); :class:`MemoryEscalationLog`
+file (append-only, enforced by triggers, and hash-chained row by row like ``notification_log``:
+:mod:`monitor.store.side_chain`, checked by ``coldwatch verify``); :class:`MemoryEscalationLog`
 is the same in a list, for tests and the offline demo. The table is also the record of which
 tier was reached and when, for excursion reports.
 """
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
 from alarms.model import AlarmView
+from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
+from monitor.store.side_chain import ESCALATION_LOG
 from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log
 
 Status = Literal["running", "paused", "acked", "closed"]
@@ -213,7 +216,9 @@ CREATE TABLE IF NOT EXISTS escalation_log (
     closed INTEGER NOT NULL,
     event_id TEXT,
     ann_seq INTEGER,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    prev_hash TEXT,
+    hash TEXT
 );
 CREATE INDEX IF NOT EXISTS escalation_log_track ON escalation_log (track, seq);
 CREATE INDEX IF NOT EXISTS escalation_log_code ON escalation_log (code, seq);
@@ -229,7 +234,7 @@ BEGIN
 END;
 """
 
-_COLUMNS: Final = "seq, at_us, action, track, code, alarm_key, closed, event_id, ann_seq, data"
+_COLUMNS: Final = ", ".join(("seq", *ESCALATION_LOG.columns))
 
 
 class SQLiteEscalationLog:
@@ -237,7 +242,7 @@ class SQLiteEscalationLog:
     step is on disk before its page leaves. Sharing the store's file: open the store first."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self._conn = open_side_log(path, SCHEMA)
+        self._conn = open_side_log(path, SCHEMA, ESCALATION_LOG)
         self._lock = threading.Lock()
 
     def append(self, row: EscalationRow) -> EscalationRow:
@@ -253,13 +258,7 @@ class SQLiteEscalationLog:
             json.dumps(row.data, separators=(",", ":"), sort_keys=True),
         )
         with self._lock:
-            cursor = self._conn.execute(
-                f"INSERT INTO escalation_log ({_COLUMNS.partition(', ')[2]}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
-            seq = cursor.lastrowid
-        assert seq is not None
+            (seq,) = side_chain.append(self._conn, ESCALATION_LOG, (values,))
         return replace(row, seq=seq)
 
     def open_tracks(self) -> list[EscalationRow]:

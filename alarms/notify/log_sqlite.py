@@ -2,10 +2,14 @@
 
 The table ``notification_log`` is created here (``IF NOT EXISTS``) rather than by the store's
 migrations, which it will join later; triggers refuse UPDATE and DELETE, as on the store's
-record tables, so a status change is always a new row. The connection uses the store's PRAGMAs
-(WAL, busy timeout) with ``synchronous=FULL``: an intent must be on disk before the SMS leaves,
-or a power cut could both send the page and forget it was sent. Pages are rare; the fsync is
-cheap at that rate.
+record tables, so a status change is always a new row. Every row is hash-chained to the one
+before it (``prev_hash``, ``hash``: :mod:`monitor.store.side_chain`), so an edit made around
+the triggers shows in ``coldwatch verify``; a table made by an earlier coldwatch gets the
+columns at the first open, its rows sealed under an anchor.
+
+The connection uses the store's PRAGMAs (WAL, busy timeout) with ``synchronous=FULL``: an
+intent must be on disk before the SMS leaves, or a power cut could both send the page and
+forget it was sent. Pages are rare; the fsync is cheap at that rate.
 
 Sharing the store's file: open the store first. The store refuses a new file that already has
 tables but no ``schema_migrations`` (it cannot tell it from somebody else's database).
@@ -19,7 +23,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from alarms.notify.log import LogRecord, Status
+from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
+from monitor.store.side_chain import NOTIFICATION_LOG
 from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log
 
 SCHEMA: Final = f"""
@@ -38,7 +44,9 @@ CREATE TABLE IF NOT EXISTS notification_log (
     retryable INTEGER,
     provider_id TEXT,
     error TEXT,
-    notification TEXT
+    notification TEXT,
+    prev_hash TEXT,
+    hash TEXT
 );
 CREATE INDEX IF NOT EXISTS notification_log_delivery ON notification_log (key, person_id, seq);
 CREATE INDEX IF NOT EXISTS notification_log_alarm ON notification_log (alarm_id, seq);
@@ -53,17 +61,14 @@ BEGIN
 END;
 """
 
-_COLUMNS: Final = (
-    "seq, at_us, key, alarm_id, person_id, channel, attempt, status, possible_duplicate, "
-    "outcome_unknown, final, retryable, provider_id, error, notification"
-)
+_COLUMNS: Final = ", ".join(("seq", *NOTIFICATION_LOG.columns))
 
 
 class SQLiteLog:
     """A :class:`alarms.notify.log.NotificationLog` in ``path`` (``None``: in memory)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self._conn = open_side_log(path, SCHEMA)
+        self._conn = open_side_log(path, SCHEMA, NOTIFICATION_LOG)
         self._lock = threading.Lock()
 
     def append(self, record: LogRecord) -> LogRecord:
@@ -84,13 +89,7 @@ class SQLiteLog:
             record.notification,
         )
         with self._lock:
-            cursor = self._conn.execute(
-                f"INSERT INTO notification_log ({_COLUMNS.partition(', ')[2]}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            seq = cursor.lastrowid
-        assert seq is not None
+            (seq,) = side_chain.append(self._conn, NOTIFICATION_LOG, (row,))
         return _record((seq, *row))
 
     def history(self, key: str, person_id: str) -> list[LogRecord]:

@@ -21,9 +21,12 @@ from functools import cache
 from importlib import resources
 from operator import attrgetter
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from monitor.store.base import StoreError
+
+if TYPE_CHECKING:
+    from monitor.store.side_chain import SideLog
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +70,31 @@ def connect(
     return conn
 
 
-def open_side_log(path: str | Path | None, schema: str) -> sqlite3.Connection:
+def open_side_log(path: str | Path | None, schema: str, *chained: SideLog) -> sqlite3.Connection:
     """A connection for an append-only log kept beside the records (the notification log, the
     escalation record): in the store's file when given one (open the store first, so that the
     file gets its migrations), else in memory; every commit synced (``synchronous=FULL``), so
-    that what the log says was done is on disk before it is acted on."""
+    that what the log says was done is on disk before it is acted on.
+
+    ``schema`` is run in one ``BEGIN IMMEDIATE`` transaction, with the upgrade of every table
+    in ``chained`` to a hash-chained one (:func:`monitor.store.side_chain.upgrade`: a table
+    made by an earlier coldwatch gets its ``prev_hash``/``hash`` columns, and an anchor over
+    the rows it has); write such a table with :func:`monitor.store.side_chain.append`."""
+    from monitor.store.side_chain import upgrade
+
     if path is None:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     else:
         conn = connect(path, synchronous="FULL")
-    conn.executescript("BEGIN;" + schema + "COMMIT;")
+    try:
+        conn.executescript("BEGIN IMMEDIATE;" + schema)
+        for side_log in chained:
+            upgrade(conn, side_log)
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        conn.close()
+        raise
     return conn
 
 

@@ -1,0 +1,425 @@
+"""Hash chains for the append-only side logs kept in the store's file.
+
+The notification log, the escalation record and (once it adopts this) the PIN lockout log are
+tables of their own beside the store's records (:func:`monitor.store.sqlite_schema.open_side_log`).
+Triggers refuse UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can drop a
+trigger; the chain makes such an edit evident, as the batch chain does for readings and events.
+
+The chain (format 1)
+    Every row carries ``prev_hash`` and ``hash``: ``hash = SHA-256("coldwatch-side-v1\\n" ||
+    table name || "\\n" || prev_hash || canonical JSON of {"seq": seq, column: value...})`` in
+    lower-case hex, over the columns :class:`SideLog` names, a NULL column left out of the object
+    (so a nullable column added later leaves the hashes of older rows valid). ``prev_hash`` is the
+    previous row's hash; 64 zeros before the first row. ``seq`` runs 1, 2, 3... without gaps, and
+    the table's AUTOINCREMENT counter (``sqlite_sequence``) must not be past the last row: a row
+    removed from the middle or from the end is a gap. The table name in the hash keeps a row
+    from being passed off as another table's.
+
+Tables written before the chain
+    A table created by an earlier coldwatch has no ``prev_hash``/``hash`` columns: the first
+    open by this code adds them (``ALTER TABLE``) and, when the table already has rows, records
+    an anchor in ``side_log_anchors`` (append-only too): how many rows precede the chain, the
+    last of them, and a seal over them (the same chain with the prefix
+    ``"coldwatch-side-anchor-v1\\n"``, from 64 zeros). The first chained row follows on from
+    the seal. The earlier rows were not protected before the upgrade; from it on, altering one
+    breaks the seal. A row without a hash after the anchor (inserted by hand, or by an older
+    coldwatch after a downgrade) is reported: it was written outside the chain.
+
+Values
+    The values appended must be what SQLite gives back: ``int`` (``bool`` is taken as 0/1),
+    ``float`` (finite), ``str`` or ``None``, each of the type its column's affinity keeps (an
+    ``int`` for an INTEGER column, a ``str`` for a TEXT one), since verify rebuilds the hash from
+    the stored row.
+
+What it does not do
+    Like the store's chain, it lives in the same file: someone who rewrites a row *and*
+    recomputes every hash after it (the format is public) is not detected, nor is a removal
+    from the end that also lowers ``sqlite_sequence``. Anchoring the newest hash outside the
+    file is what would close that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from monitor.model import utc_now
+from monitor.store.canonical import GENESIS_HASH, canonical_json, to_us
+from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, connect, rollback, split_statements
+
+CHAIN_FORMAT: Final = 1
+_ROW_PREFIX: Final = b"coldwatch-side-v1\n"
+_ANCHOR_PREFIX: Final = b"coldwatch-side-anchor-v1\n"
+CHAIN_COLUMNS: Final = ("prev_hash", "hash")
+
+ANCHORS_SCHEMA: Final = f"""
+CREATE TABLE IF NOT EXISTS side_log_anchors (
+    table_name TEXT PRIMARY KEY,
+    at_us INTEGER NOT NULL,
+    earlier_rows INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    anchor_hash TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS side_log_anchors_no_update BEFORE UPDATE ON side_log_anchors
+BEGIN
+    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
+END;
+CREATE TRIGGER IF NOT EXISTS side_log_anchors_no_delete BEFORE DELETE ON side_log_anchors
+BEGIN
+    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
+END;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SideLog:
+    """A chained side-log table: its name, what ``coldwatch verify`` calls it, and the columns
+    the hash covers (every column but ``seq``, ``prev_hash`` and ``hash``, in the order the
+    values are given to :func:`append`)."""
+
+    table: str
+    label: str
+    columns: tuple[str, ...]
+    insert_sql: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = ("seq", *self.columns, *CHAIN_COLUMNS)
+        placeholders = ", ".join("?" * len(names))
+        object.__setattr__(
+            self,
+            "insert_sql",
+            f"INSERT INTO {self.table} ({', '.join(names)}) VALUES ({placeholders})",
+        )
+
+
+NOTIFICATION_LOG: Final = SideLog(
+    "notification_log",
+    "notification log",
+    (
+        "at_us", "key", "alarm_id", "person_id", "channel", "attempt", "status",
+        "possible_duplicate", "outcome_unknown", "final", "retryable", "provider_id", "error",
+        "notification",
+    ),
+)  # fmt: skip
+ESCALATION_LOG: Final = SideLog(
+    "escalation_log",
+    "escalation record",
+    ("at_us", "action", "track", "code", "alarm_key", "closed", "event_id", "ann_seq", "data"),
+)
+LOCKOUT_LOG: Final = SideLog(
+    "ack_lockout_log", "PIN lockout log", ("at_us", "lock_key", "action", "until_us")
+)
+#: Every side log ``coldwatch verify`` looks for in the store's file, in the order it reports.
+SIDE_LOGS: Final = (NOTIFICATION_LOG, ESCALATION_LOG, LOCKOUT_LOG)
+
+
+# --- hashing -----------------------------------------------------------------------------------
+
+
+def _link(prefix: bytes, log: SideLog, prev_hash: str, seq: int, values: Sequence[Any]) -> str:
+    fields = {
+        name: value for name, value in zip(log.columns, values, strict=True) if value is not None
+    }
+    fields["seq"] = seq
+    digest = hashlib.sha256(prefix)
+    digest.update(log.table.encode("utf-8"))
+    digest.update(b"\n")
+    digest.update(prev_hash.encode("ascii"))
+    digest.update(canonical_json(fields).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def row_hash(log: SideLog, prev_hash: str, seq: int, values: Sequence[Any]) -> str:
+    """The hash of row ``seq`` (its values in :attr:`SideLog.columns` order) after ``prev_hash``."""
+    return _link(_ROW_PREFIX, log, prev_hash, seq, values)
+
+
+def _seal(log: SideLog, prev_hash: str, seq: int, values: Sequence[Any]) -> str:
+    """The anchor's seal over the rows that precede the chain, one row at a time."""
+    return _link(_ANCHOR_PREFIX, log, prev_hash, seq, values)
+
+
+def _checked(values: Sequence[Any]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for value in values:
+        if value is None or type(value) in (int, str):
+            out.append(value)
+        elif isinstance(value, bool):
+            out.append(int(value))
+        elif type(value) is float:
+            if not math.isfinite(value):
+                raise ValueError(f"a side-log value must be finite, not {value!r}")
+            out.append(value)
+        else:
+            raise TypeError(
+                f"a side-log value must be int, float, str or None, not {type(value).__name__}"
+            )
+    return tuple(out)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def upgrade(conn: sqlite3.Connection, log: SideLog) -> bool:
+    """Give ``log``'s table its chain columns if it lacks them, sealing the rows it already has
+    under an anchor; inside the caller's write transaction. True if it changed the table."""
+    present = _table_columns(conn, log.table)
+    if not present:
+        raise sqlite3.OperationalError(f"no such table: {log.table}")
+    missing = [name for name in CHAIN_COLUMNS if name not in present]
+    if not missing:
+        return False
+    for name in missing:
+        conn.execute(f"ALTER TABLE {log.table} ADD COLUMN {name} TEXT")
+    seal, count, last_seq = GENESIS_HASH, 0, 0
+    for seq, *values in conn.execute(
+        f"SELECT seq, {', '.join(log.columns)} FROM {log.table} ORDER BY seq"
+    ):
+        seal = _seal(log, seal, seq, values)
+        count, last_seq = count + 1, seq
+    if count:
+        for statement in split_statements(ANCHORS_SCHEMA):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO side_log_anchors (table_name, at_us, earlier_rows, last_seq, anchor_hash)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (log.table, to_us(utc_now()), count, last_seq, seal),
+        )
+    return True
+
+
+def _anchor(conn: sqlite3.Connection, table: str) -> tuple[int, int, str] | None:
+    """(earlier_rows, last_seq, anchor_hash) of ``table``'s anchor; None without one."""
+    try:
+        row = conn.execute(
+            "SELECT earlier_rows, last_seq, anchor_hash FROM side_log_anchors WHERE table_name = ?",
+            (table,),
+        ).fetchone()
+    except sqlite3.OperationalError:  # no anchors table: nothing was ever upgraded
+        return None
+    return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
+
+
+def _counter(conn: sqlite3.Connection, table: str) -> int:
+    """The table's AUTOINCREMENT counter: the highest seq it ever handed out."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return int(row[0]) if row is not None and isinstance(row[0], int) else 0
+
+
+def _head(conn: sqlite3.Connection, log: SideLog) -> tuple[int, str]:
+    """The seq the next row gets and the hash it follows on from."""
+    row = conn.execute(f"SELECT seq, hash FROM {log.table} ORDER BY seq DESC LIMIT 1").fetchone()
+    last_seq = 0 if row is None else int(row[0])
+    next_seq = max(last_seq, _counter(conn, log.table)) + 1
+    if row is None:
+        return next_seq, GENESIS_HASH
+    if row[1] is not None:
+        return next_seq, str(row[1])
+    # the newest row has no hash: rows that predate the chain (its anchor), or rows written
+    # outside it, which verify reports; carry on from the last hash there is
+    found = conn.execute(
+        f"SELECT hash FROM {log.table} WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if found is not None:
+        return next_seq, str(found[0])
+    anchor = _anchor(conn, log.table)
+    return next_seq, GENESIS_HASH if anchor is None else anchor[2]
+
+
+def append(conn: sqlite3.Connection, log: SideLog, rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Append ``rows`` (values in :attr:`SideLog.columns` order) to ``log``'s table with their
+    hashes, in one ``BEGIN IMMEDIATE`` transaction (the read of the newest hash and the inserts
+    are atomic, even against another connection); return their seqs. The connection must be
+    in autocommit mode and not in a transaction. A table still without its chain columns
+    (opened without naming ``log`` to :func:`~monitor.store.sqlite_schema.open_side_log`) is
+    upgraded here first."""
+    checked = [_checked(values) for values in rows]
+    seqs: list[int] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        try:
+            seq, prev = _head(conn, log)
+        except sqlite3.OperationalError:
+            if upgrade(conn, log) is False:
+                raise
+            seq, prev = _head(conn, log)
+        for values in checked:
+            digest = row_hash(log, prev, seq, values)
+            conn.execute(log.insert_sql, (seq, *values, prev, digest))
+            seqs.append(seq)
+            prev, seq = digest, seq + 1
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+    return seqs
+
+
+# --- verifying ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SideLogCheck:
+    """What :func:`verify` found in one side log."""
+
+    log: SideLog
+    ok: bool
+    rows: int = 0
+    chained: bool = True
+    """False: the table has no chain columns yet (written only by an earlier coldwatch, or by a
+    writer that does not chain it); nothing to check, not a problem."""
+    earlier: int = 0
+    """Rows that precede the chain (sealed by its anchor)."""
+    bad_seq: int | None = None
+    problem: str | None = None
+
+    def line(self) -> str:
+        """One line for ``coldwatch verify``."""
+        name = self.log.label
+        if not self.ok:
+            return f"{name}: FAILED: {self.problem}"  # the problem names the row
+        if not self.chained:
+            return f"{name}: {_rows(self.rows)}, not hash-chained (the table has no hash columns)"
+        text = f"{name}: {_rows(self.rows)}, hash chain intact"
+        if self.earlier:
+            verb = "precedes" if self.earlier == 1 else "precede"
+            text += f" ({_rows(self.earlier, 'earlier ')} {verb} the chain, sealed by its anchor)"
+        return text
+
+
+def _rows(count: int, what: str = "") -> str:
+    return f"{count} {what}row" if count == 1 else f"{count} {what}rows"
+
+
+class _Broken(Exception):
+    def __init__(self, seq: int | None, message: str) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.message = message
+
+
+def verify(conn: sqlite3.Connection, log: SideLog) -> SideLogCheck | None:
+    """Walk ``log``'s table and check its chain; None if the file has no such table. Reads
+    only; run it in one read transaction for a consistent snapshot."""
+    present = _table_columns(conn, log.table)
+    if not present:
+        return None
+    total = int(conn.execute(f"SELECT count(*) FROM {log.table}").fetchone()[0])
+    if not all(name in present for name in CHAIN_COLUMNS):
+        return SideLogCheck(log, True, total, chained=False)
+    anchor = _anchor(conn, log.table)
+    try:
+        earlier = _walk(conn, log, anchor)
+    except _Broken as broken:
+        return SideLogCheck(log, False, total, bad_seq=broken.seq, problem=broken.message)
+    return SideLogCheck(log, True, total, earlier=earlier)
+
+
+def _walk(conn: sqlite3.Connection, log: SideLog, anchor: tuple[int, int, str] | None) -> int:
+    """Check every row; return how many precede the chain; raise _Broken."""
+    earlier_rows, last_early, anchor_hash = anchor if anchor is not None else (0, 0, GENESIS_HASH)
+    seal = GENESIS_HASH
+    prev = GENESIS_HASH if anchor is None else anchor_hash
+    if anchor is not None and earlier_rows != last_early:
+        raise _Broken(
+            None,
+            f"the anchor says {earlier_rows} rows precede the chain, up to row {last_early} "
+            f"(anchor altered)",
+        )
+    expected = 1
+    width = len(log.columns)
+    query = f"SELECT seq, {', '.join(log.columns)}, prev_hash, hash FROM {log.table} ORDER BY seq"
+    for row in conn.execute(query):
+        seq = row[0]
+        values = row[1 : 1 + width]
+        stored_prev, stored = row[1 + width], row[2 + width]
+        if seq != expected:
+            raise _Broken(expected, _gap(expected, seq))
+        expected = seq + 1
+        if seq <= last_early:
+            if stored_prev is not None or stored is not None:
+                raise _Broken(
+                    seq, f"row {seq} precedes the chain's anchor but has a hash (altered)"
+                )
+            seal = _seal_or_none(log, seal, seq, values)
+            if seq == last_early and seal != anchor_hash:
+                raise _Broken(
+                    None,
+                    f"the {earlier_rows} rows before the chain (1..{last_early}) do not match "
+                    f"its anchor: one of them was altered",
+                )
+            continue
+        if stored is None:
+            raise _Broken(seq, f"row {seq} has no hash (written outside the chain)")
+        if stored_prev != prev:
+            after = (
+                "the anchor of the earlier rows"
+                if seq == last_early + 1 and anchor is not None
+                else "the chain's start (64 zeros)"
+                if seq == 1
+                else f"row {seq - 1}"
+            )
+            raise _Broken(
+                seq, f"row {seq}: prev_hash does not match the hash of {after} (chain broken)"
+            )
+        if _hash_or_none(log, prev, seq, values) != stored:
+            raise _Broken(seq, f"row {seq}: hash mismatch (the row was altered)")
+        prev = stored
+    last = expected - 1
+    if anchor is not None and last < last_early:
+        raise _Broken(last + 1, f"rows {last + 1}..{last_early} before the chain are missing")
+    counter = _counter(conn, log.table)
+    if counter > last:
+        raise _Broken(
+            last + 1,
+            f"rows {last + 1}..{counter} missing: removed from the end (the table's sequence "
+            f"counter is at {counter})",
+        )
+    return min(last, last_early) if anchor is not None else 0
+
+
+def _gap(expected: int, seq: int) -> str:
+    missing = f"row {expected}" if seq == expected + 1 else f"rows {expected}..{seq - 1}"
+    before = f"row {expected - 1}" if expected > 1 else "the start of the table"
+    return f"{missing} missing (seq gap: row {seq} follows {before})"
+
+
+def _hash_or_none(log: SideLog, prev: str, seq: int, values: Sequence[Any]) -> str | None:
+    try:
+        return row_hash(log, prev, seq, values)
+    except (TypeError, ValueError, UnicodeError):  # a stored value append never writes
+        return None
+
+
+def _seal_or_none(log: SideLog, prev: str, seq: int, values: Sequence[Any]) -> str:
+    try:
+        return _seal(log, prev, seq, values)
+    except (TypeError, ValueError, UnicodeError):
+        return ""
+
+
+def verify_file(path: str | Path) -> list[SideLogCheck]:
+    """Check every side log (:data:`SIDE_LOGS`) present in the store file ``path``, in one read
+    transaction; raises :class:`sqlite3.Error` when the file cannot be read."""
+    if not Path(path).is_file():
+        return []
+    conn = connect(path)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("BEGIN")
+        try:
+            found = [verify(conn, log) for log in SIDE_LOGS]
+        finally:
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return [check for check in found if check is not None]
