@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.config.loader import ConfigError, LoadedConfig, load
+from monitor.config.secrets import secrets_deferred
 from monitor.model import Reading
 
 EXIT_OK = 0
@@ -64,7 +65,11 @@ def _base_dir(config_path: str) -> Path:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
-        loaded = load(args.config)
+        if args.without_secrets:
+            with secrets_deferred():
+                loaded = load(args.config)
+        else:
+            loaded = load(args.config)
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue)
@@ -283,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     p.add_argument("-v", "--verbose", action="store_true", help="also print a summary")
+    p.add_argument(
+        "--without-secrets",
+        action="store_true",
+        help="do not read secrets from environment variables or files (check everything else, "
+        "e.g. in CI or before the secrets are installed)",
+    )
     p.set_defaults(func=cmd_check_config)
 
     p = with_config(

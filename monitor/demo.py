@@ -76,29 +76,56 @@ _DEMO_ALARMS: dict[str, Any] = {
 }
 
 
+#: How long each tier of the demo's call tree waits for an acknowledgement: short, like its
+#: on-delays, so the escalation can be watched (and tested) within a few minutes.
+DEMO_TIER_WAIT = "15s"
+
+
 def demo_paging(data_dir: Path) -> dict[str, Any]:
-    """Who the demo pages and how: the operator running it, through the outbox (a file and
-    stderr), every minute until acknowledged; ``coldwatch alarms ack`` works as that user."""
+    """Who the demo pages and how, all through the outbox (a file and stderr): the operator
+    running it and the control room first, the supervisor after ``DEMO_TIER_WAIT`` without an
+    acknowledgement, then the supervisor again every ``DEMO_TIER_WAIT`` until someone
+    acknowledges; low-priority alarms (a server clock without NTP) page the operator once.
+    ``coldwatch alarms ack`` works as the operator: the others are told it was acknowledged."""
+
+    def person(pid: str, name: str, **more: Any) -> dict[str, Any]:
+        return {"id": pid, "name": name, "channels": ["outbox"], **more}
+
     return {
         "notifiers": {
             "outbox": {"type": "outbox", "path": str((data_dir / "outbox.jsonl").resolve())}
         },
         "people": [
-            {
-                "id": "operator",
-                "name": "Demo operator",
-                "channels": ["outbox"],
-                "os_users": [service_user()],
-            }
+            person("operator", "Demo operator", os_users=[service_user()]),
+            person("control-room", "Demo control room"),  # a place, paged like a person
+            person("supervisor", "Demo supervisor"),
         ],
         "escalation": {
             "policies": {
                 "demo": {
                     "name": "demo call tree",
-                    "tiers": [{"name": "operator", "notify": ["person:operator"], "wait": "1m"}],
+                    "tiers": [
+                        {
+                            "name": "operator",
+                            "notify": ["person:operator", "person:control-room"],
+                            "wait": DEMO_TIER_WAIT,
+                        },
+                        {
+                            "name": "supervisor",
+                            "notify": ["person:supervisor"],
+                            "wait": DEMO_TIER_WAIT,
+                        },
+                    ],
                     "repeat": 0,
-                }
+                },
+                "notice": {
+                    "name": "demo notices",
+                    "tiers": [{"notify": ["person:operator"], "wait": "10m"}],
+                    "repeat": 0,
+                    "keep_paging": False,
+                },
             },
+            "routes": [{"match": {"priority": "low"}, "policy": "notice"}],
             "default_policy": "demo",
         },
     }

@@ -138,7 +138,7 @@ class HttpApiSettings(NotifierSettings):
 
     @model_validator(mode="after")
     def _loopback_unless_allowed(self) -> HttpApiSettings:
-        check_bind(self.host, self.allow_remote, self.secret("bearer_token") is not None)
+        check_bind(self.host, self.allow_remote, self.has_secret("bearer_token"))
         return self
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
-from monitor.config.secrets import resolve_secret
+from monitor.config.secrets import resolve_secret, secrets_are_deferred
 
 if TYPE_CHECKING:
     from alarms.notify.message import Notification
@@ -70,10 +70,16 @@ class NotifierSettings(BaseModel):
     @model_validator(mode="after")
     def _secrets_resolvable(self) -> NotifierSettings:
         for name in self.secret_fields:
-            value = self.secret(name)
-            if value is None and name in self.required_secrets:
+            if not self.has_secret(name) and name in self.required_secrets:
                 raise ValueError(f"set one of {name}, {name}_env or {name}_file")
         return self
+
+    def has_secret(self, name: str) -> bool:
+        """Whether the secret is configured (and, unless secrets are deferred, readable)."""
+        value = self.secret(name)  # refuses two sources of one secret, deferred or not
+        if secrets_are_deferred():
+            return any(getattr(self, n) for n in (name, f"{name}_env", f"{name}_file"))
+        return value is not None
 
     def secret(self, name: str) -> str | None:
         """The secret's value (from the file or environment variable if so configured)."""

@@ -7,6 +7,9 @@ of the three may be set. Values never appear in logs or in the stored effective 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 REDACTED = "<redacted>"
@@ -20,11 +23,33 @@ def is_secret_key(key: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
+_DEFERRED: ContextVar[bool] = ContextVar("coldwatch_secrets_deferred", default=False)
+
+
+@contextmanager
+def secrets_deferred() -> Iterator[None]:
+    """Within: a secret from an environment variable or a file is not read (its value is
+    None), so that a configuration can be checked where its secrets are not installed (CI,
+    a workstation): ``coldwatch check-config --without-secrets``. Where each secret comes from
+    is still checked."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def secrets_are_deferred() -> bool:
+    return _DEFERRED.get()
+
+
 def resolve_secret(name: str, inline: str | None, env: str | None, file: str | None) -> str | None:
     """Return the secret's value; raise ValueError naming the key when it cannot be had."""
     given = [k for k, v in ((name, inline), (f"{name}_env", env), (f"{name}_file", file)) if v]
     if len(given) > 1:
         raise ValueError(f"set only one of {', '.join(given)}")
+    if _DEFERRED.get() and (env or file):
+        return None
     if env:
         value = os.environ.get(env)
         if value is None:

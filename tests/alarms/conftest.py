@@ -134,6 +134,20 @@ class Harness:
 
 Factory = Callable[..., Awaitable[Harness]]
 
+# what config/alarms-example.yaml reads from the environment (as in tests/core/test_config.py):
+# its secrets are resolved when it is loaded, so the tests that load it need them set
+EXAMPLE_SECRETS = {
+    "TWILIO_AUTH_TOKEN": "not-a-real-token",
+    "SMTP_PASSWORD": "not-a-real-password",
+    **{f"PIN_{name}": "4711" for name in ("ALICE", "BOB", "CAROL", "SAM", "MARIA", "QUINN")},
+}
+
+
+@pytest.fixture(autouse=True)
+def _example_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in EXAMPLE_SECRETS.items():
+        monkeypatch.setenv(name, value)
+
 
 @pytest.fixture
 async def engine_factory(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Factory]:
