@@ -408,17 +408,11 @@ class _Compiler:
                 key=f"{channel_id}/{rule_id}",
                 rule_id=rule_id,
                 kind=kind,
-                source=channel_id,
                 name=spec.name or rule_id.replace("_", " "),
                 priority=priority,
                 contingency=spec.contingency or "",
                 channels=(channel_id, *extra),
-                devices=(channel.source.device,),
-                equipment=eq.id,
-                equipment_name=eq.name,
-                equipment_ids=(eq.id,),
-                source_name=channel.name,
-                unit=channel.unit,
+                **_channel_fields(channel_id, eq, channel),
                 latching=bool(spec.latching),
                 realarm_after=realarm or None,
                 realarm_max=spec.realarm_max
@@ -628,17 +622,11 @@ class _Compiler:
                     key=key,
                     rule_id="calibration_due",
                     kind=ConditionKind.CALIBRATION,
-                    source=channel_id,
                     name=f"calibration due {due.isoformat()}",
                     priority=Priority(spec["priority"]),
                     contingency=spec.get("contingency") or "",
                     channels=(channel_id,),
-                    devices=(channel.source.device,),
-                    equipment=eq.id,
-                    equipment_name=eq.name,
-                    equipment_ids=(eq.id,),
-                    source_name=channel.name,
-                    unit=channel.unit,
+                    **_channel_fields(channel_id, eq, channel),
                     latching=bool(spec.get("latching")),
                     realarm_after=(self.settings.realarm_after if realarm is None else realarm)
                     or None,
@@ -738,6 +726,19 @@ class _Compiler:
         self.compile_system()
         inhibits = self.compile_inhibits()
         return RuleSet(tuple(self.rules), tuple(inhibits), s, tuple(self.issues))
+
+
+def _channel_fields(channel_id: str, eq: Equipment, channel: Channel) -> dict[str, Any]:
+    """What every rule on one channel says about where it is."""
+    return {
+        "source": channel_id,
+        "devices": (channel.source.device,),
+        "equipment": eq.id,
+        "equipment_name": eq.name,
+        "equipment_ids": (eq.id,),
+        "source_name": channel.name,
+        "unit": channel.unit,
+    }
 
 
 def _field_path(own_rule: RuleSpec | None, rule_path: PathKey) -> At:

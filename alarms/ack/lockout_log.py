@@ -29,7 +29,7 @@ from typing import Final, Literal, Protocol
 from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
 from monitor.store.side_chain import LOCKOUT_LOG
-from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log
+from monitor.store.sqlite_schema import append_only_triggers, open_side_log
 
 Action = Literal["failed", "locked", "reset", "unlocked"]
 
@@ -47,14 +47,7 @@ CREATE TABLE IF NOT EXISTS ack_lockout_log (
     hash TEXT
 );
 CREATE INDEX IF NOT EXISTS ack_lockout_log_at ON ack_lockout_log (at_us);
-CREATE TRIGGER IF NOT EXISTS ack_lockout_log_no_update BEFORE UPDATE ON ack_lockout_log
-BEGIN
-    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
-END;
-CREATE TRIGGER IF NOT EXISTS ack_lockout_log_no_delete BEFORE DELETE ON ack_lockout_log
-BEGIN
-    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
-END;
+{append_only_triggers("ack_lockout_log")}
 """
 
 

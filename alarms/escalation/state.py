@@ -30,7 +30,7 @@ from alarms.model import AlarmView
 from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
 from monitor.store.side_chain import ESCALATION_LOG
-from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log
+from monitor.store.sqlite_schema import append_only_triggers, open_side_log
 
 Status = Literal["running", "paused", "acked", "closed"]
 
@@ -224,14 +224,7 @@ CREATE INDEX IF NOT EXISTS escalation_log_track ON escalation_log (track, seq);
 CREATE INDEX IF NOT EXISTS escalation_log_code ON escalation_log (code, seq);
 CREATE INDEX IF NOT EXISTS escalation_log_ann ON escalation_log (ann_seq);
 CREATE INDEX IF NOT EXISTS escalation_log_action ON escalation_log (action, at_us);
-CREATE TRIGGER IF NOT EXISTS escalation_log_no_update BEFORE UPDATE ON escalation_log
-BEGIN
-    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
-END;
-CREATE TRIGGER IF NOT EXISTS escalation_log_no_delete BEFORE DELETE ON escalation_log
-BEGIN
-    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
-END;
+{append_only_triggers("escalation_log")}
 """
 
 _COLUMNS: Final = ", ".join(("seq", *ESCALATION_LOG.columns))

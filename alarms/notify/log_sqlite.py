@@ -26,7 +26,7 @@ from alarms.notify.log import LogRecord, Status
 from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
 from monitor.store.side_chain import NOTIFICATION_LOG
-from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, open_side_log
+from monitor.store.sqlite_schema import append_only_triggers, open_side_log
 
 SCHEMA: Final = f"""
 CREATE TABLE IF NOT EXISTS notification_log (
@@ -51,14 +51,7 @@ CREATE TABLE IF NOT EXISTS notification_log (
 CREATE INDEX IF NOT EXISTS notification_log_delivery ON notification_log (key, person_id, seq);
 CREATE INDEX IF NOT EXISTS notification_log_alarm ON notification_log (alarm_id, seq);
 CREATE INDEX IF NOT EXISTS notification_log_at ON notification_log (at_us);
-CREATE TRIGGER IF NOT EXISTS notification_log_no_update BEFORE UPDATE ON notification_log
-BEGIN
-    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
-END;
-CREATE TRIGGER IF NOT EXISTS notification_log_no_delete BEFORE DELETE ON notification_log
-BEGIN
-    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
-END;
+{append_only_triggers("notification_log")}
 """
 
 _COLUMNS: Final = ", ".join(("seq", *NOTIFICATION_LOG.columns))

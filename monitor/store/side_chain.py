@@ -50,7 +50,7 @@ from typing import Any, Final
 
 from monitor.model import utc_now
 from monitor.store.canonical import GENESIS_HASH, canonical_json, to_us
-from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE, connect, rollback, split_statements
+from monitor.store.sqlite_schema import append_only_triggers, connect, rollback, split_statements
 
 CHAIN_FORMAT: Final = 1
 _ROW_PREFIX: Final = b"coldwatch-side-v1\n"
@@ -65,14 +65,7 @@ CREATE TABLE IF NOT EXISTS side_log_anchors (
     last_seq INTEGER NOT NULL,
     anchor_hash TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS side_log_anchors_no_update BEFORE UPDATE ON side_log_anchors
-BEGIN
-    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
-END;
-CREATE TRIGGER IF NOT EXISTS side_log_anchors_no_delete BEFORE DELETE ON side_log_anchors
-BEGIN
-    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');
-END;
+{append_only_triggers("side_log_anchors")}
 """
 
 

@@ -32,6 +32,17 @@ log = logging.getLogger(__name__)
 
 APPLICATION_ID: Final = 0x636F6C64  # "cold", in the SQLite header: marks the file as ours
 APPEND_ONLY_MESSAGE: Final = "coldwatch: records are append-only"
+
+
+def append_only_triggers(table: str) -> str:
+    """The SQL of the two triggers that refuse ``UPDATE`` and ``DELETE`` on ``table``."""
+    return "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table}\n"
+        f"BEGIN\n    SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}');\nEND;\n"
+        for verb in ("UPDATE", "DELETE")
+    )
+
+
 DEFAULT_BUSY_TIMEOUT: Final = 10.0  # seconds
 
 
