@@ -35,13 +35,23 @@ class NotifyError(Exception):
     ``retryable``: the same request may succeed later (timeouts, 5xx, rate limits); a
     non-retryable error (invalid number, bad credentials, 4xx) goes straight to the next
     channel. ``outcome_unknown``: the request may have reached the provider anyway (a timeout
-    after sending), so a retry is marked as a possible duplicate.
+    after sending), so a retry is marked as a possible duplicate. ``recipient``: the failure is
+    about this person (no phone number, an invalid or unsubscribed number, an address the mail
+    server refuses), not the notifier, so the notifier watch does not count it against it.
     """
 
-    def __init__(self, message: str, *, retryable: bool, outcome_unknown: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        outcome_unknown: bool = False,
+        recipient: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.outcome_unknown = outcome_unknown
+        self.recipient = recipient
 
 
 class Notifier(Protocol):

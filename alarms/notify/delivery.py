@@ -363,7 +363,8 @@ class Delivery:
                 extra={"alarm": notification.alarm_id, "person": person.id, "channel": channel},
             )
             return result
-        self._observe(channel, False, str(error))
+        if not error.recipient:  # a bad number says nothing about the notifier
+            self._observe(channel, False, str(error))
         final = not error.retryable or attempt >= last_attempt
         self._append(
             notification,

@@ -92,7 +92,7 @@ class EmailNotifier:
 
     async def send(self, notification: Notification, target: Person) -> DeliveryResult:
         if not target.email:
-            raise NotifyError(f"{target.id} has no e-mail address", retryable=False)
+            raise NotifyError(f"{target.id} has no e-mail address", retryable=False, recipient=True)
         s = self.settings
         msg = self.compose(notification, target)
         password = s.required_secret("password") if s.username else None
@@ -172,7 +172,9 @@ def classify(exc: BaseException, host: str) -> NotifyError:
         codes = [r.code for r in exc.recipients]
         retryable = any(400 <= c < 500 for c in codes)
         text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-        return NotifyError(f"recipient refused by {host}: {text}", retryable=retryable)
+        return NotifyError(
+            f"recipient refused by {host}: {text}", retryable=retryable, recipient=True
+        )
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         return NotifyError(f"{host} refused the login ({exc.code})", retryable=False)
     if isinstance(exc, aiosmtplib.SMTPResponseException):

@@ -39,6 +39,10 @@ PERMANENT_CODES = frozenset(
     {20003, 20404, 21211, 21212, 21214, 21217, 21401, 21408, 21606, 21610, 21612, 21614, 13224}
 )
 
+#: Codes about the number paged (invalid, not a mobile, unsubscribed, unreachable), not about
+#: the account or Twilio: they do not count against the notifier (``NotifyError.recipient``).
+RECIPIENT_CODES = frozenset({21211, 21214, 21217, 21401, 21610, 21612, 21614})
+
 E164 = r"^\+[1-9][0-9]{6,14}$"
 
 HttpClientFactory = Callable[[float], AsyncHttpClient]
@@ -118,7 +122,11 @@ def classify(exc: BaseException) -> NotifyError:
         retryable = code in RETRYABLE_CODES or status == 429 or status >= 500
         if code in PERMANENT_CODES:
             retryable = False
-        return NotifyError(f"Twilio HTTP {status}, error {code}: {text}", retryable=retryable)
+        return NotifyError(
+            f"Twilio HTTP {status}, error {code}: {text}",
+            retryable=retryable,
+            recipient=code in RECIPIENT_CODES,
+        )
     if isinstance(exc, TimeoutError):
         return NotifyError("Twilio did not answer in time", retryable=True, outcome_unknown=True)
     if isinstance(exc, aiohttp.ClientConnectorError):

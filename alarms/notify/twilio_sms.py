@@ -55,7 +55,7 @@ class TwilioSmsNotifier:
 
     async def send(self, notification: Notification, target: Person) -> DeliveryResult:
         if not target.phone:
-            raise NotifyError(f"{target.id} has no phone number", retryable=False)
+            raise NotifyError(f"{target.id} has no phone number", retryable=False, recipient=True)
         s = self.settings
         sender = {"from_": s.from_number} if s.from_number else {}
         if s.messaging_service_sid:

@@ -71,7 +71,7 @@ class TwilioVoiceNotifier:
 
     async def send(self, notification: Notification, target: Person) -> DeliveryResult:
         if not target.phone:
-            raise NotifyError(f"{target.id} has no phone number", retryable=False)
+            raise NotifyError(f"{target.id} has no phone number", retryable=False, recipient=True)
         s = self.settings
         status, gather = self.urls(notification, target)
         twiml = call_twiml(notification, gather, Voice(s.voice, s.language))

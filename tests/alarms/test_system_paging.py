@@ -296,3 +296,29 @@ async def test_calibration_overdue_raises_a_low_priority_alarm(world: World) -> 
     await world.push(-80.0)  # a new due date was configured: readings are no longer flagged
     assert world.engine.get(key).state is S.RTN_UNACK
     await asyncio.sleep(0)
+
+
+async def test_a_bad_number_does_not_count_against_the_notifier(world: World) -> None:
+    """Pages that fail because of the person (a wrong or unsubscribed number) say nothing
+    about the SMS provider: no notifier alarm, no horn; the escalation moves on instead."""
+    world.notifiers["sms"].script = [
+        NotifyError("Twilio HTTP 400, error 21211: invalid 'To'", retryable=False, recipient=True)
+        for _ in range(200)
+    ]
+    await world.push(-55.0)
+    await world.rig.at(0)
+    assert len(world.notifiers["sms"].calls) >= 3
+    assert world.events == []
+    assert world.engine.get(SMS_FAILING).state is S.NORMAL
+    assert world.horn_calls() == []
+
+
+def test_twilio_errors_about_the_number_are_the_recipients() -> None:
+    from twilio.base.exceptions import TwilioRestException
+
+    from alarms.notify.twilio_common import classify
+
+    bad_number = classify(TwilioRestException(400, "uri", "invalid 'To'", code=21211))
+    bad_credentials = classify(TwilioRestException(401, "uri", "auth", code=20003))
+    assert (bad_number.recipient, bad_number.retryable) == (True, False)
+    assert (bad_credentials.recipient, bad_credentials.retryable) == (False, False)
