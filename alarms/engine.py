@@ -611,7 +611,7 @@ class AlarmEngine:
         code = parse_code(target)
         if code is not None:
             point = self._life.codes.get(code)
-            if point is None:
+            if point is None or point.code != code:  # never another occurrence of the alarm
                 raise AlarmCommandError(f"alarm {code} is not open (already back to NORMAL)")
             return point
         point = self._life.points.get(target)
@@ -625,7 +625,7 @@ class AlarmEngine:
         """Alarms by code, key, equipment id or device id."""
         life = self._life
         code = parse_code(target)
-        if code is not None and code in life.codes:
+        if code is not None and code in life.codes and life.codes[code].code == code:
             return [life.codes[code]]
         if target in life.points:
             return [life.points[target]]

@@ -11,7 +11,6 @@ raised) or NORMAL by its current condition.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -75,8 +74,6 @@ class Lifecycle:
         detail: dict[str, Any] | None = None,
     ) -> None:
         view = point.view()
-        if code is not None and view.code is None:  # closed by this action: keep its code
-            view = replace(view, code=code)
         data: dict[str, Any] = {
             "alarm": view.to_json(),
             "activations": [t.isoformat() for t in point.activations],

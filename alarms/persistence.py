@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,13 +36,18 @@ def announcement_of(record: AlarmRecord, event_id: str | None = None) -> Announc
     data = record.data
     alarm = data.get("alarm")
     detail = data.get("detail")
+    view = AlarmView.from_json(alarm) if isinstance(alarm, dict) else None
+    if view is not None and view.code is None and record.code is not None:
+        # closed by this row (an acknowledgement after return to normal, a reset): the state
+        # stored has no code any more, the announcement names the occurrence it closed
+        view = replace(view, code=record.code)
     return Announcement(
         event_id=event_id or f"h{record.seq}",
         seq=record.seq,
         kind=AnnouncementKind(record.announce),
         at=record.at,
         recorded_at=record.recorded_at,
-        alarm=AlarmView.from_json(alarm) if isinstance(alarm, dict) else None,
+        alarm=view,
         late=record.late,
         person=record.person,
         via=record.via,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from alarms.model import AlarmState
+from alarms.model import AlarmCommandError, AlarmState
 from monitor.store.base import StoreError
 from tests.alarms.conftest import Factory, at
 from tests.alarms.test_states import KEY, cfg
@@ -135,3 +135,24 @@ async def test_announcements_go_out_while_the_store_refuses_them(
     assert [r.action for r in h.store.alarm_records(key=KEY)] == ["raised"]
     h.engine.acknowledge(h.view(KEY).code or "", "ana", "seen")
     assert h.state(KEY) is S.ACKED
+
+
+async def test_an_old_code_never_acknowledges_a_new_occurrence(engine_factory: Factory) -> None:
+    """A late SMS reply to last night's page must not acknowledge tonight's alarm, before or
+    after a restart; the acknowledgement that closed the first occurrence still names it."""
+    h = await engine_factory(**cfg())
+    await h.push("box.t", 11.0, 0)
+    old = h.view(KEY).code
+    assert old is not None
+    await h.push("box.t", 5.0, 60)
+    h.engine.acknowledge(old, "ana", "door was open during restock")
+    await h.to(61)
+    closing = [a for a in h.announced if a.kind.value == "acknowledged"]
+    assert [a.alarm.code for a in closing if a.alarm is not None] == [old]
+    h2 = await engine_factory(restart=True, **cfg())
+    await h2.push("box.t", 11.0, 120)
+    new = h2.view(KEY).code
+    assert new is not None and new != old
+    with pytest.raises(AlarmCommandError, match="not open"):
+        h2.engine.acknowledge(old, "bob", "replying to the old page")
+    assert h2.state(KEY) is S.UNACK
