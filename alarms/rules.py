@@ -544,7 +544,7 @@ class _Compiler:
         for name, alarm in SYSTEM_ALARMS.items():
             defaults = {
                 "priority": alarm.priority,
-                "on_delay": 0.0,
+                "on_delay": alarm.on_delay,
                 "latching": name == "engine_fault",
                 "contingency": alarm.contingency,
             }

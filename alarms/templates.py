@@ -318,12 +318,14 @@ class SystemAlarm:
         priority: str,
         text: str,
         contingency: str,
+        on_delay: float = 0.0,
     ) -> None:
         self.set_kinds = set_kinds
         self.clear_kinds = clear_kinds
         self.priority = priority
         self.text = text
         self.contingency = contingency
+        self.on_delay = on_delay
 
     @property
     def pulse(self) -> bool:
@@ -376,6 +378,7 @@ SYSTEM_ALARMS: Final[dict[str, SystemAlarm]] = {
         "Nobody can be paged off site: the local horns sound. Call the on-call technician by "
         "phone, check the monitoring server's network and the SMS and mail providers, and "
         "watch the equipment in person until paging works again.",
+        on_delay=120.0,  # a person's next channel is usually tried within a minute
     ),
     "engine_fault": SystemAlarm(
         (),

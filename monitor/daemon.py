@@ -20,6 +20,7 @@ from alarms.ack.services import AckServices
 from alarms.engine import AlarmEngine
 from alarms.escalation.config import PagingConfig
 from alarms.escalation.escalator import Escalator, build_setup
+from alarms.escalation.horns import UNREACHABLE_KEY
 from alarms.escalation.state import SQLiteEscalationLog
 from alarms.model import Announcement
 from alarms.notify.delivery import Delivery
@@ -35,7 +36,7 @@ from monitor.health import HealthMonitor, last_run_marker, record_downtime
 from monitor.metrics import Metrics
 from monitor.model import Event, EventKind
 from monitor.pipeline import Pipeline, StoreWriter
-from monitor.store.base import Store
+from monitor.store.base import Store, StoreError
 from monitor.store.factory import open_store, sqlite_path
 
 log = logging.getLogger(__name__)
@@ -126,22 +127,25 @@ class Daemon:
             person,
         )
         last_run = last_run_marker(self.store)
-        # Committed before anything can page or write alarm records: a run killed in its first
-        # second is still found unclean at the next start.
-        self.store.append(
-            [],
-            [
-                Event(
-                    self.clock.now(),
-                    EventKind.DAEMON_STARTED,
-                    "daemon",
-                    f"coldwatch {__version__} started on {socket.gethostname()}",
-                    {"version": __version__, "pid": os.getpid()},
-                    person,
-                )
-            ],
+        started = Event(
+            self.clock.now(),
+            EventKind.DAEMON_STARTED,
+            "daemon",
+            f"coldwatch {__version__} started on {socket.gethostname()}",
+            {"version": __version__, "pid": os.getpid()},
+            person,
         )
+        try:
+            # Committed before anything can page or write alarm records: a run killed in its
+            # first second is still found unclean at the next start.
+            self.store.append([], [started])
+            started_queued = False
+        except StoreError as exc:  # a full disk must not keep the monitor from monitoring
+            log.error("cannot record the start now (%s); queued with the readings", exc)
+            started_queued = True
         await self.pipeline.start()
+        if started_queued:
+            self.pipeline.publish_event(started)
         if self.alarms is not None:
             await self.alarms.start()
         if self.escalator is not None:
@@ -191,6 +195,12 @@ class Daemon:
         store_file = sqlite_path(cfg.store, base_dir)
         self.notifier_watch = NotifierWatch(
             remote_notifiers(cfg.notifiers), self.pipeline.publish_event, self.clock
+        )
+        active = {v.key for v in self.alarms.active() if v.active}
+        prefix = "coldwatch/notifier_failing/"
+        self.notifier_watch.resume(
+            [k.removeprefix(prefix) for k in active if k.startswith(prefix)],
+            UNREACHABLE_KEY in active,
         )
         delivery = Delivery(
             build_all(cfg.notifiers, self.clock),

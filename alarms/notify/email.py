@@ -9,6 +9,7 @@ stale at 3 a.m.
 
 from __future__ import annotations
 
+import re
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -172,8 +173,10 @@ def classify(exc: BaseException, host: str) -> NotifyError:
         codes = [r.code for r in exc.recipients]
         retryable = any(400 <= c < 500 for c in codes)
         text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        # the address itself (5.1.x: no such user, bad mailbox); not a relay or policy refusal
+        about_address = all(re.search(r"\b[45]\.1\.\d+\b", r.message) for r in exc.recipients)
         return NotifyError(
-            f"recipient refused by {host}: {text}", retryable=retryable, recipient=True
+            f"recipient refused by {host}: {text}", retryable=retryable, recipient=about_address
         )
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         return NotifyError(f"{host} refused the login ({exc.code})", retryable=False)

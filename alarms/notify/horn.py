@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -80,6 +81,9 @@ class HornNotifier:
         self.clock = clock or SystemClock()
         self.holding: set[str] = set()
         """Alarm ids that keep the horn on."""
+        self._asked_at: dict[str, datetime] = {}
+        """Per alarm id, the event time of the newest page that asked for attention: an older
+        update (a retried "shelved" sent before the alarm was raised again) changes nothing."""
         self._lock = asyncio.Lock()
         self._io = asyncio.Lock()
         self._client: Any = None
@@ -88,10 +92,14 @@ class HornNotifier:
 
     async def send(self, notification: Notification, target: Person) -> DeliveryResult:
         async with self._lock:
+            alarm, at = notification.alarm_id, notification.event_at
+            asked = self._asked_at.get(alarm)
             if notification.active:
-                self.holding.add(notification.alarm_id)
-            elif notification.kind in self.settings.off_on:
-                self.holding.discard(notification.alarm_id)
+                self.holding.add(alarm)
+                self._asked_at[alarm] = max(at, asked) if asked is not None else at
+            elif notification.kind in self.settings.off_on and (asked is None or at >= asked):
+                self.holding.discard(alarm)
+                self._asked_at.pop(alarm, None)
             else:
                 return DeliveryResult(f"horn:{self.name}:unchanged")
             on = bool(self.holding)

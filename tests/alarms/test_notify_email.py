@@ -251,3 +251,18 @@ def test_settings(tmp_path: Path) -> None:
     settings = EmailSettings(**base, username="u", password_file=str(secret))
     assert settings.secret("password") == "s3cret"
     assert "s3cret" not in repr(settings)
+
+
+def test_a_refused_address_is_the_recipients_a_refused_relay_is_not() -> None:
+    import aiosmtplib
+
+    from alarms.notify.email import classify
+
+    unknown = aiosmtplib.SMTPRecipientsRefused(
+        [aiosmtplib.SMTPRecipientRefused(550, "5.1.1 <x@example.org>: user unknown", "x")]
+    )
+    relay = aiosmtplib.SMTPRecipientsRefused(
+        [aiosmtplib.SMTPRecipientRefused(554, "5.7.1 Relay access denied", "x")]
+    )
+    assert classify(unknown, "mail.example.org").recipient is True
+    assert classify(relay, "mail.example.org").recipient is False

@@ -179,3 +179,25 @@ async def test_shelving_an_alarm_silences_the_horn(server: ModbusTestServer) -> 
         assert await read_coil(server.port) is False
     finally:
         await notifier.aclose()
+
+
+async def test_a_late_update_never_silences_a_newer_raise(server: ModbusTestServer) -> None:
+    """A "shelved" update retried after the alarm was raised again must not switch off the
+    horn the new raise switched on; an update newer than the raise does."""
+    from datetime import timedelta
+
+    notifier = horn(server.port)
+    first = notification()
+    try:
+        await notifier.send(first, HORN)
+        later = first.event_at + timedelta(minutes=5)
+        await notifier.send(notification(event_at=later), HORN)  # raised again
+        stale = notification(kind="silenced", state="SHELVED", event_at=first.event_at)
+        result = await notifier.send(stale, HORN)
+        assert result.provider_id == "horn:lab-horn:unchanged"
+        assert await read_coil(server.port) is True
+        acked = notification(kind="acknowledged", event_at=later + timedelta(minutes=1))
+        await notifier.send(acked, HORN)
+        assert await read_coil(server.port) is False
+    finally:
+        await notifier.aclose()

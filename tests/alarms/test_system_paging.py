@@ -243,9 +243,12 @@ async def test_every_remote_notifier_failing_sounds_the_horn_until_acknowledged(
         EventKind.NOTIFIER_FAILING,
         EventKind.NOTIFIERS_ALL_FAILING,
     ]
-    sms_alarm = world.engine.get(SMS_FAILING)
+    assert world.engine.get(SMS_FAILING).state is S.UNACK
+    assert world.engine.get(ALL_FAILING).state is S.NORMAL  # its 2-minute on-delay
+    assert world.horn_calls() == []
+    await world.rig.at(3)
     unreachable = world.engine.get(ALL_FAILING)
-    assert sms_alarm.state is S.UNACK and unreachable.state is S.UNACK
+    assert unreachable.state is S.UNACK
     assert unreachable.priority is Priority.CRITICAL
     # nobody listed the horn in a tier: it sounds because nobody can be reached
     assert world.horn_calls() == [(unreachable.code, "raised", HORN_PLACE)]
@@ -279,10 +282,57 @@ async def test_one_failing_notifier_among_working_ones_does_not_sound_the_horn(
     await world.push(-55.0)
     await world.rig.at(0)
     assert [e.kind for e in world.events] == [EventKind.NOTIFIER_FAILING]
+    await world.rig.at(5)
     assert world.engine.get(SMS_FAILING).state is S.UNACK
     assert world.engine.get(ALL_FAILING).state is S.NORMAL
-    horn_codes = {code for code, _, _ in world.horn_calls()}
-    assert world.engine.get(ALL_FAILING).code not in horn_codes
+    assert world.horn_calls() == []
+
+
+async def test_the_next_channel_working_within_the_on_delay_raises_nothing(
+    world: World,
+) -> None:
+    """SMS is down, but the person's next channel (here: e-mail) delivers a minute later:
+    the watch says so at once, and the unreachable alarm's on-delay never completes."""
+    world.notifiers["sms"].script = failing(200)
+    for _ in range(3):
+        world.watch.attempt("sms", False, "HTTP 500")
+    await world.rig.at(1)
+    world.watch.attempt("mail", True)
+    await world.rig.at(10)
+    assert [e.kind for e in world.events] == [
+        EventKind.NOTIFIER_FAILING,
+        EventKind.NOTIFIERS_ALL_FAILING,
+        EventKind.NOTIFIERS_RECOVERED,
+    ]
+    assert world.engine.get(ALL_FAILING).state is S.NORMAL
+    assert world.horn_calls() == []
+
+
+async def test_an_old_success_does_not_count_as_working(clock: FakeClock) -> None:
+    """A chat webhook that delivered hours ago proves nothing about the network now."""
+    events: list[Event] = []
+    watch = NotifierWatch({"sms", "chat"}, events.append, clock, fresh_for=1800)
+    watch.attempt("chat", True)
+    await clock.jump(7200)
+    for _ in range(3):
+        watch.attempt("sms", False, "cannot connect to api.twilio.com")
+    assert [e.kind for e in events] == [
+        EventKind.NOTIFIER_FAILING,
+        EventKind.NOTIFIERS_ALL_FAILING,
+    ]
+
+
+def test_resumed_failures_clear_at_the_first_success(clock: FakeClock) -> None:
+    """After a restart the engine still holds the alarms; the watch starts from them."""
+    events: list[Event] = []
+    watch = NotifierWatch({"sms", "mail"}, events.append, clock)
+    watch.resume(["sms"], all_failing=True)
+    assert watch.failing() == ["sms"] and watch.all_failing
+    watch.attempt("sms", True)
+    assert [(e.kind, e.source) for e in events] == [
+        (EventKind.NOTIFIER_RECOVERED, "notifier/sms"),
+        (EventKind.NOTIFIERS_RECOVERED, "coldwatch"),
+    ]
 
 
 async def test_calibration_overdue_raises_a_low_priority_alarm(world: World) -> None:

@@ -206,3 +206,38 @@ async def test_the_start_is_on_disk_before_anything_can_page(tmp_path: Path) -> 
     await daemon.start()
     await daemon.stop()
     assert seen == [1]
+
+
+async def test_a_store_that_refuses_the_start_marker_does_not_stop_the_daemon(
+    tmp_path: Path,
+) -> None:
+    """A full disk at start: the daemon still starts (and the writer's retries raise the
+    store alarm); the start is recorded with the readings once the store takes writes."""
+    import asyncio
+
+    from monitor.daemon import Daemon
+    from monitor.store.base import StoreError
+    from tests.conftest import free_port
+
+    config = example_with_store(tmp_path, free_port(), free_port())
+    daemon = Daemon(load(config), base_dir=tmp_path)
+    append = daemon.store.append
+    calls = 0
+
+    def full_once(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise StoreError("database or disk is full")
+        return append(*args, **kwargs)  # type: ignore[arg-type]
+
+    daemon.store.append = full_once  # type: ignore[method-assign]
+    await daemon.start()
+    try:
+        for _ in range(100):
+            if daemon.store.events(kinds=[EventKind.DAEMON_STARTED]):
+                break
+            await asyncio.sleep(0.05)
+        assert len(daemon.store.events(kinds=[EventKind.DAEMON_STARTED])) == 1
+    finally:
+        await daemon.stop()

@@ -34,11 +34,15 @@ async def horn_server() -> AsyncIterator[ModbusTestServer]:
 
 @pytest.fixture
 async def refusing_webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    """A chat service that refuses every page with 403 (revoked token): not worth a retry."""
+    """A chat service that refuses every page with 403 (revoked token): not worth a retry;
+    it accepts pages again once a test appends ``{"accept": True}`` to the list."""
     received: list[dict[str, Any]] = []
 
     async def hook(request: web.Request) -> web.Response:
+        accept = any(r.get("accept") for r in received)
         received.append(await request.json())
+        if accept:
+            return web.Response(status=200, text="ok")
         return web.Response(status=403, text="token revoked")
 
     app = web.Application()
@@ -61,13 +65,9 @@ async def until(what: str, check: Any, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_all_remote_notifiers_failing_sounds_the_horn(
-    tmp_path: Path,
-    horn_server: ModbusTestServer,
-    refusing_webhook: tuple[str, list[dict[str, Any]]],
-) -> None:
-    url, received = refusing_webhook
-    loaded = fake_config(
+def paging_config(tmp_path: Path, url: str, horn_port: int, tier_wait: str) -> Any:
+    """A freezer reading -50 C against a -60 C limit, paged to Alice by chat only."""
+    return fake_config(
         tmp_path,
         [{"id": "dev", "driver": "fake", "interval": "1s", "timeout": "500ms"}],
         [
@@ -79,6 +79,8 @@ async def test_all_remote_notifiers_failing_sounds_the_horn(
             }
         ],
         alarms={
+            # the default 2-minute on-delay, shortened for the test
+            "system": {"notifiers_all_failing": {"on_delay": "1s"}},
             "equipment": {
                 "fr": {
                     "template": "other",
@@ -92,20 +94,29 @@ async def test_all_remote_notifiers_failing_sounds_the_horn(
                         }
                     },
                 }
-            }
+            },
         },
         notifiers={
             "chat": {"type": "webhook", "url": url, "format": "slack_text"},
-            "horn": {"type": "horn", "host": "127.0.0.1", "port": horn_server.port, "coil": COIL},
+            "horn": {"type": "horn", "host": "127.0.0.1", "port": horn_port, "coil": COIL},
         },
         people=[{"id": "alice", "name": "Alice", "channels": ["chat"]}],
         escalation={
             "policies": {
-                "cold": {"tiers": [{"notify": ["person:alice"], "wait": "15m"}], "repeat": 3}
+                "cold": {"tiers": [{"notify": ["person:alice"], "wait": tier_wait}], "repeat": 3}
             },
             "default_policy": "cold",
         },
     )
+
+
+async def test_all_remote_notifiers_failing_sounds_the_horn(
+    tmp_path: Path,
+    horn_server: ModbusTestServer,
+    refusing_webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = refusing_webhook
+    loaded = paging_config(tmp_path, url, horn_server.port, "15m")
     daemon = Daemon(loaded, base_dir=tmp_path)
     await daemon.start()
     try:
@@ -146,3 +157,48 @@ async def test_all_remote_notifiers_failing_sounds_the_horn(
         assert kinds == [EventKind.NOTIFIER_FAILING, EventKind.NOTIFIERS_ALL_FAILING]
     finally:
         store.close()
+
+
+async def test_paging_alarms_clear_after_a_restart_once_paging_works(
+    tmp_path: Path,
+    horn_server: ModbusTestServer,
+    refusing_webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """The alarms about paging survive a restart in the engine; the new process's watch starts
+    from them, so the first page that gets out clears them (and the horn stops)."""
+    url, received = refusing_webhook
+    loaded = paging_config(tmp_path, url, horn_server.port, "2s")
+    daemon = Daemon(loaded, base_dir=tmp_path)
+    await daemon.start()
+    try:
+        engine = daemon.alarms
+        assert engine is not None
+
+        async def horn_on() -> bool:
+            return await read_coil(horn_server.port, COIL)
+
+        await until("the horn to sound", horn_on)
+    finally:
+        await daemon.stop()
+    received.append({"accept": True})  # the chat token was renewed during the restart
+    daemon = Daemon(loaded, base_dir=tmp_path)
+    await daemon.start()
+    try:
+        engine = daemon.alarms
+        assert engine is not None
+        assert engine.get("coldwatch/notifiers_all_failing").state is AlarmState.UNACK
+
+        async def cleared() -> bool:
+            assert engine is not None
+            keys = ("coldwatch/notifiers_all_failing", "coldwatch/notifier_failing/chat")
+            return all(not engine.get(k).active for k in keys)
+
+        await until("the paging alarms to clear", cleared)
+
+        async def horn_off() -> bool:
+            return not await read_coil(horn_server.port, COIL)
+
+        await until("the horn to stop", horn_off)
+        assert engine.get("coldwatch/notifiers_all_failing").state is AlarmState.RTN_UNACK
+    finally:
+        await daemon.stop()

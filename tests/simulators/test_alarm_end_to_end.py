@@ -49,7 +49,7 @@ ATTENTION = ("raised", "re-alarm", "escalated")  # pages that ask for an acknowl
 #: Measured from the raise to the page: 0.01-0.1 s on 2 cores, idle or both kept busy.
 SLACK = 3.0
 TIER_WAIT = parse_duration(DEMO_TIER_WAIT)
-DEMO = ["demo", "--for", "120", "--speed", "1800"]  # stopped with Ctrl-C once done
+DEMO = ["demo", "--for", "300", "--speed", "1800"]  # stopped with Ctrl-C once done
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
