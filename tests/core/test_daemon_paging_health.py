@@ -58,6 +58,13 @@ async def refusing_webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         await runner.cleanup()
 
 
+async def horn_sounds(server: ModbusTestServer, want: bool = True) -> None:
+    async def coil_is() -> bool:
+        return await read_coil(server.port, COIL) is want
+
+    await until("the horn to sound" if want else "the horn to stop", coil_is)
+
+
 async def until(what: str, check: Any, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
@@ -122,11 +129,7 @@ async def test_all_remote_notifiers_failing_sounds_the_horn(
     try:
         engine = daemon.alarms
         assert engine is not None
-
-        async def horn_on() -> bool:
-            return await read_coil(horn_server.port, COIL)
-
-        await until("the horn to sound", horn_on)
+        await horn_sounds(horn_server)
         unreachable = engine.get("coldwatch/notifiers_all_failing")
         assert unreachable.state is AlarmState.UNACK
         assert engine.get("coldwatch/notifier_failing/chat").state is AlarmState.UNACK
@@ -138,11 +141,7 @@ async def test_all_remote_notifiers_failing_sounds_the_horn(
         engine.acknowledge(
             unreachable.code, "alice", "chat token revoked; paging by phone meanwhile", via="cli"
         )
-
-        async def horn_off() -> bool:
-            return not await read_coil(horn_server.port, COIL)
-
-        await until("the horn to stop", horn_off)
+        await horn_sounds(horn_server, False)
         await asyncio.sleep(0.5)  # the writer commits the events
     finally:
         await daemon.stop()
@@ -171,13 +170,7 @@ async def test_paging_alarms_clear_after_a_restart_once_paging_works(
     daemon = Daemon(loaded, base_dir=tmp_path)
     await daemon.start()
     try:
-        engine = daemon.alarms
-        assert engine is not None
-
-        async def horn_on() -> bool:
-            return await read_coil(horn_server.port, COIL)
-
-        await until("the horn to sound", horn_on)
+        await horn_sounds(horn_server)
     finally:
         await daemon.stop()
     received.append({"accept": True})  # the chat token was renewed during the restart
@@ -194,11 +187,7 @@ async def test_paging_alarms_clear_after_a_restart_once_paging_works(
             return all(not engine.get(k).active for k in keys)
 
         await until("the paging alarms to clear", cleared)
-
-        async def horn_off() -> bool:
-            return not await read_coil(horn_server.port, COIL)
-
-        await until("the horn to stop", horn_off)
+        await horn_sounds(horn_server, False)
         assert engine.get("coldwatch/notifiers_all_failing").state is AlarmState.RTN_UNACK
     finally:
         await daemon.stop()
