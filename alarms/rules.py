@@ -26,6 +26,7 @@ from alarms.config import (
     TemplateSpec,
 )
 from alarms.model import NEVER_SUPPRESSED, ConditionKind, Level, Priority
+from alarms.notify.watch import notifier_alarm_key, notifier_source
 from alarms.templates import (
     BUILTIN,
     CALIBRATION_DUE,
@@ -587,10 +588,10 @@ class _Compiler:
         for name in self.cfg.notifiers:
             self.rules.append(
                 self.event_rule(
-                    f"coldwatch/notifier_failing/{name}",
+                    notifier_alarm_key(name),
                     "notifier_failing",
                     ConditionKind.SYSTEM,
-                    f"notifier/{name}",
+                    notifier_source(name),
                     spec,
                     f"notifier '{name}' {alarm.text}",
                     alarm.set_kinds,

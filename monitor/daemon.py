@@ -27,7 +27,7 @@ from alarms.notify.delivery import Delivery
 from alarms.notify.log_sqlite import SQLiteLog
 from alarms.notify.people import Directory
 from alarms.notify.registry import build_all, remote_notifiers
-from alarms.notify.watch import NotifierWatch
+from alarms.notify.watch import ALARM_PREFIX, NotifierWatch
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config.loader import LoadedConfig
@@ -197,9 +197,8 @@ class Daemon:
             remote_notifiers(cfg.notifiers), self.pipeline.publish_event, self.clock
         )
         active = {v.key for v in self.alarms.active() if v.active}
-        prefix = "coldwatch/notifier_failing/"
         self.notifier_watch.resume(
-            [k.removeprefix(prefix) for k in active if k.startswith(prefix)],
+            [k.removeprefix(ALARM_PREFIX) for k in active if k.startswith(ALARM_PREFIX)],
             UNREACHABLE_KEY in active,
         )
         delivery = Delivery(

@@ -194,16 +194,13 @@ def last_run_marker(store: Store) -> Event | None:
     return runs[0] if runs else None
 
 
-_READ_IT = object()
-
-
 def record_downtime(
     store: Store,
     pipeline: Pipeline,
     channels: Sequence[str],
     expected_interval: dict[str, float],
     now: datetime,
-    last_run: object = _READ_IT,
+    last_run: Event | None,
 ) -> Event | None:
     """At start: make the time coldwatch was not running visible in the records.
 
@@ -211,10 +208,8 @@ def record_downtime(
     every channel whose newest reading is older than its interval gets one ``stale`` row
     naming the gap, and a ``downtime`` event lists them: a gap is a row, never a hole.
     ``last_run``: the marker read (:func:`last_run_marker`) before this run wrote its own."""
-    marker = last_run_marker(store) if last_run is _READ_IT else last_run
-    if not isinstance(marker, Event):
+    if last_run is None:
         return None  # a new store: nothing was missed
-    last_run = marker
     latest = store.latest(list(channels))
     last_seen = max([r.ts for r in latest.values()] + [last_run.ts])
     unclean = last_run.kind == EventKind.DAEMON_STARTED

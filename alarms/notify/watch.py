@@ -34,8 +34,16 @@ log = logging.getLogger(__name__)
 SOURCE_PREFIX = "notifier/"
 
 
+#: The key of one notifier's system alarm is this plus the notifier's name.
+ALARM_PREFIX = "coldwatch/notifier_failing/"
+
+
 def notifier_source(name: str) -> str:
     return f"{SOURCE_PREFIX}{name}"
+
+
+def notifier_alarm_key(name: str) -> str:
+    return f"{ALARM_PREFIX}{name}"
 
 
 @dataclass

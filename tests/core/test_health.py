@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from monitor.clock import FakeClock
-from monitor.health import DiskUsage, HealthMonitor, kernel_clock_synchronised, record_downtime
+from monitor.health import (
+    DiskUsage,
+    HealthMonitor,
+    kernel_clock_synchronised,
+    last_run_marker,
+    record_downtime,
+)
 from monitor.metrics import Metrics
 from monitor.model import Event, EventKind, Quality, Reading
 from monitor.pipeline import Pipeline, StoreWriter
@@ -144,6 +150,7 @@ def test_downtime_after_an_unclean_stop_is_an_event_and_rows(
         ["fr.a", "fr.b", "fr.new"],
         {"fr.a": 15.0, "fr.b": 15.0, "fr.new": 15.0},
         now,
+        last_run_marker(store),
     )
     assert event is not None and event.kind == EventKind.UNCLEAN_RESTART
     assert event.data["downtime_seconds"] == 600.0 and event.data["unclean"] is True
@@ -166,14 +173,19 @@ def test_a_clean_stop_still_leaves_no_hole(store: SQLiteStore, clock: FakeClock)
     sink = Collector()
     pipeline = Pipeline(Metrics())
     pipeline.inline.append(sink)
-    event = record_downtime(store, pipeline, ["fr.a"], {"fr.a": 15.0}, t0 + timedelta(hours=1))
+    event = record_downtime(
+        store, pipeline, ["fr.a"], {"fr.a": 15.0}, t0 + timedelta(hours=1), last_run_marker(store)
+    )
     assert event is not None and event.kind == EventKind.DOWNTIME
     assert [r.quality for r in sink.readings] == [Quality.STALE]
     # a quick restart inside the interval leaves nothing to mark
     sink.readings.clear()
-    record_downtime(store, pipeline, ["fr.a"], {"fr.a": 15.0}, t0 + timedelta(seconds=5))
+    record_downtime(
+        store, pipeline, ["fr.a"], {"fr.a": 15.0}, t0 + timedelta(seconds=5), last_run_marker(store)
+    )
     assert sink.readings == []
 
 
 def test_a_new_store_has_no_downtime(store: SQLiteStore, clock: FakeClock) -> None:
-    assert record_downtime(store, Pipeline(Metrics()), ["fr.a"], {}, clock.now()) is None
+    marker = last_run_marker(store)
+    assert record_downtime(store, Pipeline(Metrics()), ["fr.a"], {}, clock.now(), marker) is None
