@@ -14,8 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from alarms.model import Priority
-from monitor.config.durations import Duration
-from monitor.model import Quantity
+from monitor.core.durations import Duration
+from monitor.core.model import Quantity
 
 RuleCondition = Literal["limit", "rate", "stale", "quality", "discrete", "status", "deviation"]
 BadQuality = Literal["sensor_fault", "out_of_range"]

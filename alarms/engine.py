@@ -51,16 +51,16 @@ from alarms.model import (
     ConditionKind,
     FloodStatus,
 )
-from alarms.persistence import (
+from alarms.point import AlarmPoint, Hold
+from alarms.records.alarm_history import (
     CONFIG_KEY,
     Journal,
     announcement_of,
 )
-from alarms.point import AlarmPoint, Hold
 from alarms.rules import RuleSet, compile_rules
-from monitor.clock import Clock
-from monitor.config.schema import Config
-from monitor.model import FLAG_LATE, Event, Reading
+from alarms.site import AlarmSite
+from monitor.core.clock import Clock
+from monitor.core.model import FLAG_LATE, Event, Reading
 from monitor.store.base import AlarmRecord, Store, StoreError
 from monitor.store.canonical import canonical_json
 
@@ -80,7 +80,7 @@ class AlarmEngine:
 
     def __init__(
         self,
-        config: Config,
+        config: AlarmSite,
         store: Store,
         clock: Clock,
         *,
@@ -522,7 +522,7 @@ class AlarmEngine:
 
     def reload(
         self,
-        config: Config,
+        config: AlarmSite,
         person: str,
         via: str | None = None,
         config_sha: str | None = None,
@@ -652,7 +652,7 @@ class AlarmEngine:
         return end
 
 
-def _compiled(config: Config) -> RuleSet:
+def _compiled(config: AlarmSite) -> RuleSet:
     ruleset = compile_rules(config)
     if ruleset.issues:
         problems = "; ".join(
@@ -662,7 +662,7 @@ def _compiled(config: Config) -> RuleSet:
     return ruleset
 
 
-def _sha(config: Config) -> str:
+def _sha(config: AlarmSite) -> str:
     data: Any = config.model_dump(mode="json")
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 

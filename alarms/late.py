@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from alarms.conditions import REPLAYABLE, Condition
 from alarms.model import Level
-from monitor.model import Reading, Value, is_finite_number
+from monitor.core.model import Reading, Value, is_finite_number
 
 if TYPE_CHECKING:
     from alarms.point import AlarmPoint

@@ -27,10 +27,10 @@ from alarms.model import (
     AlarmState,
     AnnouncementKind,
 )
-from alarms.persistence import FLOOD_KEY, INHIBIT_PREFIX, Journal
 from alarms.point import AlarmPoint, Hold
+from alarms.records.alarm_history import FLOOD_KEY, INHIBIT_PREFIX, Journal
 from alarms.states import Trigger
-from monitor.clock import Clock
+from monitor.core.clock import Clock
 from monitor.store.base import AlarmRecord
 
 S = AlarmState

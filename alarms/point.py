@@ -15,7 +15,7 @@ from alarms import states
 from alarms.conditions import Condition, build
 from alarms.model import AlarmState, AlarmView, ConditionKind, Level, Priority
 from alarms.rules import Rule
-from monitor.model import Value
+from monitor.core.model import Value
 
 
 @dataclass(slots=True)

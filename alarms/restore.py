@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from alarms.model import Action, AlarmState, AlarmView, AnnouncementKind, ConditionKind
-from alarms.persistence import CONFIG_KEY, FLOOD_KEY, INHIBIT_PREFIX, read_state
 from alarms.point import AlarmPoint
+from alarms.records.alarm_history import CONFIG_KEY, FLOOD_KEY, INHIBIT_PREFIX, read_state
 from monitor.store.base import AlarmRecord
 
 if TYPE_CHECKING:

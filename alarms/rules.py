@@ -35,10 +35,11 @@ from alarms.templates import (
     PER_ITEM_SYSTEM_ALARMS,
     SYSTEM_ALARMS,
 )
-from monitor.model import DISCRETE_QUANTITIES, Quantity
+from monitor.core.model import DISCRETE_QUANTITIES, Quantity
 
 if TYPE_CHECKING:
-    from monitor.config.schema import Channel, Config, Equipment
+    from alarms.site import AlarmSite
+    from monitor.config.sections import Channel, Equipment
 
 PathKey = tuple[str | int, ...]
 Issue = tuple[PathKey, str]
@@ -139,7 +140,7 @@ def _limit(value: LimitValue | None, default: Priority) -> tuple[float, Priority
 
 
 class _Compiler:
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: AlarmSite) -> None:
         self.cfg = cfg
         assert cfg.alarms is not None
         self.settings: AlarmsConfig = cfg.alarms
@@ -766,7 +767,7 @@ def _any_match(names: Iterable[str], patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(n, p) for n in names for p in pats)
 
 
-def compile_rules(cfg: Config) -> RuleSet:
+def compile_rules(cfg: AlarmSite) -> RuleSet:
     """Every rule of the configuration's ``alarms:`` section, and every issue found."""
     if cfg.alarms is None:
         return RuleSet((), (), AlarmsConfig(), ())

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from alarms.config import TemplateSpec
-from monitor.model import EquipmentKind, EventKind
+from monitor.core.model import EquipmentKind, EventKind
 
 _STALE: Final = {
     "condition": "stale",
@@ -309,7 +309,7 @@ COMM_LOSS_DEFAULTS: Final = {
 
 
 class SystemAlarm:
-    """A check of coldwatch itself, raised by the health events of ``monitor.health``."""
+    """A check of coldwatch itself, raised by the health events of ``monitor.runtime.health``."""
 
     def __init__(
         self,

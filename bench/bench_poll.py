@@ -22,12 +22,12 @@ import yaml
 from pymodbus.client import AsyncModbusTcpClient
 
 from bench.modbus_server import BASE, IMAGE
-from monitor.clock import SystemClock
-from monitor.config.loader import load
-from monitor.coordinator import Coordinator, stagger_offset
-from monitor.metrics import Metrics
-from monitor.model import Event, Quality, Reading
-from monitor.pipeline import Pipeline
+from monitor.app.config import load
+from monitor.core.clock import SystemClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import Event, Quality, Reading
+from monitor.runtime.coordinator import Coordinator, stagger_offset
+from monitor.runtime.pipeline import Pipeline
 
 
 def free_port() -> int:

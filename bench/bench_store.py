@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.model import FLAG_LATE, Quality, Reading
+from monitor.core.model import FLAG_LATE, Quality, Reading
 from monitor.store.canonical import to_us
 from monitor.store.sqlite import SQLiteStore
 from monitor.store.sqlite_schema import apply_pragmas, connect

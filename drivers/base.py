@@ -22,8 +22,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from monitor.clock import Clock
-from monitor.model import Reading
+from monitor.core.clock import Clock
+from monitor.core.model import Reading
 
 
 class DriverSettings(BaseModel):

@@ -1,3 +1,3 @@
-"""coldwatch core: configuration, domain model, coordinator, pipeline, store and command line."""
+"""coldwatch: the monitor in floors (core, config, store, runtime, app); docs/architecture.md."""
 
 __version__ = "0.1.0"

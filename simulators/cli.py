@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from monitor.config.loader import ConfigError
+from monitor.config.issues import ConfigError
 from simulators.control_client import (
     Address,
     ControlError,
@@ -136,7 +136,7 @@ def _print_status(status: dict[str, Any], fmt: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitor import logs
+    from monitor.core import logs
     from simulators.loader import load_sim_config
 
     if not args.config:

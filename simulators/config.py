@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.config.durations import Duration
+from monitor.core.durations import Duration
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ModelKind = Literal["ult_freezer", "ln2_dewar", "co2_incubator", "controlled_rate_freezer"]

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from monitor.config.loader import ConfigError, ConfigIssue
+from monitor.config.issues import ConfigError, ConfigIssue
 from simulators.bindings import check_bindings
 from simulators.config import LineFrontEnd, SimConfig
 from simulators.frontends import roles_for

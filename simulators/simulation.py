@@ -2,7 +2,7 @@
 
 Time: every ``tick`` clock seconds each model is advanced by the clock time that passed
 times ``speed`` (60: one simulated hour per real minute). The clock is injectable
-(:mod:`monitor.clock`), so a test on a ``FakeClock`` drives model time exactly;
+(:mod:`monitor.core.clock`), so a test on a ``FakeClock`` drives model time exactly;
 :meth:`Simulation.advance` fast-forwards every model at once, whatever the clock.
 
 This object is also the Python control API: :meth:`set_fault`, :meth:`advance`,
@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from monitor.clock import Clock, SystemClock
+from monitor.core.clock import Clock, SystemClock
 from simulators.config import SimConfig
 from simulators.device import SimDevice
 from simulators.frontends import Environment, FrontEnd, build_frontend

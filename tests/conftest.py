@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.clock import FakeClock
+from monitor.core.clock import FakeClock
 
 # Threads that belong to the interpreter or to libraries' long-lived pools, not to a test.
 _ALLOWED_THREAD_PREFIXES = ("asyncio_", "ThreadPoolExecutor", "pytest_timeout")

@@ -19,8 +19,8 @@ from drivers.base import (
     ReadingSink,
     StreamingDriver,
 )
-from monitor.config.loader import LoadedConfig, load
-from monitor.model import Quality, Reading
+from monitor.app.config import LoadedConfig, load
+from monitor.core.model import Quality, Reading
 
 
 class FakeSettings(DriverSettings):

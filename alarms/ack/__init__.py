@@ -5,10 +5,10 @@ state (:class:`~alarms.ack.commands.AlarmCommands`), and all refusals recorded.
 ``docs/acknowledgement.md`` describes each path, its security and its configuration.
 """
 
+from alarms.ack.acknowledger import Acknowledger, Outcome
 from alarms.ack.commands import AlarmCommands
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import Reason, Refusal, RefusalLog
-from alarms.ack.service import Acknowledger, Outcome
 
 __all__ = [
     "Acknowledger",

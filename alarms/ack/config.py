@@ -17,9 +17,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from alarms.notify.base import NotifierSettings
-from alarms.notify.people import Person
 from alarms.notify.twilio_common import E164, TwilioSettings
-from monitor.config.durations import Duration
+from alarms.people import Person
+from monitor.core.durations import Duration
 
 SOCKET_NAME = "control.sock"
 POLL_STATE_NAME = "twilio-poll.json"

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.refusals import Reason
-from alarms.ack.service import Acknowledger
 from alarms.ack.wire import error_json, record_to_json
 from alarms.model import AlarmCommandError
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from aiohttp import web
 
+from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.config import check_bind, is_loopback
 from alarms.ack.refusals import Reason
-from alarms.ack.service import Acknowledger
 from alarms.model import AlarmCommandError
 
 log = logging.getLogger("alarms.ack")

@@ -3,7 +3,7 @@
 A 4-digit PIN falls to a few thousand guesses; at 5 wrong guesses per 15 minutes that takes
 weeks, and every guess is a recorded refusal. Keyed by phone number, so SMS and voice attempts
 for one handset share the count. Timed on the injected clock's monotonic time while running;
-with a :class:`~alarms.ack.lockout_log.LockoutLog` every change is also written (wall-clock
+with a :class:`~alarms.records.lockout_log.LockoutLog` every change is also written (wall-clock
 time) and read back at start, so a restart neither unlocks a number nor forgets its count.
 """
 
@@ -14,9 +14,9 @@ import sqlite3
 from collections import deque
 from datetime import timedelta
 
-from alarms.ack.lockout_log import LockoutLog, LockoutRow
-from monitor.clock import Clock
-from monitor.logs import RateLimiter
+from alarms.records.lockout_log import LockoutLog, LockoutRow
+from monitor.core.clock import Clock
+from monitor.core.logs import RateLimiter
 
 log = logging.getLogger("alarms.ack")
 

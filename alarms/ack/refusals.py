@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.logs import RateLimiter
-from monitor.model import Event
+from monitor.core.logs import RateLimiter
+from monitor.core.model import Event
 
 log = logging.getLogger("alarms.ack")
 

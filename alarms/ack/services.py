@@ -1,9 +1,9 @@
 """Everything the ``acknowledgement:`` section configures, built and started as one: what the
 daemon wires in (``await AckServices(...).start()`` after the engine, ``stop()`` before it).
 
-One :class:`~alarms.ack.service.Acknowledger` (so one lockout) serves every path, on the
+One :class:`~alarms.ack.acknowledger.Acknowledger` (so one lockout) serves every path, on the
 daemon's engine and clock. The lockout is kept in ``ack_lockout_log`` in the store's file
-(:mod:`alarms.ack.lockout_log`; open the store first), opened and read back here, closed by
+(:mod:`alarms.records.lockout_log`; open the store first), opened and read back here, closed by
 ``stop()``: a restart neither unlocks a phone nor forgets its wrong PINs. A part that fails to
 start stops the ones already started.
 """
@@ -15,21 +15,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.commands import AlarmCommands
 from alarms.ack.config import POLL_STATE_NAME, AckConfig, HttpApiSettings, os_user_map
 from alarms.ack.control_socket import ControlServer
 from alarms.ack.http_api import HttpApi
 from alarms.ack.lockout import PinLockout
-from alarms.ack.lockout_log import LockoutLog, SQLiteLockoutLog
 from alarms.ack.refusals import OnRefused, RefusalLog
-from alarms.ack.service import Acknowledger
 from alarms.ack.twilio_poller import TwilioPoller
 from alarms.ack.twilio_webhook import OnStatus, TwilioWebhook
 from alarms.ack.voice import VoiceFlow
-from alarms.notify.people import Directory
 from alarms.notify.twilio_common import HttpClientFactory
 from alarms.notify.twiml import Voice
-from monitor.clock import Clock
+from alarms.people import Directory
+from alarms.records.lockout_log import LockoutLog, SQLiteLockoutLog
+from monitor.core.clock import Clock
 
 log = logging.getLogger("alarms.ack")
 

@@ -3,7 +3,7 @@
 For sites whose firewall lets nothing in. Each poll lists the messages sent *to* our numbers
 since the cursor (minus an overlap: Twilio's times have one-second resolution and a message
 may be listed late), takes the inbound ones not yet processed, oldest first, acknowledges
-through the same :class:`~alarms.ack.service.Acknowledger` as the webhook, and answers by SMS.
+through the same :class:`~alarms.ack.acknowledger.Acknowledger` as the webhook, and answers by SMS.
 After each message the cursor and the SIDs seen within the overlap are written to a small state
 file (atomically), so a restart neither loses nor repeats one; a crash between the
 acknowledgement and the write repeats it once, and the engine then answers that there is
@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.config import TwilioInboundSettings
-from alarms.ack.service import Acknowledger
 from alarms.ack.twilio_webhook import REPLY_SEPTETS
 from alarms.notify.sms import to_gsm7, truncate
 from alarms.notify.twilio_common import TWILIO_FAILURES, HttpClientFactory, TwilioClient
-from monitor.clock import Clock
-from monitor.logs import RateLimiter
+from monitor.core.clock import Clock
+from monitor.core.logs import RateLimiter
 
 log = logging.getLogger("alarms.ack")
 

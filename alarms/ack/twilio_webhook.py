@@ -20,8 +20,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from twilio.request_validator import RequestValidator
 
+from alarms.ack.acknowledger import Acknowledger, Outcome
 from alarms.ack.refusals import Reason
-from alarms.ack.service import Acknowledger, Outcome
 from alarms.ack.voice import VoiceFlow
 from alarms.notify.base import NotifyError
 from alarms.notify.sms import to_gsm7, truncate

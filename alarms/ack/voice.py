@@ -19,8 +19,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
+from alarms.ack.acknowledger import Acknowledger, Outcome
 from alarms.ack.refusals import Reason
-from alarms.ack.service import Acknowledger, Outcome
 from alarms.notify.twilio_voice import GATHER_PATH
 from alarms.notify.twiml import (
     ALARMS_PARAM,

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from alarms.model import ConditionKind, Level
 from alarms.rules import Rule
-from monitor.model import Event, Quality, Reading, Value
+from monitor.core.model import Event, Quality, Reading, Value
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 from alarms.conditions.base import Condition, Debounce, Verdict, iso, number, parse_ts, truthy
 from alarms.model import ConditionKind, Level
 from alarms.rules import Rule
-from monitor.model import Quality, Reading
+from monitor.core.model import Quality, Reading
 
 
 class DeviationCondition(Condition):

@@ -1,7 +1,7 @@
 """Conditions raised by events: a device's communication loss, and checks of coldwatch itself.
 
 ``device_down`` .. ``device_up`` from the coordinator (once each per outage), ``disk_low`` ..
-``disk_ok`` and the like from ``monitor.health``. An event with no "ok" counterpart (a clock
+``disk_ok`` and the like from ``monitor.runtime.health``. An event with no "ok" counterpart (a clock
 step, a monitoring gap) is a pulse: the engine raises and returns it at once, so it waits in
 RTN_UNACK until a person acknowledges that it happened.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from alarms.conditions.base import Condition, Verdict, iso, parse_ts
 from alarms.model import ConditionKind, Level
 from alarms.rules import Rule
-from monitor.model import Event
+from monitor.core.model import Event
 
 
 class EventCondition(Condition):

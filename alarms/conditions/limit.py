@@ -17,7 +17,7 @@ from typing import Any
 from alarms.conditions.base import Condition, Verdict, iso, number, parse_ts
 from alarms.model import ConditionKind, Level
 from alarms.rules import Rule
-from monitor.model import Reading
+from monitor.core.model import Reading
 
 
 class LimitCondition(Condition):

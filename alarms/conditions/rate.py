@@ -15,7 +15,7 @@ from typing import Any
 from alarms.conditions.base import Condition, Debounce, Verdict, iso, number, parse_ts
 from alarms.model import ConditionKind, Level
 from alarms.rules import Rule
-from monitor.model import Reading
+from monitor.core.model import Reading
 
 _RECOMPUTE_EVERY = 1000
 

@@ -17,7 +17,7 @@ from typing import Any
 from alarms.conditions.base import Condition, Debounce, Verdict, iso, parse_ts, truthy
 from alarms.model import ConditionKind, Level
 from alarms.rules import Rule
-from monitor.model import FLAG_CALIBRATION_OVERDUE, Quality, Reading, is_finite_number
+from monitor.core.model import FLAG_CALIBRATION_OVERDUE, Quality, Reading, is_finite_number
 
 
 class StaleCondition(Condition):
@@ -232,8 +232,8 @@ def _member(value: Any, sets: tuple[frozenset[float], frozenset[str]]) -> bool:
 
 class CalibrationCondition(Condition):
     """The sensor is past its calibration due date: on while good readings carry
-    ``FLAG_CALIBRATION_OVERDUE`` (set by ``monitor.qualify`` from the configuration), off at
-    the first good reading without it (a new due date was configured)."""
+    ``FLAG_CALIBRATION_OVERDUE`` (set by ``monitor.runtime.channel_checks`` from the
+    configuration), off at the first good reading without it (a new due date was configured)."""
 
     kind = ConditionKind.CALIBRATION
 

@@ -8,5 +8,5 @@ their cross-checks; imported by the configuration schema, so it stays light),
 :mod:`~alarms.escalation.schedule`, :mod:`~alarms.escalation.policy`,
 :mod:`~alarms.escalation.escalator` (``Escalator``, ``build_escalator``),
 :mod:`~alarms.escalation.state`, :mod:`~alarms.escalation.bundling`,
-:mod:`~alarms.escalation.messages` and :mod:`~alarms.escalation.route_test`.
+:mod:`~alarms.escalation.messages` and :mod:`~alarms.escalation.route_preview`.
 """

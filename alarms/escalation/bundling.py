@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from alarms.notify.message import Notification
-from alarms.notify.people import Person
+from alarms.people import Person
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from alarms.model import ConditionKind, Level, Priority
-from alarms.notify.people import Group, Person
-from monitor.config.durations import Duration, parse_duration
-from monitor.model import EquipmentKind
+from alarms.people import Group, Person
+from monitor.core.durations import Duration, parse_duration
+from monitor.core.model import EquipmentKind
 
 if TYPE_CHECKING:
-    from monitor.config.schema import Config
+    from alarms.site import AlarmSite
 
 PathKey = tuple[str | int, ...]
 Issue = tuple[PathKey, str]
@@ -203,7 +203,7 @@ class PagingConfig(Strict):
 
     @classmethod
     def of(cls, source: object) -> PagingConfig:
-        """The sections from a loaded ``Config`` that has them as attributes (or a mapping,
+        """The sections from the root configuration, which has them as attributes (or a mapping,
         e.g. the YAML document); a missing section is empty."""
         names = ("notifiers", "people", "groups", "schedules", "escalation")
         if isinstance(source, Mapping):
@@ -225,7 +225,7 @@ def _is_glob(text: str) -> bool:
     return any(ch in text for ch in "*?[")
 
 
-def check_paging(paging: PagingConfig, config: Config | None = None) -> list[Issue]:
+def check_paging(paging: PagingConfig, config: AlarmSite | None = None) -> list[Issue]:
     """Every dangling reference, with the path of the key to change (empty: all is well)."""
     from alarms.notify.registry import describe, parse_settings
 

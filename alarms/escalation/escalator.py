@@ -58,12 +58,12 @@ from alarms.model import (
 )
 from alarms.notify.delivery import Delivery
 from alarms.notify.message import Kind, Notification
-from alarms.notify.people import Directory, Person, TargetResolver
-from monitor.clock import Clock
-from monitor.logs import RateLimiter
+from alarms.people import Directory, Person, TargetResolver
+from monitor.core.clock import Clock
+from monitor.core.logs import RateLimiter
 
 if TYPE_CHECKING:
-    from monitor.config.schema import Config
+    from alarms.site import AlarmSite
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Setup:
     """Place ids of the horns that sound when no remote notifier works (:mod:`.horns`)."""
 
 
-def build_setup(paging: PagingConfig, config: Config | None = None) -> Setup:
+def build_setup(paging: PagingConfig, config: AlarmSite | None = None) -> Setup:
     """The escalator's setup from the configuration (check it with ``check_paging`` first)."""
     esc = paging.escalation
     if esc is None:
@@ -134,7 +134,7 @@ def build_setup(paging: PagingConfig, config: Config | None = None) -> Setup:
 def build_escalator(
     source: AnnouncementSource,
     paging: PagingConfig,
-    config: Config | None,
+    config: AlarmSite | None,
     clock: Clock,
     store_path: str | Path | None,
     delivery: Delivery | None = None,
@@ -145,8 +145,8 @@ def build_escalator(
     acknowledgement paths) send through the same notifiers: a horn's state lives in its
     notifier, so there must be one of each."""
     from alarms.escalation.state import SQLiteEscalationLog
-    from alarms.notify.log_sqlite import SQLiteLog
     from alarms.notify.registry import build_all
+    from alarms.records.notification_log import SQLiteLog
 
     setup = build_setup(paging, config)
     owns_delivery = delivery is None

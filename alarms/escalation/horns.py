@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from alarms.notify.people import Person, TargetResolver
+from alarms.people import Person, TargetResolver
 
 #: The system alarm on which every horn sounds.
 UNREACHABLE_KEY = "coldwatch/notifiers_all_failing"

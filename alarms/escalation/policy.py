@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from alarms.escalation.config import EscalationConfig, PolicySpec, RouteMatch, RouteSpec
 from alarms.model import AlarmView
-from monitor.model import EquipmentKind
+from monitor.core.model import EquipmentKind
 
 if TYPE_CHECKING:
     from alarms.rules import Rule
-    from monitor.config.schema import Config
+    from alarms.site import AlarmSite
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class Router:
         self.rules = dict(rules or {})
 
     @classmethod
-    def from_config(cls, escalation: EscalationConfig, config: Config | None) -> Router:
+    def from_config(cls, escalation: EscalationConfig, config: AlarmSite | None) -> Router:
         """With the equipment's kinds and locations, and (when the configuration has an
         ``alarms:`` section) each rule's equipment, so that a device's communication loss
         matches the equipment it feeds."""

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from alarms.escalation.config import WEEKDAYS, LayerSpec, ScheduleSpec
-from alarms.notify.people import Directory, Person
+from alarms.people import Directory, Person
 
 
 class Layer:
@@ -142,7 +142,7 @@ def _local_edges(layer: Layer, start: datetime, end: datetime) -> Iterable[datet
 
 
 class ScheduleResolver:
-    """The notify :class:`~alarms.notify.people.TargetResolver` plus ``schedule:<id>``:
+    """The notify :class:`~alarms.people.TargetResolver` plus ``schedule:<id>``:
     whoever is on call at the moment of the page."""
 
     def __init__(self, directory: Directory, schedules: Mapping[str, Schedule]) -> None:

@@ -6,15 +6,12 @@
 
 from alarms.notify.base import DeliveryResult, Notifier, NotifyError
 from alarms.notify.delivery import Delivery, Outcome, RetryPolicy
-from alarms.notify.log import LogRecord, MemoryLog, NotificationLog
 from alarms.notify.message import Notification
-from alarms.notify.people import Directory, Group, Person, TargetResolver
+from alarms.notify.notification_log import LogRecord, MemoryLog, NotificationLog
 
 __all__ = [
     "Delivery",
     "DeliveryResult",
-    "Directory",
-    "Group",
     "LogRecord",
     "MemoryLog",
     "Notification",
@@ -22,7 +19,5 @@ __all__ = [
     "Notifier",
     "NotifyError",
     "Outcome",
-    "Person",
     "RetryPolicy",
-    "TargetResolver",
 ]

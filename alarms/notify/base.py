@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
-from monitor.config.secrets import resolve_secret, secrets_are_deferred
+from monitor.core.secrets import resolve_secret, secrets_are_deferred
 
 if TYPE_CHECKING:
     from alarms.notify.message import Notification
-    from alarms.notify.people import Person
+    from alarms.people import Person
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,11 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from alarms.notify.base import DeliveryResult, Notifier, NotifyError
-from alarms.notify.log import LogRecord, NotificationLog, Status
 from alarms.notify.message import Notification
-from alarms.notify.people import Person, TargetResolver
-from monitor.clock import Clock
-from monitor.logs import RateLimiter
+from alarms.notify.notification_log import LogRecord, NotificationLog, Status
+from alarms.people import Person, TargetResolver
+from monitor.core.clock import Clock
+from monitor.core.logs import RateLimiter
 
 log = logging.getLogger(__name__)
 

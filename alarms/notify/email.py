@@ -21,10 +21,10 @@ from pydantic import Field, SecretStr, model_validator
 
 from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Notification
-from alarms.notify.people import Person
 from alarms.notify.sms import flood_codes, reply_line
-from monitor.clock import Clock, SystemClock
-from monitor.config.durations import Duration
+from alarms.people import Person
+from monitor.core.clock import Clock, SystemClock
+from monitor.core.durations import Duration
 
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 

@@ -25,10 +25,10 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
 from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Kind, Notification
-from alarms.notify.people import Person
-from monitor.clock import Clock, SystemClock
-from monitor.config.durations import Duration
-from monitor.logs import RateLimiter
+from alarms.people import Person
+from monitor.core.clock import Clock, SystemClock
+from monitor.core.durations import Duration
+from monitor.core.logs import RateLimiter
 
 log = logging.getLogger(__name__)
 

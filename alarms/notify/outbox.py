@@ -16,8 +16,8 @@ from typing import Literal, TextIO
 
 from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Notification
-from alarms.notify.people import Person
 from alarms.notify.sms import compose_sms
+from alarms.people import Person
 
 
 class OutboxSettings(NotifierSettings):

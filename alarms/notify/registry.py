@@ -18,7 +18,7 @@ from alarms.notify.outbox import OutboxNotifier, OutboxSettings
 from alarms.notify.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
 from alarms.notify.twilio_voice import TwilioVoiceNotifier, TwilioVoiceSettings
 from alarms.notify.webhook import WebhookNotifier, WebhookSettings
-from monitor.clock import Clock
+from monitor.core.clock import Clock
 
 AnyNotifierSettings = Annotated[
     TwilioSmsSettings

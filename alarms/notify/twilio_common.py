@@ -30,7 +30,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from alarms.notify.base import NotifierSettings, NotifyError
-from monitor.config.durations import Duration
+from monitor.core.durations import Duration
 
 #: Twilio error codes a retry may get past (rate limits, Twilio's own trouble).
 RETRYABLE_CODES = frozenset({20429, 20500, 20503, 14107, 30001})

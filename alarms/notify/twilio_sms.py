@@ -14,7 +14,6 @@ from pydantic import Field, model_validator
 
 from alarms.notify.base import DeliveryResult, NotifyError
 from alarms.notify.message import Notification
-from alarms.notify.people import Person
 from alarms.notify.sms import MAX_SEGMENTS, compose_sms
 from alarms.notify.twilio_common import (
     E164,
@@ -24,6 +23,7 @@ from alarms.notify.twilio_common import (
     TwilioSettings,
     classify,
 )
+from alarms.people import Person
 
 STATUS_PATH = "/twilio/sms/status"
 

@@ -15,7 +15,6 @@ from pydantic import Field, model_validator
 
 from alarms.notify.base import DeliveryResult, NotifyError
 from alarms.notify.message import Notification
-from alarms.notify.people import Person
 from alarms.notify.twilio_common import (
     E164,
     TWILIO_FAILURES,
@@ -25,6 +24,7 @@ from alarms.notify.twilio_common import (
     classify,
 )
 from alarms.notify.twiml import Voice, call_twiml
+from alarms.people import Person
 
 STATUS_PATH = "/twilio/voice/status"
 GATHER_PATH = "/twilio/voice/gather"

@@ -13,7 +13,7 @@ default), so a person's next channel succeeding right after the first one failed
 After a restart the watch starts from the engine's restored system alarms (:meth:`resume`), so
 an alarm raised before the restart clears at the first delivery that works.
 
-Events only on a change of state, as ``monitor.health`` does, so the alarm engine raises
+Events only on a change of state, as ``monitor.runtime.health`` does, so the alarm engine raises
 and clears the system alarms ``coldwatch/notifier_failing/<name>`` and
 ``coldwatch/notifiers_all_failing``, and the store records when paging was impaired.
 """
@@ -25,8 +25,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.clock import Clock
-from monitor.model import Event, EventKind
+from monitor.core.clock import Clock
+from monitor.core.model import Event, EventKind
 
 log = logging.getLogger(__name__)
 

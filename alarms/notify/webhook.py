@@ -23,9 +23,9 @@ from pydantic import Field, SecretStr
 
 from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Notification
-from alarms.notify.people import Person
 from alarms.notify.sms import flood_codes, reply_line
-from monitor.config.durations import Duration
+from alarms.people import Person
+from monitor.core.durations import Duration
 
 Format = Literal["json", "slack_text", "slack_blocks", "teams_messagecard", "teams_adaptive"]
 RETRYABLE_STATUS = frozenset({408, 425, 429})

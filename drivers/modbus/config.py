@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from drivers.base import DriverSettings, PointSettings
-from monitor.config.durations import Duration
+from monitor.core.durations import Duration
 
 Transport = Literal["tcp", "rtu", "ascii"]
 RegisterKind = Literal["holding", "input", "coil", "discrete"]

@@ -30,7 +30,7 @@ from drivers.modbus.codec import Decoder, SensorFault, decode_bits, make_decoder
 from drivers.modbus.config import BIT_KINDS, ModbusPoint, ModbusSettings
 from drivers.modbus.plan import Request, Span, plan_requests, span_of, split
 from drivers.modbus.transport import Link, line_of, link_for
-from monitor.model import Quality, Reading
+from monitor.core.model import Quality, Reading
 
 _READ = {
     "holding": ("read_holding_registers", 3),

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from drivers.base import DriverSettings, PointSettings
 from drivers.mqtt.payload import Extractor, TimestampFormat, ValueType, parse_path
 from drivers.mqtt.topics import Template, check_filter, check_topic
-from monitor.config.durations import Duration
-from monitor.config.secrets import resolve_secret
+from monitor.core.durations import Duration
+from monitor.core.secrets import resolve_secret
 
 QoS = Literal[0, 1, 2]
 #: mosquitto's counter of messages it threw away (queue or inflight limits), all clients.

@@ -32,9 +32,9 @@ from drivers.mqtt.health import Health
 from drivers.mqtt.payload import DeviceFault, Extractor, Payload, PayloadError
 from drivers.mqtt.timestamps import Verdict, Window
 from drivers.mqtt.topics import Router, Template, has_wildcard, matches, minimal_filters
-from monitor.logs import RateLimiter
-from monitor.metrics import Metrics
-from monitor.model import FLAG_LATE, Quality, Reading
+from monitor.core.logs import RateLimiter
+from monitor.core.metrics import Metrics
+from monitor.core.model import FLAG_LATE, Quality, Reading
 
 #: Messages handled per wake-up before the event loop gets a turn (paho reads meanwhile).
 BATCH = 500

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from drivers.base import ReadingSink
 from drivers.mqtt.client import ReceiveQueue
 from drivers.mqtt.config import BROKER_DROPPED_TOPIC, MqttSettings
-from monitor.logs import RateLimiter
-from monitor.metrics import Metrics
+from monitor.core.logs import RateLimiter
+from monitor.core.metrics import Metrics
 
 #: At most one receive-queue overflow event per this many seconds (the count accumulates).
 OVERFLOW_EVENT_INTERVAL = 10.0

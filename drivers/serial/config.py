@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from drivers.base import DriverSettings, PointSettings
 from drivers.serial.escapes import Escaped
-from monitor.config.durations import Duration
+from monitor.core.durations import Duration
 
 Mode = Literal["query", "push"]
 

@@ -38,8 +38,8 @@ from drivers.serial.config import SerialPoint, SerialSettings
 from drivers.serial.escapes import to_bytes
 from drivers.serial.patterns import ChannelParser, EventMatcher, Outcome, show
 from drivers.serial.port import Port, join
-from monitor.logs import RateLimiter
-from monitor.model import Quality, Reading
+from monitor.core.logs import RateLimiter
+from monitor.core.model import Quality, Reading
 
 
 class SerialDriver(Driver[SerialSettings, SerialPoint]):

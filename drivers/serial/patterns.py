@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from drivers.serial.config import EventRule, SerialPoint
-from monitor.model import Quality, Value
+from monitor.core.model import Quality, Value
 
 #: Characters of device text quoted in a reading's detail or an event's message.
 SHOWN = 60

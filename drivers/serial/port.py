@@ -32,8 +32,8 @@ from drivers.base import DriverContext, DriverError
 from drivers.serial.config import SerialSettings
 from drivers.serial.escapes import to_bytes
 from drivers.serial.framing import Framer, clean
-from monitor.clock import Clock
-from monitor.logs import RateLimiter
+from monitor.core.clock import Clock
+from monitor.core.logs import RateLimiter
 
 #: Frames kept for a reader that has not asked for them yet; older ones are dropped.
 MAX_QUEUED = 256

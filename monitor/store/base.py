@@ -1,7 +1,7 @@
 """The store interface. Callers never see SQL, so a PostgreSQL backend can replace SQLite.
 
 Every call is synchronous and thread-safe; the daemon drives writes from one writer thread
-(``monitor.pipeline.StoreWriter``) so the event loop never waits on disk.
+(``monitor.store.writer.StoreWriter``) so the event loop never waits on disk.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.model import Event, Reading
+from monitor.core.model import Event, Reading
 
 
 class StoreError(Exception):

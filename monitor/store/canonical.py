@@ -44,7 +44,7 @@ from itertools import compress, repeat
 from operator import is_
 from typing import Any, Final, cast
 
-from monitor.model import Event, Quality, Reading
+from monitor.core.model import Event, Quality, Reading
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND: Final = timedelta(microseconds=1)

@@ -15,7 +15,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from monitor.model import EventKind
+from monitor.core.model import EventKind
 from monitor.store.canonical import (
     ENCODING_ERRORS,
     GENESIS_HASH,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.config.schema import Store as StoreConfig
+from monitor.config.sections import Store as StoreConfig
 from monitor.store.base import Store
 
 

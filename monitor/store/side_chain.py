@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from monitor.model import utc_now
+from monitor.core.model import utc_now
 from monitor.store.canonical import GENESIS_HASH, canonical_json, to_us
 from monitor.store.sqlite_schema import append_only_triggers, connect, rollback, split_statements
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
-from monitor.model import Event, EventKind, Quality, Reading, utc_now
+from monitor.core.model import Event, EventKind, Quality, Reading, utc_now
 from monitor.store import sqlite_alarms
 from monitor.store.base import (
     AlarmRecord,

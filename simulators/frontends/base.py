@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from monitor.clock import Clock
+from monitor.core.clock import Clock
 from simulators.bindings import Role
 from simulators.device import SimDevice
 

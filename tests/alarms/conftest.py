@@ -14,10 +14,9 @@ import pytest
 import tests.fakes  # noqa: F401  (registers the in-memory drivers)
 from alarms.engine import AlarmEngine
 from alarms.model import AlarmState, AlarmView, Announcement
-from monitor.clock import FakeClock
-from monitor.config.loader import load
-from monitor.config.schema import Config
-from monitor.model import Event, EventKind, Quality, Reading
+from monitor.app.config import Config, load
+from monitor.core.clock import FakeClock
+from monitor.core.model import Event, EventKind, Quality, Reading
 from monitor.store.sqlite import SQLiteStore
 from tests.fakes import write_config
 

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.config import TwilioInboundSettings
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import Refusal, RefusalLog
-from alarms.ack.service import Acknowledger
 from alarms.ack.sms_commands import parse_sms
 from alarms.ack.twilio_poller import TwilioPoller
 from alarms.ack.twilio_webhook import TwilioWebhook
@@ -31,7 +31,6 @@ from alarms.codes import make_code, parse_code
 from alarms.escalation.messages import bundle
 from alarms.model import AlarmState
 from alarms.notify.message import Notification
-from alarms.notify.people import Directory, Person
 from alarms.notify.sms import (
     ALLOWED,
     compose_sms,
@@ -41,7 +40,8 @@ from alarms.notify.sms import (
 )
 from alarms.notify.twilio_voice import TwilioVoiceNotifier, TwilioVoiceSettings
 from alarms.notify.twiml import MAX_TWIML, call_twiml, spelled
-from monitor.clock import FakeClock
+from alarms.people import Directory, Person
+from monitor.core.clock import FakeClock
 from tests.alarms.conftest import Factory, Harness
 from tests.alarms.test_ack_support import (
     ACCOUNT,

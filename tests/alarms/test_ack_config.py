@@ -16,7 +16,7 @@ from alarms.ack.config import (
     is_loopback,
     os_user_map,
 )
-from alarms.notify.people import Person
+from alarms.people import Person
 from tests.alarms.test_ack_support import ACCOUNT
 
 TWILIO: dict[str, Any] = {"account_sid": ACCOUNT, "auth_token_env": "TWILIO_TOKEN_FOR_TEST"}

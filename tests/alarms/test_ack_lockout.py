@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from alarms.ack.lockout import PinLockout
-from monitor.clock import FakeClock
+from monitor.core.clock import FakeClock
 
 PHONE = "+4915112345678"
 

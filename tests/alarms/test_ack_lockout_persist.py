@@ -15,12 +15,12 @@ import pytest
 
 from alarms.ack.config import AckConfig
 from alarms.ack.lockout import PinLockout
-from alarms.ack.lockout_log import LockoutRow, SQLiteLockoutLog
 from alarms.ack.refusals import Refusal
 from alarms.ack.services import AckServices
 from alarms.model import AlarmState
-from alarms.notify.people import Directory
-from monitor.clock import FakeClock
+from alarms.people import Directory
+from alarms.records.lockout_log import LockoutRow, SQLiteLockoutLog
+from monitor.core.clock import FakeClock
 from monitor.store.sqlite import SQLiteStore
 from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE
 from tests.alarms.test_ack_support import (

@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import pytest
 
+from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.commands import AlarmCommands
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import Reason, Refusal, RefusalLog
-from alarms.ack.service import Acknowledger
 from alarms.model import AlarmCommandError, AlarmState, AlarmView, ConditionKind, Priority
-from alarms.notify.people import Directory, Person
-from monitor.clock import FakeClock
+from alarms.people import Directory, Person
+from monitor.core.clock import FakeClock
 from monitor.store.base import AlarmRecord, StoreError
 
 SHARED = "+4915199999999"

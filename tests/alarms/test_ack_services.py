@@ -20,7 +20,7 @@ from alarms.ack.config import AckConfig
 from alarms.ack.refusals import Refusal
 from alarms.ack.services import AckServices
 from alarms.model import AlarmState
-from alarms.notify.people import Directory, Person
+from alarms.people import Directory, Person
 from tests.alarms.test_ack_support import (
     ACCOUNT,
     ALICE_PHONE,

@@ -20,11 +20,11 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from yarl import URL
 
+from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import Refusal, RefusalLog
-from alarms.ack.service import Acknowledger
-from alarms.notify.people import Directory, Person
-from monitor.clock import FakeClock
+from alarms.people import Directory, Person
+from monitor.core.clock import FakeClock
 from tests.alarms.conftest import Factory, Harness
 from tests.alarms.test_states import KEY, cfg
 

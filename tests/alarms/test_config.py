@@ -9,7 +9,7 @@ import pytest
 
 from alarms.model import Level, Priority
 from alarms.rules import compile_rules
-from monitor.config.loader import ConfigError, load
+from monitor.app.config import ConfigError, load
 from tests.alarms.conftest import ULT_CHANNELS, config_data
 from tests.fakes import write_config
 

@@ -10,7 +10,7 @@ import asyncio
 from alarms.model import AlarmState, AnnouncementKind, Level, Priority
 from alarms.notify.base import NotifyError
 from alarms.notify.sms import compose_sms
-from monitor.clock import FakeClock
+from monitor.core.clock import FakeClock
 from tests.alarms.test_escalation_support import SOP, Rig, paging, view
 
 K = AnnouncementKind

@@ -13,8 +13,8 @@ from alarms.escalation.config import PagingConfig
 from alarms.escalation.escalator import build_escalator
 from alarms.escalation.state import SQLiteEscalationLog
 from alarms.model import AlarmState
-from alarms.notify.log_sqlite import SQLiteLog
-from monitor.clock import FakeClock
+from alarms.records.notification_log import SQLiteLog
+from monitor.core.clock import FakeClock
 from tests.alarms.conftest import Factory, Harness, make_config
 from tests.alarms.test_escalation_support import SOP, Rig
 

@@ -9,7 +9,7 @@ from alarms.escalation.messages import bundle
 from alarms.model import AnnouncementKind, Priority
 from alarms.notify.message import first_sentence
 from alarms.notify.sms import compose_sms, flood_codes
-from monitor.clock import FakeClock
+from monitor.core.clock import FakeClock
 from tests.alarms.test_escalation_support import Rig, paging, paging_data
 
 K = AnnouncementKind

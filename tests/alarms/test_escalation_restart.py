@@ -20,9 +20,9 @@ from alarms.escalation.state import (
     SQLiteEscalationLog,
 )
 from alarms.model import AlarmState, AnnouncementKind
-from alarms.notify.log import MemoryLog, NotificationLog
-from alarms.notify.log_sqlite import SQLiteLog
-from monitor.clock import FakeClock
+from alarms.notify.notification_log import MemoryLog, NotificationLog
+from alarms.records.notification_log import SQLiteLog
+from monitor.core.clock import FakeClock
 from tests.alarms.test_escalation_support import FakeSource, Rig, view
 
 S = AlarmState

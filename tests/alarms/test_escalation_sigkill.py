@@ -34,9 +34,9 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from monitor.config.loader import load
-from monitor.daemon import service_user
-from monitor.model import EventKind
+from monitor.app.config import load
+from monitor.app.daemon import service_user
+from monitor.core.model import EventKind
 from monitor.store.factory import open_store
 from tests.fixtures_modbus import Unit, at, encode, modbus_server
 
@@ -153,7 +153,7 @@ def daemon(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     when the block ends, whatever happened."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "run", "-c", str(config)],
+            [sys.executable, "-m", "monitor.app.cli", "run", "-c", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -172,7 +172,7 @@ async def cli(config: Path, *args: str) -> tuple[int, str, str]:
     """A ``coldwatch`` command: exit code, stdout, stderr. Waited for without blocking the
     event loop (the Modbus server runs in it)."""
     proc = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "monitor.cli", *args, "-c", str(config)],
+        *[sys.executable, "-m", "monitor.app.cli", *args, "-c", str(config)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

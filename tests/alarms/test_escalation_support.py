@@ -29,9 +29,9 @@ from alarms.model import (
     Priority,
 )
 from alarms.notify.delivery import Delivery, RetryPolicy
-from alarms.notify.log import MemoryLog, NotificationLog
 from alarms.notify.message import Notification
-from monitor.clock import FakeClock
+from alarms.notify.notification_log import MemoryLog, NotificationLog
+from monitor.core.clock import FakeClock
 from tests.alarms.test_notify_support import ScriptedNotifier
 
 K = AnnouncementKind

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from alarms.model import AlarmState
-from monitor.model import Quality
+from monitor.core.model import Quality
 from tests.alarms.conftest import ULT_CHANNELS, Factory
 
 S = AlarmState

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alarms.escalation.state import MemoryEscalationLog
 from alarms.model import AlarmState
-from monitor.clock import FakeClock
+from monitor.core.clock import FakeClock
 from tests.alarms.conftest import Factory, Harness
 from tests.alarms.test_escalation_support import Rig
 from tests.alarms.test_inhibit import PARENT, site

@@ -4,7 +4,7 @@ and announced as late, never recorded silently."""
 from __future__ import annotations
 
 from alarms.model import AlarmState
-from monitor.model import FLAG_LATE
+from monitor.core.model import FLAG_LATE
 from tests.alarms.conftest import Factory, at
 from tests.alarms.test_states import KEY, cfg
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alarms.model import AlarmState, Level, Priority
-from monitor.model import Quality
+from monitor.core.model import Quality
 from tests.alarms.conftest import Factory, at
 
 S = AlarmState

@@ -16,10 +16,10 @@ import pytest
 
 from alarms.notify.base import DeliveryResult, NotifyError
 from alarms.notify.delivery import Delivery, RetryPolicy
-from alarms.notify.log import MemoryLog, NotificationLog
-from alarms.notify.log_sqlite import SQLiteLog
-from alarms.notify.people import Directory, Group
-from monitor.clock import FakeClock
+from alarms.notify.notification_log import MemoryLog, NotificationLog
+from alarms.people import Directory, Group
+from alarms.records.notification_log import SQLiteLog
+from monitor.core.clock import FakeClock
 from tests.alarms.test_notify_support import ScriptedNotifier, notification, person
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -326,8 +326,8 @@ async def test_recovery_of_a_recent_page_is_not_late(clock: FakeClock) -> None:
 CHILD = """
 import asyncio, pathlib, sys
 from alarms.notify.delivery import Delivery
-from alarms.notify.log_sqlite import SQLiteLog
-from monitor.clock import SystemClock
+from alarms.records.notification_log import SQLiteLog
+from monitor.core.clock import SystemClock
 from tests.alarms.test_notify_support import notification, person
 
 class Hanging:

@@ -13,7 +13,7 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from alarms.notify.base import NotifyError
 from alarms.notify.horn import HornNotifier, HornSettings
-from monitor.clock import FakeClock
+from monitor.core.clock import FakeClock
 from tests.alarms.test_notify_support import notification, person
 from tests.conftest import free_port
 from tests.fixtures_modbus import ModbusTestServer, Unit, modbus_server

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from alarms.notify.log import LogRecord, MemoryLog, NotificationLog
-from alarms.notify.log_sqlite import SQLiteLog
+from alarms.notify.notification_log import LogRecord, MemoryLog, NotificationLog
+from alarms.records.notification_log import SQLiteLog
 from monitor.store.base import StoreError
 from monitor.store.sqlite import SQLiteStore
 from tests.alarms.test_notify_support import T0

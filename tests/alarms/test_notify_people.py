@@ -10,12 +10,12 @@ from pydantic import ValidationError
 from alarms.notify.email import EmailNotifier
 from alarms.notify.horn import HornNotifier
 from alarms.notify.outbox import OutboxNotifier
-from alarms.notify.people import Directory, Group, Person, directory_from
 from alarms.notify.registry import build_all
 from alarms.notify.twilio_sms import TwilioSmsNotifier
 from alarms.notify.twilio_voice import TwilioVoiceNotifier
 from alarms.notify.webhook import WebhookNotifier
-from monitor.clock import FakeClock
+from alarms.people import Directory, Group, Person, directory_from
+from monitor.core.clock import FakeClock
 from tests.alarms.test_notify_support import ACCOUNT, T0, person
 
 

@@ -20,7 +20,7 @@ from twilio.http.response import Response
 
 from alarms.notify.base import DeliveryResult, NotifyError
 from alarms.notify.message import Notification
-from alarms.notify.people import Person
+from alarms.people import Person
 
 T0 = datetime(2026, 3, 1, 2, 12, 5, tzinfo=UTC)  # 03:12:05 CET
 ACCOUNT = "AC" + "0123456789abcdef" * 2

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from alarms.engine import AlarmEngine
 from alarms.model import AlarmState, Announcement
-from monitor.clock import FakeClock
-from monitor.coordinator import Coordinator
-from monitor.metrics import Metrics
-from monitor.pipeline import Pipeline
+from monitor.core.clock import FakeClock
+from monitor.core.metrics import Metrics
+from monitor.runtime.coordinator import Coordinator
+from monitor.runtime.pipeline import Pipeline
 from monitor.store.sqlite import SQLiteStore
 from tests.fakes import FakePolled, fake_config
 

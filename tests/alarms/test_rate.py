@@ -8,7 +8,7 @@ from typing import Any
 from alarms.conditions.rate import RateCondition
 from alarms.model import AlarmState, Priority
 from alarms.rules import Rule
-from monitor.model import Reading
+from monitor.core.model import Reading
 from tests.alarms.conftest import Factory, at
 
 KEY = "box.t/rate"

@@ -12,9 +12,8 @@ import pytest
 import yaml
 
 from alarms.escalation.config import PagingConfig, check_paging
-from alarms.escalation.route_test import RouteTestError, render_route
-from monitor.config.loader import load
-from monitor.config.schema import Config
+from alarms.escalation.route_preview import RouteTestError, render_route
+from monitor.app.config import Config, load
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "escalation.md").read_text()

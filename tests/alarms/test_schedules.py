@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from alarms.escalation.config import ScheduleSpec
 from alarms.escalation.schedule import Schedule, ScheduleResolver
-from alarms.notify.people import Directory, Group, Person
+from alarms.people import Directory, Group, Person
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

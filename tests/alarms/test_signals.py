@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from alarms.model import AlarmState, Priority
-from monitor.model import EventKind, Quality
+from monitor.core.model import EventKind, Quality
 from tests.alarms.conftest import Factory, at
 
 S = AlarmState

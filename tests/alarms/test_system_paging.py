@@ -21,9 +21,9 @@ from alarms.notify.base import NotifyError
 from alarms.notify.registry import remote_notifiers
 from alarms.notify.watch import NotifierWatch
 from alarms.rules import compile_rules
-from monitor.clock import FakeClock
-from monitor.config.loader import ConfigError, load
-from monitor.model import FLAG_CALIBRATION_OVERDUE, Event, EventKind, Quality, Reading
+from monitor.app.config import ConfigError, load
+from monitor.core.clock import FakeClock
+from monitor.core.model import FLAG_CALIBRATION_OVERDUE, Event, EventKind, Quality, Reading
 from monitor.store.sqlite import SQLiteStore
 from tests.alarms.conftest import ULT_CHANNELS, config_data
 from tests.alarms.test_escalation_support import SOP, TWILIO, Rig

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.cli import main
-from monitor.config.loader import load
-from monitor.model import Event, EventKind, Quality, Reading
+from monitor.app.cli import main
+from monitor.app.config import load
+from monitor.core.model import Event, EventKind, Quality, Reading
 from monitor.store.factory import open_store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from drivers import registry
-from monitor.cli import main
-from monitor.config.durations import parse_duration
-from monitor.config.loader import ConfigError, load
-from monitor.config.secrets import REDACTED, redact, resolve_secret
+from monitor.app.cli import main
+from monitor.app.config import ConfigError, load
+from monitor.core.durations import parse_duration
+from monitor.core.secrets import REDACTED, redact, resolve_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted(p for p in (ROOT / "tests" / "config_cases").iterdir() if p.is_dir())

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from monitor.clock import FakeClock
-from monitor.coordinator import Coordinator, stagger_offset
-from monitor.metrics import Metrics
-from monitor.model import FLAG_CALIBRATION_OVERDUE, EventKind, Quality
-from monitor.pipeline import Pipeline
+from monitor.core.clock import FakeClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import FLAG_CALIBRATION_OVERDUE, EventKind, Quality
+from monitor.runtime.coordinator import Coordinator, stagger_offset
+from monitor.runtime.pipeline import Pipeline
 from tests.fakes import Collector, FakePolled, FakeStreaming, fake_config
 
 
@@ -158,7 +158,7 @@ async def test_recovery_is_logged_once(
     await clock.advance(h.offset("a") + 55)
     driver.mode = "ok"
     await clock.advance(30)
-    messages = [r.getMessage() for r in caplog.records if r.name == "monitor.coordinator"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "monitor.runtime.coordinator"]
     assert sum("not communicating" in m for m in messages) == 1
     assert sum("recovered" in m for m in messages) == 1
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from monitor.cli import main
-from monitor.config.loader import load
-from monitor.model import EventKind, Quality
+from monitor.app.cli import main
+from monitor.app.config import load
+from monitor.core.model import EventKind, Quality
 from monitor.store.factory import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def test_runs_with_no_device_reachable_and_stops_cleanly(tmp_path: Path, capsys)
     config = example_with_store(tmp_path, free_port(), free_port())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "-c", str(config)],
+        [sys.executable, "-m", "monitor.app.cli", "run", "-c", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -130,7 +130,7 @@ def _wait_for(what: str, check: object, timeout: float = 30.0) -> None:
 
 def _start(config: Path, cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "-c", str(config)],
+        [sys.executable, "-m", "monitor.app.cli", "run", "-c", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -190,7 +190,7 @@ async def test_the_start_is_on_disk_before_anything_can_page(tmp_path: Path) -> 
     """A run killed in its first second must still be found unclean at the next start: its
     ``daemon_started`` is committed before the alarm engine, the escalator or the pollers
     start (they write alarm records and pages at once, readings and events come batched)."""
-    from monitor.daemon import Daemon
+    from monitor.app.daemon import Daemon
     from tests.conftest import free_port
 
     config = example_with_store(tmp_path, free_port(), free_port())
@@ -215,7 +215,7 @@ async def test_a_store_that_refuses_the_start_marker_does_not_stop_the_daemon(
     store alarm); the start is recorded with the readings once the store takes writes."""
     import asyncio
 
-    from monitor.daemon import Daemon
+    from monitor.app.daemon import Daemon
     from monitor.store.base import StoreError
     from tests.conftest import free_port
 

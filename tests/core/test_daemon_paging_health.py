@@ -15,8 +15,8 @@ from aiohttp import web
 
 import tests.fakes  # noqa: F401  (registers the in-memory drivers)
 from alarms.model import AlarmState
-from monitor.daemon import Daemon
-from monitor.model import EventKind
+from monitor.app.daemon import Daemon
+from monitor.core.model import EventKind
 from monitor.store.factory import open_store
 from tests.alarms.test_notify_horn import read_coil
 from tests.conftest import free_port

@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import FakeClock
-from monitor.health import (
+from monitor.core.clock import FakeClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import Event, EventKind, Quality, Reading
+from monitor.runtime.health import (
     DiskUsage,
     HealthMonitor,
     kernel_clock_synchronised,
     last_run_marker,
     record_downtime,
 )
-from monitor.metrics import Metrics
-from monitor.model import Event, EventKind, Quality, Reading
-from monitor.pipeline import Pipeline, StoreWriter
+from monitor.runtime.pipeline import Pipeline
 from monitor.store.sqlite import SQLiteStore
+from monitor.store.writer import StoreWriter
 from tests.fakes import Collector
 
 GIB = 1 << 30

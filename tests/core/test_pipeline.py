@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import FakeClock, SystemClock
-from monitor.metrics import Metrics
-from monitor.model import Event, EventKind, Reading
-from monitor.pipeline import Pipeline, StoreWriter
+from monitor.core.clock import FakeClock, SystemClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import Event, EventKind, Reading
+from monitor.runtime.pipeline import Pipeline
 from monitor.store.base import BatchInfo, StoreError
 from monitor.store.sqlite import SQLiteStore
+from monitor.store.writer import StoreWriter
 
 
 class GatedStore(SQLiteStore):

@@ -15,8 +15,8 @@ import pytest
 from drivers.base import DriverContext, DriverError, Point
 from drivers.modbus.config import ModbusPoint, ModbusSettings
 from drivers.modbus.driver import ModbusDriver
-from monitor.clock import SystemClock
-from monitor.model import Quality, Reading
+from monitor.core.clock import SystemClock
+from monitor.core.model import Quality, Reading
 from tests.conftest import free_port
 from tests.fixtures_modbus import Unit, at, encode, modbus_server
 

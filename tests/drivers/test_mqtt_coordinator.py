@@ -16,11 +16,11 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from monitor.clock import SystemClock
-from monitor.coordinator import Coordinator
-from monitor.metrics import Metrics
-from monitor.model import EventKind, Quality
-from monitor.pipeline import Pipeline
+from monitor.core.clock import SystemClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import EventKind, Quality
+from monitor.runtime.coordinator import Coordinator
+from monitor.runtime.pipeline import Pipeline
 from tests.fakes import Collector, fake_config
 from tests.mosquitto import Mosquitto, running_broker
 

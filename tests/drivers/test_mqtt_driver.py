@@ -24,8 +24,8 @@ import pytest
 from drivers.base import DriverContext, DriverError, Point
 from drivers.mqtt.config import MqttPoint, MqttSettings
 from drivers.mqtt.driver import MqttDriver
-from monitor.clock import SystemClock
-from monitor.model import FLAG_LATE, Quality, Reading
+from monitor.core.clock import SystemClock
+from monitor.core.model import FLAG_LATE, Quality, Reading
 from tests.mosquitto import HOST, Mosquitto, make_tls_files, mosquitto, running_broker
 
 __all__ = ["mosquitto"]  # the fixture, imported for pytest

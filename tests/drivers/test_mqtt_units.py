@@ -39,7 +39,7 @@ from drivers.mqtt.topics import (
     matches,
     minimal_filters,
 )
-from monitor.config.loader import ConfigError, load
+from monitor.app.config import ConfigError, load
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

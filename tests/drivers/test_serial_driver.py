@@ -19,9 +19,9 @@ from drivers.base import DriverContext, DriverError, Point
 from drivers.serial.config import SerialPoint, SerialSettings
 from drivers.serial.driver import SerialDriver, SerialPushDriver, SerialQueryDriver
 from drivers.serial.port import Port
-from monitor.clock import SystemClock
-from monitor.config.loader import load
-from monitor.model import Quality, Reading
+from monitor.app.config import load
+from monitor.core.clock import SystemClock
+from monitor.core.model import Quality, Reading
 from tests.serial_peer import LineDevice, PtyPeer, TcpPeer, forma_frame, taylor_wharton_line
 
 TS = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

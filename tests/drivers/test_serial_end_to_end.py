@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from monitor.clock import SystemClock
-from monitor.coordinator import Coordinator
-from monitor.metrics import Metrics
-from monitor.model import EventKind, Quality, Reading
-from monitor.pipeline import Pipeline
+from monitor.core.clock import SystemClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import EventKind, Quality, Reading
+from monitor.runtime.coordinator import Coordinator
+from monitor.runtime.pipeline import Pipeline
 from tests.fakes import Collector, fake_config
 from tests.serial_peer import LineDevice, PtyPeer, TcpPeer, forma_frame
 

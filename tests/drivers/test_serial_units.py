@@ -25,9 +25,9 @@ from drivers.serial.driver import SerialDriver, SerialPushDriver, SerialQueryDri
 from drivers.serial.escapes import unescape
 from drivers.serial.framing import Framer, clean
 from drivers.serial.patterns import ChannelParser, EventMatcher
-from monitor.clock import SystemClock
-from monitor.config.loader import ConfigError
-from monitor.model import Quality, Reading
+from monitor.config.issues import ConfigError
+from monitor.core.clock import SystemClock
+from monitor.core.model import Quality, Reading
 from tests.fakes import fake_config
 
 TS = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -126,7 +126,7 @@ def test_unquoted_on_off_map_keys_are_caught(tmp_path: Path) -> None:
         "            unit: bool\n"
         '            source: {device: tec, command: "FILL?", map: {ON: 1, OFF: 0}}\n'
     )
-    from monitor.config.loader import load
+    from monitor.app.config import load
 
     with pytest.raises(ConfigError) as err:
         load(path)

@@ -30,12 +30,12 @@ from typing import Any
 import pytest
 
 from alarms.escalation.state import SQLiteEscalationLog
-from alarms.notify.log_sqlite import SQLiteLog
+from alarms.records.notification_log import SQLiteLog
 from alarms.rules import compile_rules
-from monitor.config.durations import parse_duration
-from monitor.config.loader import LoadedConfig, load
-from monitor.demo import DEMO_TIER_WAIT
-from monitor.model import Quality
+from monitor.app.config import LoadedConfig, load
+from monitor.app.demo import DEMO_TIER_WAIT
+from monitor.core.durations import parse_duration
+from monitor.core.model import Quality
 from monitor.store.base import Store
 from monitor.store.factory import open_store, sqlite_path
 
@@ -54,7 +54,7 @@ DEMO = ["demo", "--for", "300", "--speed", "1800"]  # stopped with Ctrl-C once d
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *args],
+        [sys.executable, "-m", "monitor.app.cli", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -91,7 +91,7 @@ def test_compressor_failure_pages_tier_1_and_the_ack_stops_escalation(tmp_path: 
     log_file = tmp_path / "demo.log"
     with log_file.open("w") as log:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", *DEMO, "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "monitor.app.cli", *DEMO, "--data-dir", str(data_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

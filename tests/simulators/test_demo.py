@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.config.loader import load
-from monitor.model import Quality
+from monitor.app.cli import main
+from monitor.app.config import load
+from monitor.core.model import Quality
 from monitor.store.factory import open_store
 from simulators.broker import mosquitto_binary
 from simulators.loader import load_sim_config
@@ -23,7 +23,7 @@ def test_demo_leaves_readings_from_every_device(tmp_path: Path, capsys) -> None:
     data = tmp_path / "demo"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "demo", "--for", "8", "--data-dir", str(data)],
+        [sys.executable, "-m", "monitor.app.cli", "demo", "--for", "8", "--data-dir", str(data)],
         capture_output=True,
         text=True,
         timeout=40,
@@ -69,7 +69,7 @@ def test_demo_leaves_readings_from_every_device(tmp_path: Path, capsys) -> None:
 async def test_without_mosquitto_the_demo_says_so_and_leaves_mqtt_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import monitor.demo as demo
+    import monitor.app.demo as demo
 
     monkeypatch.setattr(demo, "mosquitto_binary", lambda: None)
     config = load_sim_config(demo.find_sim_config())

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.loader import load
-from monitor.daemon import Daemon
-from monitor.model import Quality, Reading
+from monitor.app.config import load
+from monitor.app.daemon import Daemon
+from monitor.core.model import Quality, Reading
 from monitor.store.base import Store
 from monitor.store.factory import open_store
 from simulators.broker import PrivateBroker, mosquitto_binary

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model import Quality
+from monitor.core.model import Quality
 from simulators.bindings import BROKEN
 from simulators.frontends.modbus_frames import AsciiSession, RtuSession, TcpSession, with_crc
 from simulators.frontends.modbus_maps import tsx, vaisala

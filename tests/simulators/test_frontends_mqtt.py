@@ -15,7 +15,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from monitor.model import Quality
+from monitor.core.model import Quality
 from simulators.frontends.mqtt import MqttPublisher
 from simulators.simulation import Simulation
 from tests.mosquitto import Mosquitto, mosquitto  # noqa: F401  (the fixture)
@@ -110,7 +110,7 @@ async def test_a_killed_simulator_leaves_offline_by_its_last_will(
         "     frontend: {type: mqtt, topic_prefix: lab, interval: 0.2}}\n"
     )
     proc = subprocess.Popen(  # noqa: ASYNC220 -- polled below, no child-watcher thread
-        [sys.executable, "-m", "monitor.cli", "sim", "-c", str(config)],
+        [sys.executable, "-m", "monitor.app.cli", "sim", "-c", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import FakeClock
-from monitor.model import Quality
+from monitor.core.clock import FakeClock
+from monitor.core.model import Quality
 from simulators.frontends.tec3000 import Tec3000Session
 from simulators.simulation import Simulation
 from tests.simulators.test_sim_harness import good, quality, read_by_coldwatch, sim_config

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.config.loader import ConfigError
+from monitor.app.cli import main
+from monitor.config.issues import ConfigError
 from simulators.loader import load_sim_config, parse
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from monitor.app.cli import main
 from simulators.control_client import ControlError, call, state_file_for
 from simulators.runner import serving
 from simulators.simulation import Simulation
@@ -111,7 +111,7 @@ def test_sim_runs_as_a_process_and_takes_faults_from_another(tmp_path: Path) -> 
         "  - {id: dewar, model: ln2_dewar, frontend: {type: tec3000, link: tty/dewar}}\n"
     )
     out = tmp_path / "cw.yaml"
-    run = [sys.executable, "-m", "monitor.cli", "sim"]
+    run = [sys.executable, "-m", "monitor.app.cli", "sim"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [*run, "-c", str(config), "--coldwatch-config", str(out), "--for", "20"],

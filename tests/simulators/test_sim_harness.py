@@ -14,12 +14,12 @@ from typing import Any
 
 import yaml
 
-from monitor.clock import SystemClock
-from monitor.config.loader import LoadedConfig, load
-from monitor.coordinator import Coordinator
-from monitor.metrics import Metrics
-from monitor.model import Quality, Reading
-from monitor.pipeline import Pipeline
+from monitor.app.config import LoadedConfig, load
+from monitor.core.clock import SystemClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import Quality, Reading
+from monitor.runtime.coordinator import Coordinator
+from monitor.runtime.pipeline import Pipeline
 from simulators.coldwatch_config import coldwatch_config, write_config
 from simulators.config import SimConfig
 from simulators.loader import parse

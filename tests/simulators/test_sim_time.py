@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import FakeClock
+from monitor.core.clock import FakeClock
 from simulators.simulation import Simulation
 from tests.simulators.test_sim_harness import sim_config
 

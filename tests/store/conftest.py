@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model import Quality, Reading
+from monitor.core.model import Quality, Reading
 from monitor.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from monitor.model import Event, EventKind, Quality, Reading
+from monitor.core.model import Event, EventKind, Quality, Reading
 from monitor.store.sqlite import APPEND_ONLY_MESSAGE, SQLiteStore
 from tests.store.conftest import T0, at, drop_triggers, mixed, series
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model import Event, EventKind
+from monitor.core.model import Event, EventKind
 from monitor.store.base import StoreError
 from monitor.store.sqlite import SQLiteStore
 from tests.store.conftest import at, drop_triggers, mixed, series

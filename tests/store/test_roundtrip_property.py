@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.model import Event, Quality, Reading
+from monitor.core.model import Event, Quality, Reading
 from monitor.store.sqlite import SQLiteStore
 
 _T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from alarms.escalation.state import EscalationRow, SQLiteEscalationLog
-from alarms.notify.log import LogRecord
-from alarms.notify.log_sqlite import SQLiteLog
-from monitor.cli import main
+from alarms.notify.notification_log import LogRecord
+from alarms.records.notification_log import SQLiteLog
+from monitor.app.cli import main
 from monitor.store import side_chain
 from monitor.store.side_chain import (
     ESCALATION_LOG,
@@ -311,7 +311,7 @@ def test_an_empty_old_table_needs_no_anchor(db: Path) -> None:
 
 
 def test_a_side_log_not_chained_yet_then_adopting_the_chain(db: Path) -> None:
-    """The PIN lockout log (alarms/ack/lockout_log.py) is not chained yet: verify counts its
+    """The PIN lockout log (alarms/records/lockout_log.py) is not chained yet: verify counts its
     rows; once its append goes through side_chain.append, the table is upgraded and chained."""
     schema = """
     CREATE TABLE IF NOT EXISTS ack_lockout_log (

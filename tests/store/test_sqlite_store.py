@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model import FLAG_CALIBRATION_OVERDUE, FLAG_LATE, Event, EventKind, Quality, Reading
+from monitor.core.model import (
+    FLAG_CALIBRATION_OVERDUE,
+    FLAG_LATE,
+    Event,
+    EventKind,
+    Quality,
+    Reading,
+)
 from monitor.store.base import StoreError
 from monitor.store.sqlite import SQLiteStore, from_us, to_us
 from tests.store.conftest import T0, at, mixed, series
@@ -263,7 +270,7 @@ def test_a_killed_process_keeps_every_committed_batch(db_path: Path) -> None:
     script = f"""
 import os
 from datetime import UTC, datetime, timedelta
-from monitor.model import Reading
+from monitor.core.model import Reading
 from monitor.store.sqlite import SQLiteStore
 t0 = datetime(2026, 3, 1, tzinfo=UTC)
 store = SQLiteStore({str(db_path)!r})

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from monitor.config.schema import Channel
-from monitor.model import (
+from monitor.config.sections import Channel
+from monitor.core.model import (
     FLAG_CALIBRATION_OVERDUE,
     PHYSICAL_RANGE,
     Quality,

@@ -24,7 +24,7 @@ from alarms.notify.sms import compose_sms
 
 if TYPE_CHECKING:
     from alarms.rules import Rule
-    from monitor.config.schema import Config
+    from alarms.site import AlarmSite
 
 EXAMPLE_CODE = "A0000"
 
@@ -71,7 +71,7 @@ class RoutePlan:
     sms: str
 
 
-def find_cases(config: Config, target: str, condition: str | None) -> list[Case]:
+def find_cases(config: AlarmSite, target: str, condition: str | None) -> list[Case]:
     """The alarms ``target`` (a channel id ``<equipment>.<channel>``, a channel id alone if
     unique, an alarm key, or a device id) raises for ``condition`` (a level
     ``high``/``high_high``/..., a condition ``stale``/``rate``/``comm_loss``/..., or a rule id
@@ -109,7 +109,7 @@ def find_cases(config: Config, target: str, condition: str | None) -> list[Case]
     return cases
 
 
-def _channel(config: Config, target: str) -> str:
+def _channel(config: AlarmSite, target: str) -> str:
     channels = config.channels()
     if target in channels:
         return target
@@ -220,7 +220,7 @@ def plan_route(setup: Setup, case: Case, start: datetime, continuing: int = 3) -
 
 
 def render_route(
-    config: Config,
+    config: AlarmSite,
     paging: PagingConfig,
     target: str,
     condition: str | None,
@@ -247,7 +247,7 @@ def render_route(
     return head + "\n".join(blocks)
 
 
-def _render(plan: RoutePlan, config: Config, paging: PagingConfig, zone: ZoneInfo) -> str:
+def _render(plan: RoutePlan, config: AlarmSite, paging: PagingConfig, zone: ZoneInfo) -> str:
     case, rule, policy = plan.case, plan.case.rule, plan.policy
     view = case.view
     lines: list[str] = [""]
@@ -327,7 +327,7 @@ def _render(plan: RoutePlan, config: Config, paging: PagingConfig, zone: ZoneInf
     return "\n".join(lines)
 
 
-def _placement(config: Config, rule: Rule) -> str:
+def _placement(config: AlarmSite, rule: Rule) -> str:
     parts: list[str] = []
     for loc in config.locations:
         for eq in loc.equipment:

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.config.loader import ConfigError, LoadedConfig, load
-from monitor.config.secrets import secrets_deferred
-from monitor.model import Reading
+from monitor.app.config import ConfigError, LoadedConfig, load
+from monitor.core.model import Reading
+from monitor.core.secrets import secrets_deferred
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -85,8 +85,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from monitor import logs
-    from monitor.daemon import Daemon, run_until_signalled
+    from monitor.app.daemon import Daemon, run_until_signalled
+    from monitor.core import logs
 
     loaded = _load_or_exit(args.config)
     logs.configure(args.log_level or loaded.config.logging.level, loaded.config.logging.format)
@@ -170,7 +170,7 @@ def cmd_readings(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from monitor.status import device_status, render_status
+    from monitor.app.status import device_status, render_status
 
     loaded = _load_or_exit(args.config)
     store = _open_store_readonly(loaded, args.config)
@@ -187,8 +187,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from monitor import logs
-    from monitor.demo import run_demo
+    from monitor.app.demo import run_demo
+    from monitor.core import logs
 
     logs.configure("info", "text")
     return asyncio.run(run_demo(Path(args.data_dir), args.seconds, speed=args.speed))
@@ -228,7 +228,7 @@ def cmd_alarms(args: argparse.Namespace) -> int:
 
 def cmd_route_test(args: argparse.Namespace) -> int:
     from alarms.escalation.config import PagingConfig
-    from alarms.escalation.route_test import RouteTestError, render_route
+    from alarms.escalation.route_preview import RouteTestError, render_route
 
     loaded = _load_or_exit(args.config)
     try:

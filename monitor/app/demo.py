@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from monitor.config.loader import load
-from monitor.daemon import Daemon, service_user
-from monitor.status import device_status, render_status
+from monitor.app.config import load
+from monitor.app.daemon import Daemon, service_user
+from monitor.app.status import device_status, render_status
 from monitor.store.factory import open_store
 from simulators.broker import PrivateBroker, mosquitto_binary
 from simulators.coldwatch_config import coldwatch_config, write_config
@@ -50,7 +50,7 @@ def command_name() -> str:
     argv0 = Path(sys.argv[0])
     if argv0.name == "coldwatch":
         return str(argv0)
-    return f"{sys.executable} -m monitor.cli"
+    return f"{sys.executable} -m monitor.app.cli"
 
 
 #: The demo's alarm rules: the built-in SOP templates, bound to the simulated channels.

@@ -23,25 +23,26 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from drivers import registry
 from drivers.base import (
     Driver,
     DriverContext,
     DriverError,
+    DriverSettings,
     Point,
+    PointSettings,
     PolledDriver,
     StreamingDriver,
 )
-from monitor.clock import CANCEL_GRACE, Clock
-from monitor.config.loader import LoadedConfig
-from monitor.config.schema import Device
-from monitor.logs import RateLimiter
-from monitor.metrics import Metrics
-from monitor.model import Event, EventKind, Quality, Reading
-from monitor.pipeline import Pipeline
-from monitor.qualify import ChannelRules
+from monitor.config.sections import Device, SiteConfig
+from monitor.core.clock import CANCEL_GRACE, Clock
+from monitor.core.logs import RateLimiter
+from monitor.core.metrics import Metrics
+from monitor.core.model import Event, EventKind, Quality, Reading
+from monitor.runtime.channel_checks import ChannelRules
+from monitor.runtime.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -397,11 +398,25 @@ class StreamingRunner(_DeviceRunner):
                     self.pipeline.publish(Reading(channel, ts, None, quality, 0, detail))
 
 
+class RunConfig(Protocol):
+    """What the coordinator builds drivers from: the site's sections and every device's and
+    channel's settings as their drivers validated them (the app's loaded configuration)."""
+
+    @property
+    def config(self) -> SiteConfig: ...
+
+    @property
+    def driver_settings(self) -> Mapping[str, DriverSettings]: ...
+
+    @property
+    def point_settings(self) -> Mapping[str, PointSettings]: ...
+
+
 class Coordinator:
     """Builds a driver per enabled device and runs each in its own task."""
 
     def __init__(
-        self, loaded: LoadedConfig, pipeline: Pipeline, clock: Clock, metrics: Metrics | None = None
+        self, loaded: RunConfig, pipeline: Pipeline, clock: Clock, metrics: Metrics | None = None
     ) -> None:
         self.loaded = loaded
         self.pipeline = pipeline

@@ -1,11 +1,8 @@
-"""From the coordinator to the consumers: the store, the alarm engine, time-series sinks.
+"""The store writer: batches readings and events into the store from one writer thread.
 
-* Inline consumers (the alarm engine) are called synchronously for every reading: evaluation
-  costs microseconds, so they never need a queue and never drop anything.
-* Queued consumers (the store writer, sinks) each own a bounded queue, so a slow consumer
-  never blocks polling. The store writer never loses a reading silently: when its queue is
-  full the overflow is counted and a ``gap`` event records exactly which channels and times
-  were lost.
+It is a queued consumer of the pipeline with a bounded buffer, so a slow disk never blocks
+polling; it never loses a reading silently: when its buffer is full the overflow is counted
+and a ``gap`` event records exactly which channels and times were lost.
 """
 
 from __future__ import annotations
@@ -19,37 +16,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
 
-from monitor.clock import Clock
-from monitor.metrics import Metrics
-from monitor.model import Event, EventKind, Quality, Reading
+from monitor.core.clock import Clock
+from monitor.core.metrics import Metrics
+from monitor.core.model import Event, EventKind, Quality, Reading
 from monitor.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
-
-
-class InlineConsumer(Protocol):
-    """Called for every reading and event on the event loop; must be fast and never raise."""
-
-    def on_reading(self, reading: Reading) -> None: ...
-
-    def on_event(self, event: Event) -> None: ...
-
-
-class QueuedConsumer(Protocol):
-    """Owns a bounded buffer; ``offer`` never blocks and says whether it kept the reading."""
-
-    name: str
-
-    def offer(self, reading: Reading) -> bool: ...
-
-    def offer_event(self, event: Event) -> bool: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None:
-        """Flush what is buffered, then stop."""
 
 
 @dataclass
@@ -288,33 +261,3 @@ def salvage(
         e if e.ts.tzinfo is not None else replace(e, ts=e.ts.replace(tzinfo=UTC)) for e in events
     ]
     return [_storable(r) for r in readings], fixed_events
-
-
-class Pipeline:
-    """Fans readings and events out to every consumer; never blocks the producer."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-        self.inline: list[InlineConsumer] = []
-        self.queued: list[QueuedConsumer] = []
-
-    def publish(self, reading: Reading) -> None:
-        for inline in self.inline:
-            inline.on_reading(reading)
-        for consumer in self.queued:
-            if not consumer.offer(reading):
-                self.metrics.inc(f"dropped_readings.{consumer.name}")
-
-    def publish_event(self, event: Event) -> None:
-        for inline in self.inline:
-            inline.on_event(event)
-        for consumer in self.queued:
-            consumer.offer_event(event)
-
-    async def start(self) -> None:
-        for consumer in self.queued:
-            await consumer.start()
-
-    async def stop(self) -> None:
-        for consumer in self.queued:
-            await consumer.stop()

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.clock import Clock
-from monitor.model import Event, EventKind, Quality, Reading
-from monitor.pipeline import Pipeline, StoreWriter
+from monitor.core.clock import Clock
+from monitor.core.model import Event, EventKind, Quality, Reading
+from monitor.runtime.pipeline import Pipeline
 from monitor.store.base import Store
+from monitor.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from alarms.ack.refusals import Reason, Refusal, RefusalLog
 from alarms.ack.sms_commands import SmsSyntaxError, parse_sms
 from alarms.codes import parse_code
 from alarms.model import AlarmCommandError, AlarmView
-from alarms.notify.people import Directory, Person
 from alarms.notify.twiml import check_pin
-from monitor.clock import Clock
+from alarms.people import Directory, Person
+from monitor.core.clock import Clock
 from monitor.store.base import StoreError
 
 log = logging.getLogger("alarms.ack")

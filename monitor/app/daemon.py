@@ -24,20 +24,21 @@ from alarms.escalation.horns import UNREACHABLE_KEY
 from alarms.escalation.state import SQLiteEscalationLog
 from alarms.model import Announcement
 from alarms.notify.delivery import Delivery
-from alarms.notify.log_sqlite import SQLiteLog
-from alarms.notify.people import Directory
 from alarms.notify.registry import build_all, remote_notifiers
 from alarms.notify.watch import ALARM_PREFIX, NotifierWatch
+from alarms.people import Directory
+from alarms.records.notification_log import SQLiteLog
 from monitor import __version__
-from monitor.clock import Clock, SystemClock
-from monitor.config.loader import LoadedConfig
-from monitor.coordinator import Coordinator
-from monitor.health import HealthMonitor, last_run_marker, record_downtime
-from monitor.metrics import Metrics
-from monitor.model import Event, EventKind
-from monitor.pipeline import Pipeline, StoreWriter
+from monitor.app.config import LoadedConfig
+from monitor.core.clock import Clock, SystemClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import Event, EventKind
+from monitor.runtime.coordinator import Coordinator
+from monitor.runtime.health import HealthMonitor, last_run_marker, record_downtime
+from monitor.runtime.pipeline import Pipeline
 from monitor.store.base import Store, StoreError
 from monitor.store.factory import open_store, sqlite_path
+from monitor.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ crash, a ``pending`` without an outcome is an attempt whose fate is unknown; del
 once more, marked as a possible duplicate, and never repeats an attempt whose outcome is known.
 The log is also the record of every notification attempt that an excursion report lists.
 
-Calls are synchronous and fast (one small row); :mod:`alarms.notify.log_sqlite` is the durable
-implementation, :class:`MemoryLog` the one for tests and for the demo without a store.
+Calls are synchronous and fast (one small row); :mod:`alarms.records.notification_log` is the
+durable implementation, :class:`MemoryLog` the one for tests and for the demo without a store.
 """
 
 from __future__ import annotations

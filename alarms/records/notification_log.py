@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from alarms.notify.log import LogRecord, Status
+from alarms.notify.notification_log import LogRecord, Status
 from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
 from monitor.store.side_chain import NOTIFICATION_LOG
@@ -58,7 +58,8 @@ _COLUMNS: Final = ", ".join(("seq", *NOTIFICATION_LOG.columns))
 
 
 class SQLiteLog:
-    """A :class:`alarms.notify.log.NotificationLog` in ``path`` (``None``: in memory)."""
+    """A :class:`~alarms.notify.notification_log.NotificationLog` in ``path`` (``None``: in
+    memory)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self._conn = open_side_log(path, SCHEMA, NOTIFICATION_LOG)

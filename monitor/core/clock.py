@@ -36,7 +36,7 @@ class Clock(Protocol):
         """Like ``asyncio.timeout``, timed on this clock: no extra task, for hot paths.
 
         Work that swallows its cancellation is not stopped by it; callers that must never
-        hang pair it with a watchdog (see ``monitor.coordinator``)."""
+        hang pair it with a watchdog (see ``monitor.runtime.coordinator``)."""
 
 
 class Abandoned(TimeoutError):

@@ -1,7 +1,9 @@
-"""The typed configuration: site -> locations -> equipment -> channels, devices, store, logging.
+"""The sections every part shares: site -> locations -> equipment -> channels, devices, store,
+logging, gathered in :class:`SiteConfig`.
 
-Generic parts are validated here; each device's ``settings`` and each channel's ``source``
-are validated afterwards by the model that the device's driver declares (see ``loader``).
+Each device's ``settings`` and each channel's ``source`` are validated afterwards by the model
+that the device's driver declares (``drivers.binding``); the alarm, paging and acknowledgement
+sections belong to ``alarms`` and the root model that gathers them all to ``monitor.app``.
 Unknown keys are refused everywhere.
 """
 
@@ -12,12 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alarms.ack.config import AckConfig
-from alarms.config import AlarmsConfig
-from alarms.escalation.config import EscalationConfig, ScheduleSpec
-from alarms.notify.people import Group, Person
-from monitor.config.durations import Duration
-from monitor.model import EquipmentKind, Quantity
+from monitor.core.durations import Duration
+from monitor.core.model import EquipmentKind, Quantity
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -117,20 +115,14 @@ class Logging(Strict):
     format: Literal["json", "text"] = "json"
 
 
-class Config(Strict):
+class SiteConfig(Strict):
+    """The shared sections; the application's root model extends it with the others."""
+
     site: Site
     store: Store = Store()
     logging: Logging = Logging()
     devices: tuple[Device, ...] = ()
     locations: tuple[Location, ...] = ()
-    alarms: AlarmsConfig | None = None  # no section: no alarm engine (see docs/alarms.md)
-    # paging (docs/notifiers.md, docs/escalation.md) and acknowledgement (docs/acknowledgement.md)
-    notifiers: dict[str, dict[str, Any]] = {}
-    people: tuple[Person, ...] = ()
-    groups: tuple[Group, ...] = ()
-    schedules: dict[str, ScheduleSpec] = {}
-    escalation: EscalationConfig | None = None
-    acknowledgement: AckConfig | None = None
 
     def channels(self) -> dict[str, tuple[Equipment, Channel]]:
         """Every channel by its stable id ``<equipment>.<channel>``."""

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.config.loader import LoadedConfig
-from monitor.model import EventKind, Quality, Reading
+from monitor.app.config import LoadedConfig
+from monitor.core.model import EventKind, Quality, Reading
 from monitor.store.base import Store
 
 

@@ -1,0 +1,106 @@
+"""The root configuration: the shared sections (``monitor.config``) plus the alarm, paging and
+acknowledgement sections (``alarms``), loaded and cross-checked as one document.
+
+This is the only place that knows every section; each part checks its own with one small
+function, all reporting through one checker so that every issue comes back at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alarms.ack.config import AckConfig, os_user_map
+from alarms.config import AlarmsConfig
+from alarms.config import describe_path as describe_alarm_path
+from alarms.escalation.config import EscalationConfig, PagingConfig, ScheduleSpec, check_paging
+from alarms.people import Group, Person
+from alarms.rules import compile_rules
+from drivers.base import DriverSettings, PointSettings
+from drivers.binding import DeviceBindings, bind_devices
+from monitor.config.issues import ConfigError, ConfigIssue
+from monitor.config.loader import Checker, open_document
+from monitor.config.sections import SiteConfig
+from monitor.config.site_checks import check_site
+from monitor.core.secrets import redact
+
+__all__ = ["Config", "ConfigError", "ConfigIssue", "LoadedConfig", "load"]
+
+
+class Config(SiteConfig):
+    alarms: AlarmsConfig | None = None  # no section: no alarm engine (see docs/alarms.md)
+    # paging (docs/notifiers.md, docs/escalation.md) and acknowledgement (docs/acknowledgement.md)
+    notifiers: dict[str, dict[str, Any]] = {}
+    people: tuple[Person, ...] = ()
+    groups: tuple[Group, ...] = ()
+    schedules: dict[str, ScheduleSpec] = {}
+    escalation: EscalationConfig | None = None
+    acknowledgement: AckConfig | None = None
+
+
+@dataclass
+class LoadedConfig:
+    """A validated configuration with what the store keeps beside the records."""
+
+    config: Config
+    sources: list[str]
+    bindings: DeviceBindings = field(default_factory=DeviceBindings)
+
+    @property
+    def driver_settings(self) -> dict[str, DriverSettings]:
+        return self.bindings.driver_settings
+
+    @property
+    def point_settings(self) -> dict[str, PointSettings]:
+        return self.bindings.point_settings
+
+    @property
+    def effective(self) -> dict[str, Any]:
+        """The full effective configuration, secrets redacted."""
+        dumped = self.config.model_dump(mode="json")
+        result = redact(dumped)
+        assert isinstance(result, dict)
+        return result
+
+    @property
+    def effective_json(self) -> str:
+        return json.dumps(self.effective, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.effective_json.encode()).hexdigest()
+
+
+def load(path: str | Path) -> LoadedConfig:
+    """Load, validate and cross-check; raise :class:`ConfigError` with every issue found."""
+    checker = open_document(path, {"alarms": describe_alarm_path})
+    cfg = checker.validate(Config)
+    check_site(cfg, checker)
+    bindings = bind_devices(cfg, checker)
+    check_alarms(cfg, checker)
+    check_paging_sections(cfg, checker)
+    check_acknowledgement(cfg, checker)
+    checker.raise_if_any()
+    return LoadedConfig(cfg, checker.document.sources, bindings)
+
+
+def check_alarms(cfg: Config, checker: Checker) -> None:
+    if cfg.alarms is not None:
+        for path, message in compile_rules(cfg).issues:
+            checker.add(path, message)
+
+
+def check_paging_sections(cfg: Config, checker: Checker) -> None:
+    for path, message in check_paging(PagingConfig.of(cfg), cfg):
+        checker.add(path, message)
+
+
+def check_acknowledgement(cfg: Config, checker: Checker) -> None:
+    if cfg.acknowledgement is not None:
+        try:
+            os_user_map(cfg.people)
+        except ValueError as exc:
+            checker.add(("people",), str(exc))
