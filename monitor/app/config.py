@@ -26,6 +26,7 @@ from monitor.config.loader import Checker, open_document
 from monitor.config.sections import SiteConfig
 from monitor.config.site_checks import check_site
 from monitor.core.secrets import redact
+from monitor.store.factory import sqlite_path
 
 __all__ = ["Config", "ConfigError", "ConfigIssue", "LoadedConfig", "load"]
 
@@ -79,12 +80,26 @@ def load(path: str | Path) -> LoadedConfig:
     checker = open_document(path, {"alarms": describe_alarm_path})
     cfg = checker.validate(Config)
     check_site(cfg, checker)
+    check_store_path(cfg, checker, config_folder(path))
     bindings = bind_devices(cfg, checker)
     check_alarms(cfg, checker)
     check_paging_sections(cfg, checker)
     check_acknowledgement(cfg, checker)
     checker.raise_if_any()
     return LoadedConfig(cfg, checker.document.sources, bindings)
+
+
+def config_folder(config_path: str | Path) -> Path:
+    """Relative paths in a configuration are taken from its file's folder (or the folder
+    given), never from the service's working directory."""
+    path = Path(config_path).resolve()
+    return path if path.is_dir() else path.parent
+
+
+def check_store_path(cfg: Config, checker: Checker, base_dir: Path) -> None:
+    path = sqlite_path(cfg.store, base_dir)
+    if path.exists() and not path.is_file():
+        checker.add(("store", "path"), f"'{path}' is not a file (a folder?)")
 
 
 def check_alarms(cfg: Config, checker: Checker) -> None:

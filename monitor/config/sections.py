@@ -21,7 +21,8 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no .inf or .nan: a range or sentinel of NaN would compare false and check nothing
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Site(Strict):

@@ -7,12 +7,14 @@ of the three may be set. Values never appear in logs or in the stored effective 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
 REDACTED = "<redacted>"
+MAX_SECRET_FILE_BYTES = 64 * 1024
 _SECRET_WORDS = ("password", "token", "secret", "auth", "pin", "api_key", "private_key")
 
 
@@ -56,12 +58,27 @@ def resolve_secret(name: str, inline: str | None, env: str | None, file: str | N
             raise ValueError(f"{name}_env names environment variable '{env}', which is not set")
         return value
     if file:
-        path = Path(os.path.expandvars(file))
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"{name}_file '{file}' cannot be read: {exc.strerror}") from None
+        return _read_secret_file(name, file)
     return inline
+
+
+def _read_secret_file(name: str, file: str) -> str:
+    """A regular UTF-8 file of at most 64 KiB (a FIFO or /dev/zero is refused, not read)."""
+    path = Path(os.path.expandvars(file))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ValueError(f"{name}_file '{file}' cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError(f"{name}_file '{file}' is not a regular file")
+        data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise ValueError(f"{name}_file '{file}' is larger than 64 KiB")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}_file '{file}' is not UTF-8 text") from None
 
 
 def redact(obj: object) -> object:
