@@ -4,7 +4,11 @@ Pure functions of the text, so that they can be tested on any input: nothing her
 what a device sends, however garbled. A channel's parser answers one of
 
 * ``None``: the value pattern does not match (in push mode: the frame is not for this
-  channel; in query mode the driver turns it into a garbled-answer ``comm_error``);
+  channel; in query mode the driver turns it into a garbled-answer ``comm_error``). Without a
+  configured ``pattern`` the whole answer, trimmed, must be one number: ``+1 2`` or ``\0 3``
+  is not a reading of 1 or 3;
+* ``comm_error`` when the frame has control or non-ASCII characters outside what the pattern
+  matched: line noise is never read as a value;
 * ``sensor_fault`` when a fault pattern matches (``T_ERR``: the probe is broken);
 * ``comm_error`` when an error pattern matches, or the matched text is not a number / not in
   the map;
@@ -24,6 +28,20 @@ from monitor.core.model import Quality, Value
 #: Characters of device text quoted in a reading's detail or an event's message.
 SHOWN = 60
 MESSAGE = 200
+#: Characters a clean ASCII frame may hold besides the printable ones.
+_CLEAN_CONTROLS = frozenset("\t\r\n")
+
+
+def is_noise(char: str) -> bool:
+    """A control or non-ASCII character (what line noise or a wrong baud rate produce)."""
+    code = ord(char)
+    return (code < 0x20 and char not in _CLEAN_CONTROLS) or code >= 0x7F
+
+
+def noise_outside(text: str, start: int, end: int) -> bool:
+    return any(is_noise(char) for char in text[:start]) or any(
+        is_noise(char) for char in text[end:]
+    )
 
 
 def show(text: str, limit: int = SHOWN) -> str:
@@ -55,6 +73,7 @@ class ChannelParser:
     def __init__(self, point: SerialPoint) -> None:
         self.point = point
         self._value = re.compile(point.value_pattern)
+        self._whole_answer = point.pattern is None
         self._faults = tuple(re.compile(p) for p in point.fault_patterns)
         self._errors = tuple(re.compile(p) for p in point.error_patterns)
 
@@ -65,9 +84,17 @@ class ChannelParser:
         for error in self._errors:
             if error.search(text):
                 return Outcome(Quality.COMM_ERROR, detail=f"device reports an error: {show(text)}")
-        match = self._value.search(text)
+        if self._whole_answer:
+            match = self._value.fullmatch(text.strip())
+        else:
+            match = self._value.search(text)
         if match is None:
             return None
+        if not self._whole_answer and noise_outside(text, *match.span()):
+            return Outcome(
+                Quality.COMM_ERROR,
+                detail=f"control or non-ASCII characters outside the pattern: {show(text)}",
+            )
         raw = match.group("value")
         return self.convert("" if raw is None else raw.strip())
 

@@ -277,16 +277,43 @@ def test_garbage_never_raises(text: str) -> None:
 @given(
     number=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(lambda x: round(x, 3)),
     prefix=st.sampled_from(["", "+", " ", "LVL=", "\x00- "]),
+    suffix=st.sampled_from(["", " ", " mm", "\x00"]),
     scale=st.sampled_from([1.0, 0.1, 25.4]),
     offset=st.sampled_from([0.0, -273.15]),
 )
-def test_numbers_are_found_and_scaled(
-    number: float, prefix: str, scale: float, offset: float
+def test_without_a_pattern_the_whole_answer_is_one_number(
+    number: float, prefix: str, suffix: str, scale: float, offset: float
 ) -> None:
-    text = f"{prefix}{number} mm"
+    text = f"{prefix}{number}{suffix}"
     outcome = parser(command="CALVL?", scale=scale, offset=offset).parse(text)
+    signed_twice = prefix == "+" and f"{number}".startswith("-")
+    if prefix.strip(" +") or suffix.strip() or signed_twice:
+        assert outcome is None  # the driver records a garbled answer: comm_error
+        return
     assert outcome is not None and outcome.quality is Quality.GOOD
     assert outcome.value == pytest.approx(float(f"{number}") * scale + offset)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40).map(lambda raw: raw.decode("latin-1")))
+def test_random_bytes_are_never_a_good_number_without_a_pattern(text: str) -> None:
+    outcome = parser(command="T?").parse(text)
+    if outcome is not None and outcome.quality is Quality.GOOD:
+        assert float(text.strip()) == outcome.value  # only a clean number reads
+
+
+def test_line_noise_is_not_read_as_a_value() -> None:
+    bare = parser(command="T?")
+    assert bare.parse("\0\0+1\0 2\0\r\n") is None
+    assert bare.parse(" -80.5\r\n").value == -80.5  # type: ignore[union-attr]
+    level = parser(command="LVL?", pattern=r"LVL=(?P<value>[-+.\d]+)")
+    assert level.parse("LVL=12.5 mm").value == 12.5  # type: ignore[union-attr]
+    noisy = level.parse("\x07LVL=12.5 mm")
+    assert noisy is not None and noisy.quality is Quality.COMM_ERROR
+    assert "control or non-ASCII characters outside the pattern" in (noisy.detail or "")
+    assert level.parse("LVL=12.5 \xb0C\xff").quality is Quality.COMM_ERROR  # type: ignore[union-attr]
+    covered = parser(command="T?", pattern=r"T=(?P<value>[-.\d]+) \xb0C")
+    assert covered.parse("T=-80.1 \xb0C").value == -80.1  # type: ignore[union-attr]
 
 
 def test_tec3000_and_forma_answers() -> None:
