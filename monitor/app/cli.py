@@ -87,10 +87,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.app.daemon import Daemon, run_until_signalled
     from monitor.core import logs
+    from monitor.store.lock import StoreLocked
 
     loaded = _load_or_exit(args.config)
     logs.configure(args.log_level or loaded.config.logging.level, loaded.config.logging.format)
-    daemon = Daemon(loaded, base_dir=_base_dir(args.config))
+    try:
+        daemon = Daemon(loaded, base_dir=_base_dir(args.config))
+    except StoreLocked as exc:
+        print(f"coldwatch: not started: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     asyncio.run(run_until_signalled(daemon))
     return EXIT_OK
 
@@ -189,9 +194,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.app.demo import run_demo
     from monitor.core import logs
+    from monitor.store.lock import StoreLocked
 
     logs.configure("info", "text")
-    return asyncio.run(run_demo(Path(args.data_dir), args.seconds, speed=args.speed))
+    try:
+        return asyncio.run(run_demo(Path(args.data_dir), args.seconds, speed=args.speed))
+    except StoreLocked as exc:
+        print(f"coldwatch: the demo did not start: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _control_socket(loaded: LoadedConfig, config_path: str) -> Path:

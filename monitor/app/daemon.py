@@ -38,6 +38,7 @@ from monitor.runtime.health import HealthMonitor, last_run_marker, record_downti
 from monitor.runtime.pipeline import Pipeline
 from monitor.store.base import Store, StoreError
 from monitor.store.factory import open_store, sqlite_path
+from monitor.store.lock import StoreLock
 from monitor.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,9 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.metrics = Metrics()
         cfg = loaded.config
+        # one daemon per store, before anything is written or sent (a given store is the
+        # caller's to guard)
+        self.lock = StoreLock(sqlite_path(cfg.store, base_dir)).acquire() if store is None else None
         self.store = store or open_store(cfg.store, base_dir)
         self.writer = StoreWriter(
             self.store,
@@ -250,6 +254,8 @@ class Daemon:
         )
         await self.pipeline.stop()
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()
         log.info("stopped; %d readings committed", self.metrics.get("store_readings_committed"))
 
 
