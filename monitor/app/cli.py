@@ -101,7 +101,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import sqlite3
 
     from monitor.store.factory import sqlite_path
-    from monitor.store.side_chain import verify_file
+    from monitor.store.side_chain_verify import verify_file
 
     loaded = _load_or_exit(args.config)
     store = _open_store_readonly(loaded, args.config)
