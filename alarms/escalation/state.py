@@ -29,8 +29,8 @@ from typing import Any, Final, Literal, Protocol
 from alarms.model import AlarmView
 from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
-from monitor.store.side_chain import ESCALATION_LOG
-from monitor.store.sqlite_schema import append_only_triggers, open_side_log
+from monitor.store.side_chain import ESCALATION_LOG, open_side_log
+from monitor.store.sqlite_schema import append_only_triggers
 
 Status = Literal["running", "paused", "acked", "closed"]
 

@@ -20,6 +20,9 @@ record + send
 
 At-least-once, with at most the page in flight repeated: SMS providers have no idempotency
 key, so exactly-once is not possible.
+
+The retry policy and the records each stage writes and reads back are in
+:mod:`alarms.notify.attempts`.
 """
 
 from __future__ import annotations
@@ -27,64 +30,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from pydantic import ValidationError
 
+from alarms.notify.attempts import AttemptLog, Outcome, Resume, RetryPolicy, final_errors
 from alarms.notify.base import DeliveryResult, Notifier, NotifyError
 from alarms.notify.message import Notification
-from alarms.notify.notification_log import LogRecord, NotificationLog, Status
+from alarms.notify.notification_log import LogRecord, NotificationLog
 from alarms.people import Person, TargetResolver
 from monitor.core.clock import Clock
 from monitor.core.logs import RateLimiter
 
+__all__ = ["Delivery", "Outcome", "RetryPolicy"]  # the delivery, and what is imported from here
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one channel is tried before falling back to the next."""
-
-    attempts: int = 3
-    """Attempts per channel, the first included."""
-    initial_backoff: float = 10.0
-    factor: float = 2.0
-    max_backoff: float = 120.0
-    timeout: float = 60.0
-    """Per attempt; should exceed the notifier's own network timeout."""
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.initial_backoff < 0 or self.factor < 1 or self.timeout <= 0:
-            raise ValueError("attempts >= 1, initial_backoff >= 0, factor >= 1, timeout > 0")
-
-    def backoff(self, attempt: int) -> float:
-        """The wait after failed attempt number ``attempt`` (1, 2, ...)."""
-        return float(min(self.max_backoff, self.initial_backoff * self.factor ** (attempt - 1)))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one notification to one person."""
-
-    key: str
-    person_id: str
-    ok: bool
-    channel: str | None = None
-    """The channel that delivered it."""
-    provider_id: str | None = None
-    deduplicated: bool = False
-    """Finished before this call (found in the log): nothing was sent now."""
-    errors: tuple[str, ...] = field(default=())
-    """``channel: error`` of every channel given up."""
-
-
-@dataclass(frozen=True)
-class _Resume:
-    attempt: int
-    possible_duplicate: bool
-    last_attempt: int
 
 
 class Delivery:
@@ -108,6 +69,7 @@ class Delivery:
         self.clock = clock
         self.policy = policy or RetryPolicy()
         self.policies = dict(policies or {})
+        self._records = AttemptLog(log, clock)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._users: Counter[tuple[str, str]] = Counter()
         self._limiter = RateLimiter(60.0)
@@ -183,7 +145,7 @@ class Delivery:
             elif wanted is not None and not wanted(notification):
                 reason = "not resent after restart: no longer wanted"
             if reason is not None or person is None:
-                self._append(notification, person_id, "*", 0, "exhausted", error=reason)
+                self._records.append(notification, person_id, "*", 0, "exhausted", error=reason)
                 continue
             if (now - notification.event_at).total_seconds() > late_after:
                 notification = notification.model_copy(update={"late": True})
@@ -219,7 +181,7 @@ class Delivery:
                     notification.key, person.id, True, record.channel, record.provider_id, True
                 )
             if record.status == "exhausted":
-                errors = tuple(_errors(history))
+                errors = tuple(final_errors(history))
                 return Outcome(notification.key, person.id, False, deduplicated=True, errors=errors)
         return await self._fallback(notification, person, channels, history)
 
@@ -232,9 +194,11 @@ class Delivery:
     ) -> Outcome:
         errors: list[str] = []
         for channel in channels:
-            resume = self._resume(notification, person, channel, history)
+            resume = self._records.resume(
+                notification, person.id, channel, history, self._policy(channel).attempts
+            )
             if resume is None:
-                errors.extend(_errors(r for r in history if r.channel == channel))
+                errors.extend(final_errors(r for r in history if r.channel == channel))
                 continue
             try:
                 result = await self._retry(notification, person, channel, resume)
@@ -244,7 +208,7 @@ class Delivery:
             return Outcome(
                 notification.key, person.id, True, channel, result.provider_id, errors=tuple(errors)
             )
-        self._append(notification, person.id, "*", 0, "exhausted", error="; ".join(errors))
+        self._records.append(notification, person.id, "*", 0, "exhausted", error="; ".join(errors))
         log.error(
             "notification %s to %s failed on every channel: %s",
             notification.key,
@@ -254,40 +218,8 @@ class Delivery:
         )
         return Outcome(notification.key, person.id, False, errors=tuple(errors))
 
-    def _resume(
-        self, notification: Notification, person: Person, channel: str, history: list[LogRecord]
-    ) -> _Resume | None:
-        """Where this channel stands in the log: fresh, to be continued, or given up (None)."""
-        attempts = self._policy(channel).attempts
-        records = [r for r in history if r.channel == channel]
-        if not records:
-            return _Resume(1, False, attempts)
-        last = records[-1]
-        if last.status == "failed":
-            if last.final:
-                return None
-            duplicate = last.outcome_unknown or any(r.possible_duplicate for r in records)
-            return _Resume(last.attempt + 1, duplicate, attempts)
-        resolved = {r.attempt for r in records if r.status != "pending"}
-        unknown = sum(1 for r in records if r.status == "pending" and r.attempt not in resolved)
-        if unknown >= 2:
-            gave_up = self._append(
-                notification,
-                person.id,
-                channel,
-                last.attempt,
-                "failed",
-                error="outcome unknown twice (interrupted while sending); channel given up",
-                final=True,
-                outcome_unknown=True,
-            )
-            history.append(gave_up)
-            return None
-        # Sent once more even if that exceeds the attempt budget: the rule is "once more".
-        return _Resume(last.attempt + 1, True, max(attempts, last.attempt + 1))
-
     async def _retry(
-        self, notification: Notification, person: Person, channel: str, resume: _Resume
+        self, notification: Notification, person: Person, channel: str, resume: Resume
     ) -> DeliveryResult:
         policy = self._policy(channel)
         attempt, duplicate = resume.attempt, resume.possible_duplicate
@@ -315,7 +247,7 @@ class Delivery:
         if duplicate and not notification.possible_duplicate:
             notification = notification.model_copy(update={"possible_duplicate": True})
         notifier = self.notifiers.get(channel)
-        self._append(
+        self._records.append(
             notification,
             person.id,
             channel,
@@ -345,7 +277,7 @@ class Delivery:
             )
         else:
             self._observe(channel, True, None)
-            self._append(
+            self._records.append(
                 notification,
                 person.id,
                 channel,
@@ -366,7 +298,7 @@ class Delivery:
         if not error.recipient:  # a bad number says nothing about the notifier
             self._observe(channel, False, str(error))
         final = not error.retryable or attempt >= last_attempt
-        self._append(
+        self._records.append(
             notification,
             person.id,
             channel,
@@ -404,42 +336,3 @@ class Delivery:
 
     def _policy(self, channel: str) -> RetryPolicy:
         return self.policies.get(channel, self.policy)
-
-    def _append(
-        self,
-        notification: Notification,
-        person_id: str,
-        channel: str,
-        attempt: int,
-        status: Status,
-        *,
-        possible_duplicate: bool = False,
-        provider_id: str | None = None,
-        error: str | None = None,
-        retryable: bool | None = None,
-        outcome_unknown: bool = False,
-        final: bool = False,
-        payload: str | None = None,
-    ) -> LogRecord:
-        return self.log.append(
-            LogRecord(
-                key=notification.key,
-                alarm_id=notification.alarm_id,
-                person_id=person_id,
-                channel=channel,
-                attempt=attempt,
-                status=status,
-                at=self.clock.now(),
-                possible_duplicate=possible_duplicate,
-                outcome_unknown=outcome_unknown,
-                final=final,
-                retryable=retryable,
-                provider_id=provider_id,
-                error=error,
-                notification=payload,
-            )
-        )
-
-
-def _errors(records: Iterable[LogRecord]) -> list[str]:
-    return [f"{r.channel}: {r.error}" for r in records if r.status == "failed" and r.final]

@@ -2,7 +2,7 @@
 fresh set of guesses by crashing or waiting out a restart of the daemon).
 
 One append-only table, ``ack_lockout_log``, in the store's file beside the notification log and
-the escalation record (:func:`monitor.store.sqlite_schema.open_side_log`; UPDATE and DELETE
+the escalation record (:func:`monitor.store.side_chain.open_side_log`; UPDATE and DELETE
 refused by triggers; hash-chained, :mod:`monitor.store.side_chain`): a row per wrong PIN
 (``failed``), per lock (``locked``, with when it ends), per count cleared by a right PIN
 (``reset``) and per unlock by an administrator (``unlocked``). Times are wall-clock (UTC
@@ -28,8 +28,8 @@ from typing import Final, Literal, Protocol
 
 from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
-from monitor.store.side_chain import LOCKOUT_LOG
-from monitor.store.sqlite_schema import append_only_triggers, open_side_log
+from monitor.store.side_chain import LOCKOUT_LOG, open_side_log
+from monitor.store.sqlite_schema import append_only_triggers
 
 Action = Literal["failed", "locked", "reset", "unlocked"]
 

@@ -25,8 +25,8 @@ from typing import Any, Final
 from alarms.notify.notification_log import LogRecord, Status
 from monitor.store import side_chain
 from monitor.store.canonical import from_us, to_us
-from monitor.store.side_chain import NOTIFICATION_LOG
-from monitor.store.sqlite_schema import append_only_triggers, open_side_log
+from monitor.store.side_chain import NOTIFICATION_LOG, open_side_log
+from monitor.store.sqlite_schema import append_only_triggers
 
 SCHEMA: Final = f"""
 CREATE TABLE IF NOT EXISTS notification_log (

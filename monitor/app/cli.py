@@ -1,4 +1,4 @@
-"""The ``coldwatch`` command line."""
+"""The ``coldwatch`` command line (the alarm commands are in :mod:`monitor.app.cli_alarms`)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.app.config import ConfigError, LoadedConfig, load
+from monitor.app.cli_alarms import add_parsers as add_alarm_parsers
+from monitor.app.cli_common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    base_dir,
+    load_or_exit,
+    open_store_readonly,
+    with_config,
+)
+from monitor.app.config import ConfigError, load
 from monitor.core.model import Reading
 from monitor.core.secrets import secrets_deferred
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-
-
-def _parse_local_time(text: str) -> datetime:
-    """An ISO 8601 time; without a zone it stays naive (route-test takes it as site time)."""
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not an ISO 8601 time (e.g. 2026-03-29T08:00)"
-        ) from None
 
 
 def _parse_time(text: str) -> datetime:
@@ -38,26 +34,6 @@ def _parse_time(text: str) -> datetime:
             f"'{text}' is not an ISO 8601 time (e.g. 2026-03-01T12:00:00Z)"
         ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _load_or_exit(path: str) -> LoadedConfig:
-    try:
-        return load(path)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
-
-
-def _open_store_readonly(loaded: LoadedConfig, config_path: str):  # type: ignore[no-untyped-def]
-    from monitor.store.factory import open_store
-
-    return open_store(loaded.config.store, _base_dir(config_path))
-
-
-def _base_dir(config_path: str) -> Path:
-    path = Path(config_path).resolve()
-    return path if path.is_dir() else path.parent
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -89,10 +65,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.core import logs
     from monitor.store.lock import StoreLocked
 
-    loaded = _load_or_exit(args.config)
+    loaded = load_or_exit(args.config)
     logs.configure(args.log_level or loaded.config.logging.level, loaded.config.logging.format)
     try:
-        daemon = Daemon(loaded, base_dir=_base_dir(args.config))
+        daemon = Daemon(loaded, base_dir=base_dir(args.config))
     except StoreLocked as exc:
         print(f"coldwatch: not started: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -106,10 +82,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import sqlite3
 
     from monitor.store.factory import sqlite_path
-    from monitor.store.side_chain import verify_file
+    from monitor.store.side_chain_verify import verify_file
 
-    loaded = _load_or_exit(args.config)
-    store = _open_store_readonly(loaded, args.config)
+    loaded = load_or_exit(args.config)
+    store = open_store_readonly(loaded, args.config)
     try:
         result = store.verify()
     finally:
@@ -124,7 +100,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     ok = result.ok
     store_cfg = loaded.config.store
     if store_cfg.backend == "sqlite":
-        path = sqlite_path(store_cfg, _base_dir(args.config))
+        path = sqlite_path(store_cfg, base_dir(args.config))
         try:
             checks = verify_file(path)
         except sqlite3.Error as exc:
@@ -148,7 +124,7 @@ def _reading_row(r: Reading) -> dict[str, object]:
 
 
 def cmd_readings(args: argparse.Namespace) -> int:
-    loaded = _load_or_exit(args.config)
+    loaded = load_or_exit(args.config)
     channels = loaded.config.channels()
     if args.channel not in channels:
         print(
@@ -156,7 +132,7 @@ def cmd_readings(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    store = _open_store_readonly(loaded, args.config)
+    store = open_store_readonly(loaded, args.config)
     try:
         rows = store.readings(args.channel, args.start, args.end, args.limit)
     finally:
@@ -177,8 +153,8 @@ def cmd_readings(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.app.status import device_status, render_status
 
-    loaded = _load_or_exit(args.config)
-    store = _open_store_readonly(loaded, args.config)
+    loaded = load_or_exit(args.config)
+    store = open_store_readonly(loaded, args.config)
     try:
         statuses = device_status(loaded, store, datetime.now(UTC))
     finally:
@@ -204,55 +180,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def _control_socket(loaded: LoadedConfig, config_path: str) -> Path:
-    from alarms.ack.config import AckConfig
-    from monitor.store.factory import sqlite_path
-
-    ack = loaded.config.acknowledgement or AckConfig()
-    store_file = sqlite_path(loaded.config.store, _base_dir(config_path))
-    return ack.control_socket.resolved_path(store_file)
-
-
-def cmd_alarms(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
-    from alarms.ack import control_client as client
-
-    loaded = _load_or_exit(args.config)
-    path = _control_socket(loaded, args.config)
-    zone = ZoneInfo(loaded.config.site.timezone)
-    try:
-        if args.action == "list":
-            print(client.render_alarms(client.list_alarms(path), zone))
-        elif args.action == "show":
-            print(client.render_alarm(client.get_alarm(path, args.id), zone))
-        elif args.action == "history":
-            print(client.render_history(client.history(path, args.id), zone))
-        else:
-            print(client.render_ack(client.ack(path, args.id, args.comment), zone))
-    except client.ControlError as exc:
-        print(client.render_error(exc), file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def cmd_route_test(args: argparse.Namespace) -> int:
-    from alarms.escalation.config import PagingConfig
-    from alarms.escalation.route_preview import RouteTestError, render_route
-
-    loaded = _load_or_exit(args.config)
-    try:
-        print(
-            render_route(
-                loaded.config, PagingConfig.of(loaded.config), args.channel, args.condition, args.at
-            )
-        )
-    except RouteTestError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
-    return EXIT_OK
-
-
 # --- parser ------------------------------------------------------------------------------------
 
 
@@ -263,16 +190,6 @@ def build_parser() -> argparse.ArgumentParser:
         "incubators) with GMP records.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "-c",
-            "--config",
-            required=True,
-            metavar="FILE",
-            help="configuration file, or a directory of .yaml files",
-        )
-        return p
 
     p = with_config(
         sub.add_parser(
@@ -343,50 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser(
-        "alarms",
-        help="list, show or acknowledge alarms (talks to the running daemon)",
-        description="Talk to the running daemon over its local control socket. You act as the "
-        "coldwatch person whose os_users list your operating-system account.",
-    )
-    alarm_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for name, text in (
-        ("list", "alarms that are not NORMAL, those waiting for an ack first"),
-        ("show", "one alarm"),
-        ("history", "one alarm's history"),
-    ):
-        q = with_config(alarm_sub.add_parser(name, help=text, description=text))
-        if name != "list":
-            q.add_argument("id", metavar="ID", help="alarm code, e.g. A1007")
-        q.set_defaults(func=cmd_alarms)
-    q = with_config(
-        alarm_sub.add_parser(
-            "ack",
-            help="acknowledge an alarm with a comment",
-            description="Acknowledge an alarm. The comment is required and goes into the record.",
-        )
-    )
-    q.add_argument("id", metavar="ID", help="alarm code, e.g. A1007")
-    q.add_argument("--comment", required=True, help="what you did or found")
-    q.set_defaults(func=cmd_alarms)
-
-    p = with_config(
-        sub.add_parser(
-            "route-test",
-            help="who would be paged for an alarm, without sending anything",
-            description="Print who would be paged for an alarm of a channel, over which channel, "
-            "at which minute, given the on-call schedules at --at (default now). Sends nothing.",
-        )
-    )
-    p.add_argument("--channel", required=True, metavar="ID", help="e.g. freezer-07.cabinet_temp")
-    p.add_argument("--condition", help="e.g. high, high_high, stale, comm_loss, door_open")
-    p.add_argument(
-        "--at",
-        type=_parse_local_time,
-        metavar="T",
-        help="when the alarm starts (ISO 8601; without a zone: the site's time zone)",
-    )
-    p.set_defaults(func=cmd_route_test)
+    add_alarm_parsers(sub)
 
     p = sub.add_parser(
         "demo",

@@ -1,9 +1,10 @@
 """Hash chains for the append-only side logs kept in the store's file.
 
-The notification log, the escalation record and (once it adopts this) the PIN lockout log are
-tables of their own beside the store's records (:func:`monitor.store.sqlite_schema.open_side_log`).
-Triggers refuse UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can drop a
-trigger; the chain makes such an edit evident, as the batch chain does for readings and events.
+The notification log, the escalation record and the PIN lockout log are tables of their own
+beside the store's records, each opened with :func:`open_side_log` and written with
+:func:`append` (:mod:`monitor.store.side_chain_verify` checks their chains). Triggers refuse
+UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can drop a trigger; the chain
+makes such an edit evident, as the batch chain does for readings and events.
 
 The chain (format 1)
     Every row carries ``prev_hash`` and ``hash``: ``hash = SHA-256("coldwatch-side-v1\\n" ||
@@ -50,7 +51,13 @@ from typing import Any, Final
 
 from monitor.core.model import utc_now
 from monitor.store.canonical import GENESIS_HASH, canonical_json, to_us
-from monitor.store.sqlite_schema import append_only_triggers, connect, rollback, split_statements
+from monitor.store.sqlite_schema import (
+    append_only_triggers,
+    connect,
+    rollback,
+    split_statements,
+    write_transaction,
+)
 
 CHAIN_FORMAT: Final = 1
 _ROW_PREFIX: Final = b"coldwatch-side-v1\n"
@@ -132,7 +139,7 @@ def row_hash(log: SideLog, prev_hash: str, seq: int, values: Sequence[Any]) -> s
     return _link(_ROW_PREFIX, log, prev_hash, seq, values)
 
 
-def _seal(log: SideLog, prev_hash: str, seq: int, values: Sequence[Any]) -> str:
+def anchor_seal(log: SideLog, prev_hash: str, seq: int, values: Sequence[Any]) -> str:
     """The anchor's seal over the rows that precede the chain, one row at a time."""
     return _link(_ANCHOR_PREFIX, log, prev_hash, seq, values)
 
@@ -158,14 +165,42 @@ def _checked(values: Sequence[Any]) -> tuple[Any, ...]:
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The names of ``table``'s columns; none when the file has no such table."""
     return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def open_side_log(path: str | Path | None, schema: str, *chained: SideLog) -> sqlite3.Connection:
+    """A connection for an append-only log kept beside the records (the notification log, the
+    escalation record, the PIN lockout log): in the store's file when given one (open the
+    store first, so that the file gets its migrations), else in memory; every commit synced
+    (``synchronous=FULL``), so that what the log says was done is on disk before it is acted
+    on.
+
+    ``schema`` is run in one ``BEGIN IMMEDIATE`` transaction, with the upgrade of every table
+    in ``chained`` to a hash-chained one (:func:`upgrade`: a table made by an earlier coldwatch
+    gets its ``prev_hash``/``hash`` columns, and an anchor over the rows it has); write such a
+    table with :func:`append`."""
+    if path is None:
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    else:
+        conn = connect(path, synchronous="FULL")
+    try:
+        conn.executescript("BEGIN IMMEDIATE;" + schema)
+        for side_log in chained:
+            upgrade(conn, side_log)
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        conn.close()
+        raise
+    return conn
 
 
 def upgrade(conn: sqlite3.Connection, log: SideLog) -> bool:
     """Give ``log``'s table its chain columns if it lacks them, sealing the rows it already has
     under an anchor; inside the caller's write transaction. True if it changed the table."""
-    present = _table_columns(conn, log.table)
+    present = table_columns(conn, log.table)
     if not present:
         raise sqlite3.OperationalError(f"no such table: {log.table}")
     missing = [name for name in CHAIN_COLUMNS if name not in present]
@@ -177,7 +212,7 @@ def upgrade(conn: sqlite3.Connection, log: SideLog) -> bool:
     for seq, *values in conn.execute(
         f"SELECT seq, {', '.join(log.columns)} FROM {log.table} ORDER BY seq"
     ):
-        seal = _seal(log, seal, seq, values)
+        seal = anchor_seal(log, seal, seq, values)
         count, last_seq = count + 1, seq
     if count:
         for statement in split_statements(ANCHORS_SCHEMA):
@@ -190,7 +225,7 @@ def upgrade(conn: sqlite3.Connection, log: SideLog) -> bool:
     return True
 
 
-def _anchor(conn: sqlite3.Connection, table: str) -> tuple[int, int, str] | None:
+def anchor_of(conn: sqlite3.Connection, table: str) -> tuple[int, int, str] | None:
     """(earlier_rows, last_seq, anchor_hash) of ``table``'s anchor; None without one."""
     try:
         row = conn.execute(
@@ -202,7 +237,7 @@ def _anchor(conn: sqlite3.Connection, table: str) -> tuple[int, int, str] | None
     return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
 
 
-def _counter(conn: sqlite3.Connection, table: str) -> int:
+def sequence_counter(conn: sqlite3.Connection, table: str) -> int:
     """The table's AUTOINCREMENT counter: the highest seq it ever handed out."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
     return int(row[0]) if row is not None and isinstance(row[0], int) else 0
@@ -212,7 +247,7 @@ def _head(conn: sqlite3.Connection, log: SideLog) -> tuple[int, str]:
     """The seq the next row gets and the hash it follows on from."""
     row = conn.execute(f"SELECT seq, hash FROM {log.table} ORDER BY seq DESC LIMIT 1").fetchone()
     last_seq = 0 if row is None else int(row[0])
-    next_seq = max(last_seq, _counter(conn, log.table)) + 1
+    next_seq = max(last_seq, sequence_counter(conn, log.table)) + 1
     if row is None:
         return next_seq, GENESIS_HASH
     if row[1] is not None:
@@ -224,7 +259,7 @@ def _head(conn: sqlite3.Connection, log: SideLog) -> tuple[int, str]:
     ).fetchone()
     if found is not None:
         return next_seq, str(found[0])
-    anchor = _anchor(conn, log.table)
+    anchor = anchor_of(conn, log.table)
     return next_seq, GENESIS_HASH if anchor is None else anchor[2]
 
 
@@ -233,12 +268,10 @@ def append(conn: sqlite3.Connection, log: SideLog, rows: Sequence[Sequence[Any]]
     hashes, in one ``BEGIN IMMEDIATE`` transaction (the read of the newest hash and the inserts
     are atomic, even against another connection); return their seqs. The connection must be
     in autocommit mode and not in a transaction. A table still without its chain columns
-    (opened without naming ``log`` to :func:`~monitor.store.sqlite_schema.open_side_log`) is
-    upgraded here first."""
+    (opened without naming ``log`` to :func:`open_side_log`) is upgraded here first."""
     checked = [_checked(values) for values in rows]
     seqs: list[int] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         try:
             seq, prev = _head(conn, log)
         except sqlite3.OperationalError:
@@ -250,169 +283,4 @@ def append(conn: sqlite3.Connection, log: SideLog, rows: Sequence[Sequence[Any]]
             conn.execute(log.insert_sql, (seq, *values, prev, digest))
             seqs.append(seq)
             prev, seq = digest, seq + 1
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return seqs
-
-
-# --- verifying ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SideLogCheck:
-    """What :func:`verify` found in one side log."""
-
-    log: SideLog
-    ok: bool
-    rows: int = 0
-    chained: bool = True
-    """False: the table has no chain columns yet (written only by an earlier coldwatch, or by a
-    writer that does not chain it); nothing to check, not a problem."""
-    earlier: int = 0
-    """Rows that precede the chain (sealed by its anchor)."""
-    bad_seq: int | None = None
-    problem: str | None = None
-
-    def line(self) -> str:
-        """One line for ``coldwatch verify``."""
-        name = self.log.label
-        if not self.ok:
-            return f"{name}: FAILED: {self.problem}"  # the problem names the row
-        if not self.chained:
-            return f"{name}: {_rows(self.rows)}, not hash-chained (the table has no hash columns)"
-        text = f"{name}: {_rows(self.rows)}, hash chain intact"
-        if self.earlier:
-            verb = "precedes" if self.earlier == 1 else "precede"
-            text += f" ({_rows(self.earlier, 'earlier ')} {verb} the chain, sealed by its anchor)"
-        return text
-
-
-def _rows(count: int, what: str = "") -> str:
-    return f"{count} {what}row" if count == 1 else f"{count} {what}rows"
-
-
-class _Broken(Exception):
-    def __init__(self, seq: int | None, message: str) -> None:
-        super().__init__(message)
-        self.seq = seq
-        self.message = message
-
-
-def verify(conn: sqlite3.Connection, log: SideLog) -> SideLogCheck | None:
-    """Walk ``log``'s table and check its chain; None if the file has no such table. Reads
-    only; run it in one read transaction for a consistent snapshot."""
-    present = _table_columns(conn, log.table)
-    if not present:
-        return None
-    total = int(conn.execute(f"SELECT count(*) FROM {log.table}").fetchone()[0])
-    if not all(name in present for name in CHAIN_COLUMNS):
-        return SideLogCheck(log, True, total, chained=False)
-    anchor = _anchor(conn, log.table)
-    try:
-        earlier = _walk(conn, log, anchor)
-    except _Broken as broken:
-        return SideLogCheck(log, False, total, bad_seq=broken.seq, problem=broken.message)
-    return SideLogCheck(log, True, total, earlier=earlier)
-
-
-def _walk(conn: sqlite3.Connection, log: SideLog, anchor: tuple[int, int, str] | None) -> int:
-    """Check every row; return how many precede the chain; raise _Broken."""
-    earlier_rows, last_early, anchor_hash = anchor if anchor is not None else (0, 0, GENESIS_HASH)
-    seal = GENESIS_HASH
-    prev = GENESIS_HASH if anchor is None else anchor_hash
-    if anchor is not None and earlier_rows != last_early:
-        raise _Broken(
-            None,
-            f"the anchor says {earlier_rows} rows precede the chain, up to row {last_early} "
-            f"(anchor altered)",
-        )
-    expected = 1
-    width = len(log.columns)
-    query = f"SELECT seq, {', '.join(log.columns)}, prev_hash, hash FROM {log.table} ORDER BY seq"
-    for row in conn.execute(query):
-        seq = row[0]
-        values = row[1 : 1 + width]
-        stored_prev, stored = row[1 + width], row[2 + width]
-        if seq != expected:
-            raise _Broken(expected, _gap(expected, seq))
-        expected = seq + 1
-        if seq <= last_early:
-            if stored_prev is not None or stored is not None:
-                raise _Broken(
-                    seq, f"row {seq} precedes the chain's anchor but has a hash (altered)"
-                )
-            seal = _seal_or_none(log, seal, seq, values)
-            if seq == last_early and seal != anchor_hash:
-                raise _Broken(
-                    None,
-                    f"the {earlier_rows} rows before the chain (1..{last_early}) do not match "
-                    f"its anchor: one of them was altered",
-                )
-            continue
-        if stored is None:
-            raise _Broken(seq, f"row {seq} has no hash (written outside the chain)")
-        if stored_prev != prev:
-            after = (
-                "the anchor of the earlier rows"
-                if seq == last_early + 1 and anchor is not None
-                else "the chain's start (64 zeros)"
-                if seq == 1
-                else f"row {seq - 1}"
-            )
-            raise _Broken(
-                seq, f"row {seq}: prev_hash does not match the hash of {after} (chain broken)"
-            )
-        if _hash_or_none(log, prev, seq, values) != stored:
-            raise _Broken(seq, f"row {seq}: hash mismatch (the row was altered)")
-        prev = stored
-    last = expected - 1
-    if anchor is not None and last < last_early:
-        raise _Broken(last + 1, f"rows {last + 1}..{last_early} before the chain are missing")
-    counter = _counter(conn, log.table)
-    if counter > last:
-        raise _Broken(
-            last + 1,
-            f"rows {last + 1}..{counter} missing: removed from the end (the table's sequence "
-            f"counter is at {counter})",
-        )
-    return min(last, last_early) if anchor is not None else 0
-
-
-def _gap(expected: int, seq: int) -> str:
-    missing = f"row {expected}" if seq == expected + 1 else f"rows {expected}..{seq - 1}"
-    before = f"row {expected - 1}" if expected > 1 else "the start of the table"
-    return f"{missing} missing (seq gap: row {seq} follows {before})"
-
-
-def _hash_or_none(log: SideLog, prev: str, seq: int, values: Sequence[Any]) -> str | None:
-    try:
-        return row_hash(log, prev, seq, values)
-    except (TypeError, ValueError, UnicodeError):  # a stored value append never writes
-        return None
-
-
-def _seal_or_none(log: SideLog, prev: str, seq: int, values: Sequence[Any]) -> str:
-    try:
-        return _seal(log, prev, seq, values)
-    except (TypeError, ValueError, UnicodeError):
-        return ""
-
-
-def verify_file(path: str | Path) -> list[SideLogCheck]:
-    """Check every side log (:data:`SIDE_LOGS`) present in the store file ``path``, in one read
-    transaction; raises :class:`sqlite3.Error` when the file cannot be read."""
-    if not Path(path).is_file():
-        return []
-    conn = connect(path)
-    try:
-        conn.execute("PRAGMA query_only = ON")
-        conn.execute("BEGIN")
-        try:
-            found = [verify(conn, log) for log in SIDE_LOGS]
-        finally:
-            conn.execute("COMMIT")
-    finally:
-        conn.close()
-    return [check for check in found if check is not None]

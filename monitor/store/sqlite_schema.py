@@ -1,8 +1,9 @@
 """The store file's connection settings and its schema migrations.
 
 Connection settings
-    Every store connection is in autocommit mode (transactions are explicit) with the same
-    PRAGMAs: WAL, ``synchronous`` NORMAL or FULL, a ``busy_timeout``, a 16 MiB page cache.
+    Every store connection is in autocommit mode (transactions are explicit; a write is one
+    :func:`write_transaction`) with the same PRAGMAs: WAL, ``synchronous`` NORMAL or FULL, a
+    ``busy_timeout``, a 16 MiB page cache.
 
 Schema migrations
     ``monitor/store/migrations/NNNN_name.sql``, applied in order on :meth:`SQLiteStore.open`, each
@@ -15,18 +16,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 from monitor.store.base import StoreError
-
-if TYPE_CHECKING:
-    from monitor.store.side_chain import SideLog
 
 log = logging.getLogger(__name__)
 
@@ -81,40 +80,26 @@ def connect(
     return conn
 
 
-def open_side_log(path: str | Path | None, schema: str, *chained: SideLog) -> sqlite3.Connection:
-    """A connection for an append-only log kept beside the records (the notification log, the
-    escalation record): in the store's file when given one (open the store first, so that the
-    file gets its migrations), else in memory; every commit synced (``synchronous=FULL``), so
-    that what the log says was done is on disk before it is acted on.
-
-    ``schema`` is run in one ``BEGIN IMMEDIATE`` transaction, with the upgrade of every table
-    in ``chained`` to a hash-chained one (:func:`monitor.store.side_chain.upgrade`: a table
-    made by an earlier coldwatch gets its ``prev_hash``/``hash`` columns, and an anchor over
-    the rows it has); write such a table with :func:`monitor.store.side_chain.append`."""
-    from monitor.store.side_chain import upgrade
-
-    if path is None:
-        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    else:
-        conn = connect(path, synchronous="FULL")
-    try:
-        conn.executescript("BEGIN IMMEDIATE;" + schema)
-        for side_log in chained:
-            upgrade(conn, side_log)
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        conn.close()
-        raise
-    return conn
-
-
 def rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         try:
             conn.execute("ROLLBACK")
         except sqlite3.Error:  # the failed statement may have rolled back already
             log.debug("rollback failed", exc_info=True)
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` (the write lock at once), ``COMMIT`` when the body returns, rolled
+    back when it raises, whatever it raises. The connection must be in autocommit mode and not
+    in a transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
 
 
 # --- migrations ------------------------------------------------------------------------------
@@ -228,8 +213,7 @@ def migrate(conn: sqlite3.Connection, now_us: int) -> int:
     if applied is not None and all(m.version in applied for m in known):
         _warn_if_edited(known, applied)
         return newest
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         applied = _applied_migrations(conn, newest)  # again: another process may have migrated
         if applied is None:
             conn.execute(_CREATE_MIGRATIONS_TABLE)
@@ -248,8 +232,4 @@ def migrate(conn: sqlite3.Connection, now_us: int) -> int:
             log.info("store schema migrated to version %d (%s)", migration.version, migration.name)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {newest}")
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return newest

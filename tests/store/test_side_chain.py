@@ -22,11 +22,10 @@ from monitor.store.side_chain import (
     LOCKOUT_LOG,
     NOTIFICATION_LOG,
     SideLog,
-    SideLogCheck,
-    verify_file,
+    open_side_log,
 )
+from monitor.store.side_chain_verify import SideLogCheck, verify_file
 from monitor.store.sqlite import SQLiteStore
-from monitor.store.sqlite_schema import open_side_log
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -1,0 +1,47 @@
+"""What the ``coldwatch`` sub-commands share: their exit codes, the ``--config`` option, the
+configuration loaded or the command ended with its issues, and the store opened to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from monitor.app.config import ConfigError, LoadedConfig, config_folder, load
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser`` with the ``-c/--config`` option every command that reads a site needs."""
+    parser.add_argument(
+        "-c",
+        "--config",
+        required=True,
+        metavar="FILE",
+        help="configuration file, or a directory of .yaml files",
+    )
+    return parser
+
+
+def load_or_exit(path: str) -> LoadedConfig:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def open_store_readonly(loaded: LoadedConfig, config_path: str):  # type: ignore[no-untyped-def]
+    from monitor.store.factory import open_store
+
+    return open_store(loaded.config.store, base_dir(config_path))
+
+
+def base_dir(config_path: str) -> Path:
+    """Relative paths in a configuration are taken from its folder."""
+    return config_folder(config_path)
