@@ -8,37 +8,42 @@ their recorded holds. Then the fail-safe rules apply: a shelve or maintenance pe
 cannot be read ends now, a suppression whose cause is gone ends now, and alarms of rules that are
 no longer configured are retired on the record. What this produces is queued in the journal and
 announced at the engine's first flush, once its subscribers are attached.
+
+Everything here works on the engine's parts (:class:`~alarms.engine_parts.EngineParts`), given
+as arguments; :mod:`alarms.reload` uses the same steps when the configuration changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from alarms.engine_parts import EngineParts
+from alarms.lifecycle import Lifecycle
 from alarms.model import Action, AlarmState, AlarmView, AnnouncementKind, ConditionKind
 from alarms.point import AlarmPoint
 from alarms.records.alarm_history import CONFIG_KEY, FLOOD_KEY, INHIBIT_PREFIX, read_state
 from monitor.store.base import AlarmRecord
 
-if TYPE_CHECKING:
-    from alarms.engine import AlarmEngine
 
-
-def resume(engine: AlarmEngine, person: str | None) -> None:
-    """Take up where the last run left off (see the module docstring)."""
-    life = engine._life
-    now = engine.clock.now()
-    stored = read_state(engine.store, now, engine.settings.flood.window)
+def resume(
+    parts: EngineParts, channels: Iterable[str], config_sha: str, person: str | None
+) -> dict[str, datetime]:
+    """Take up where the last run left off (see the module docstring); returns the time of
+    the newest stored reading of each of ``channels`` (those the alarm rules read)."""
+    life = parts.life
+    store = parts.store
+    now = parts.clock.now()
+    stored = read_state(store, now, life.settings.flood.window)
     life.codes_issued = stored.codes_issued
-    newest = engine.store.latest(list(engine._by_channel))
-    engine._newest = {channel: r.ts for channel, r in newest.items()}
+    newest = store.latest(list(channels))
     for point in life.points.values():
         condition = point.condition
         condition.begin(now)
         history = [newest[c] for c in point.rule.channels if c in newest]
         if point.rule.kind is ConditionKind.RATE:
             window = timedelta(seconds=point.rule.spec.window or 600.0)
-            history = engine.store.readings(point.rule.source, start=now - window)
+            history = store.readings(point.rule.source, start=now - window)
         condition.prime(history)
     was_suppressed: set[str] = set()
     unknown: list[tuple[AlarmPoint, AlarmState, Action]] = []
@@ -72,20 +77,20 @@ def resume(engine: AlarmEngine, person: str | None) -> None:
         ):
             if view.state is state and hold is None:
                 unknown.append((point, state, action))
-    _engine_rows(engine, stored.latest, stored.announced_recently, now)
-    restore_suppression(engine, was_suppressed, now)
+    _engine_rows(life, stored.latest, stored.announced_recently, now)
+    restore_suppression(life, was_suppressed, now)
     for point, state, action in unknown:  # fail-safe: an unreadable hold ends now
         life.leave_hidden(
             point, now, action, state, comment="unknown after a restart: ended (fail-safe)"
         )
-    _retire(engine, stored.latest, now)
-    record_config(engine, stored.latest.get(CONFIG_KEY), person, now)
+    _retire(parts, stored.latest, now)
+    record_config(life, config_sha, stored.latest.get(CONFIG_KEY), person, now)
+    return {channel: reading.ts for channel, reading in newest.items()}
 
 
 def _engine_rows(
-    engine: AlarmEngine, latest: dict[str, AlarmRecord], announced: list[datetime], now: datetime
+    life: Lifecycle, latest: dict[str, AlarmRecord], announced: list[datetime], now: datetime
 ) -> None:
-    life = engine._life
     for ts in announced:
         life.flood.window.add(ts)
     flood = latest.get(FLOOD_KEY)
@@ -105,8 +110,7 @@ def _engine_rows(
             group.hold_until = datetime.fromisoformat(hold)
 
 
-def restore_suppression(engine: AlarmEngine, was_suppressed: set[str], now: datetime) -> None:
-    life = engine._life
+def restore_suppression(life: Lifecycle, was_suppressed: set[str], now: datetime) -> None:
     for key, point in life.points.items():
         for group in life.inhibitor.engaged_for(key):
             if key in was_suppressed:
@@ -123,10 +127,10 @@ def restore_suppression(engine: AlarmEngine, was_suppressed: set[str], now: date
             )
 
 
-def _retire(engine: AlarmEngine, latest: dict[str, AlarmRecord], now: datetime) -> None:
+def _retire(parts: EngineParts, latest: dict[str, AlarmRecord], now: datetime) -> None:
     """Alarms of rules no longer configured: closed on the record, escalation stopped."""
     for key, record in latest.items():
-        if key in engine._life.points or "alarm" not in record.data:
+        if key in parts.life.points or "alarm" not in record.data:
             continue
         if record.state == AlarmState.NORMAL:
             continue
@@ -134,11 +138,11 @@ def _retire(engine: AlarmEngine, latest: dict[str, AlarmRecord], now: datetime) 
             old = AlarmView.from_json(record.data["alarm"])
         except (KeyError, TypeError, ValueError):
             continue
-        retire_view(engine, old, record.state, record.code, now, None, None)
+        retire_view(parts, old, record.state, record.code, now, None, None)
 
 
 def retire_view(
-    engine: AlarmEngine,
+    parts: EngineParts,
     old: AlarmView,
     previous: str,
     code: str | None,
@@ -149,9 +153,9 @@ def retire_view(
     closed = AlarmView.from_json(
         {**old.to_json(), "state": "NORMAL", "base_state": "NORMAL", "active": False}
     )
-    engine._journal.add(
+    parts.journal.add(
         AlarmRecord(
-            recorded_at=engine.clock.now(),
+            recorded_at=parts.clock.now(),
             at=at,
             key=old.key,
             action=Action.RETIRED.value,
@@ -165,34 +169,35 @@ def retire_view(
             data={
                 "alarm": closed.to_json(),
                 "activations": [],
-                "codes_issued": engine._life.codes_issued,
-                "flood": engine._life.flood.active,
+                "codes_issued": parts.life.codes_issued,
+                "flood": parts.life.flood.active,
             },
         )
     )
 
 
 def record_config(
-    engine: AlarmEngine,
+    life: Lifecycle,
+    config_sha: str,
     last: AlarmRecord | None,
     person: str | None,
     now: datetime,
     via: str | None = None,
 ) -> None:
-    if last is not None and last.data.get("sha256") == engine.config_sha:
+    if last is not None and last.data.get("sha256") == config_sha:
         return
-    keys = sorted(engine._life.points)
+    keys = sorted(life.points)
     before = set(last.data.get("keys", ())) if last is not None else set()
-    engine._life.record_engine(
+    life.record_engine(
         CONFIG_KEY,
         Action.CONFIG_LOADED,
         now,
         "NORMAL",
         person=person,
         via=via,
-        comment=f"alarm configuration {engine.config_sha[:12]}: {len(keys)} alarms",
+        comment=f"alarm configuration {config_sha[:12]}: {len(keys)} alarms",
         detail={
-            "sha256": engine.config_sha,
+            "sha256": config_sha,
             "keys": keys,
             "added": sorted(set(keys) - before) if last is not None else [],
             "removed": sorted(before - set(keys)),

@@ -1,8 +1,9 @@
 """What the acknowledgement paths need from the alarm engine, and nothing more.
 
 Every path (SMS, voice, command line, HTTP) writes through one :class:`AlarmCommands`: the
-daemon's :class:`~alarms.engine.AlarmEngine`, the only writer of alarm state. Servers take it
-as a dependency, so tests can give them the real engine or a small in-memory fake.
+daemon's :class:`~alarms.engine.AlarmEngine`, the only writer of alarm state (its commands are
+:class:`~alarms.commands.EngineCommands`). Servers take it as a dependency, so tests can give
+them the real engine or a small in-memory fake.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from alarms.model import AlarmView
 from monitor.store.base import AlarmRecord
 
 if TYPE_CHECKING:
+    from alarms.commands import EngineCommands
     from alarms.engine import AlarmEngine
 
 
@@ -38,3 +40,6 @@ if TYPE_CHECKING:
 
     def _the_engine_is_alarm_commands(engine: AlarmEngine) -> AlarmCommands:
         return engine  # mypy checks that the engine satisfies the protocol
+
+    def _the_engine_commands_are_alarm_commands(commands: EngineCommands) -> AlarmCommands:
+        return commands  # and that its commands (with their queries) do too
