@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alarms.config import AlarmsConfig, TemplateSpec
 from alarms.rules import RuleSet, compile_rules
-from alarms.templates import BUILTIN
+from alarms.rules.templates import BUILTIN
 from monitor.app.config import load
 from monitor.core.model import EquipmentKind
 
