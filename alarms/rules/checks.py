@@ -15,7 +15,8 @@ from alarms.rules.report import RuleReport
 from monitor.core.model import DISCRETE_QUANTITIES, Quantity
 
 if TYPE_CHECKING:
-    from monitor.config.sections import Channel, Equipment
+    from alarms.rules.roles import RoleBinding
+    from monitor.config.sections import Channel
 
 _COMMON: Final = frozenset(
     {
@@ -139,12 +140,7 @@ def check_status(spec: RuleSpec, report: RuleReport) -> None:
 
 
 def check_deviation(
-    spec: RuleSpec,
-    channel: Channel,
-    bound: dict[str, tuple[str, ...]],
-    channels: dict[str, Channel],
-    eq: Equipment,
-    report: RuleReport,
+    spec: RuleSpec, channel: Channel, binding: RoleBinding, report: RuleReport
 ) -> tuple[str | None, str | None]:
     """A deviation rule's reference channel or profile start channel (``<equipment>.<id>``)."""
     if spec.tolerance is None:
@@ -156,21 +152,23 @@ def check_deviation(
         )
         return None, None
 
+    eq_id = binding.eq.id
+
     def resolve(name: str, key: str) -> str | None:
-        ids = bound.get(name) or ((name,) if name in channels else ())
-        if len(ids) != 1:
+        channel_id = binding.channel_of(name)
+        if channel_id is None:
             report.add(
                 key,
-                f"'{name}' names no channel of {eq.id}: bind role '{name}' in "
-                f"alarms.equipment.{eq.id}.bind, or give a channel id",
+                f"'{name}' names no channel of {eq_id}: bind role '{name}' in "
+                f"alarms.equipment.{eq_id}.bind, or give a channel id",
             )
             return None
-        return f"{eq.id}.{ids[0]}"
+        return f"{eq_id}.{channel_id}"
 
     if spec.reference is not None:
         reference = resolve(spec.reference, "reference")
         if reference is not None:
-            reference_unit = channels[reference.split(".", 1)[1]].unit
+            reference_unit = binding.channels[reference.split(".", 1)[1]].unit
             if reference_unit != channel.unit:
                 report.add(
                     "reference",

@@ -17,8 +17,8 @@ from alarms.rules.checks import (
     check_status,
 )
 from alarms.rules.model import Issue, PathKey, Rule, channel_fields, merge_rules, realarm_after
-from alarms.rules.report import RuleReport
-from alarms.rules.roles import bind_roles
+from alarms.rules.report import RuleReport, unknown_names
+from alarms.rules.roles import RoleBinding, bind_roles
 from alarms.rules.templates import VALID_ID
 
 if TYPE_CHECKING:
@@ -40,14 +40,8 @@ def compile_equipment(
             known.add(eq.id)
             path: PathKey = ("locations", location_index, "equipment", unit_index)
             rules.extend(compile_unit(eq, path, settings, templates, issues))
-    for eq_id in settings.equipment:
-        if eq_id not in known:
-            issues.append(
-                (
-                    ("alarms", "equipment", eq_id),
-                    f"no such equipment (equipment: {', '.join(sorted(known)) or 'none'})",
-                )
-            )
+    listing = f"equipment: {', '.join(sorted(known)) or 'none'}"
+    issues.extend(unknown_names("equipment", settings.equipment, known, "equipment", listing))
     return rules
 
 
@@ -84,8 +78,7 @@ def compile_unit(
             )
         )
         return []
-    channels = {ch.id: ch for ch in eq.channels}
-    binding = bind_roles(eq, template, own, channels, where, issues)
+    binding = bind_roles(eq, template, own, where, issues)
     specs = merge_rules(template.rules, _own_rules(own, here, issues))
     rules: list[Rule] = []
     for rule_id, spec in specs.items():
@@ -100,27 +93,24 @@ def compile_unit(
         )
         if not check_fields(spec, report):
             continue
-        for ch_id in binding.targets(spec, channels, report, here):
-            rule = make_rule(
-                eq, channels[ch_id], rule_id, spec, binding.bound, channels, report, settings
-            )
+        for channel_id in binding.targets(spec, report, here):
+            rule = make_rule(binding, binding.channels[channel_id], rule_id, spec, report, settings)
             if rule is not None:
                 rules.append(rule)
     return rules
 
 
 def make_rule(
-    eq: Equipment,
+    binding: RoleBinding,
     channel: Channel,
     rule_id: str,
     spec: RuleSpec,
-    bound: dict[str, tuple[str, ...]],
-    channels: dict[str, Channel],
     report: RuleReport,
     settings: AlarmsConfig,
 ) -> Rule | None:
-    """The rule on one channel; None when the checks found an issue."""
+    """The rule on one channel of the unit; None when the checks found an issue."""
     assert spec.condition is not None
+    eq = binding.eq
     kind = ConditionKind(spec.condition)
     before = report.found
     channel_id = f"{eq.id}.{channel.id}"
@@ -137,7 +127,7 @@ def make_rule(
     elif kind is ConditionKind.STATUS:
         check_status(spec, report)
     elif kind is ConditionKind.DEVIATION:
-        reference, profile_start = check_deviation(spec, channel, bound, channels, eq, report)
+        reference, profile_start = check_deviation(spec, channel, binding, report)
     if report.found > before:
         return None
     extra = tuple(other for other in (reference, profile_start) if other is not None)

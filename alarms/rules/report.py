@@ -1,8 +1,10 @@
-"""Where an issue about one rule of one unit is reported: the path of the key to change and the
-label that names the rule when the path cannot (a template's rule reported at the unit)."""
+"""Where an issue is reported: about one rule of one unit, the path of the key to change and the
+label that names the rule when the path cannot (a template's rule reported at the unit); about
+a name of the section that names nothing, the name's own key."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from alarms.config import RuleSpec
@@ -30,3 +32,15 @@ class RuleReport:
         """An issue about field ``name`` of the rule."""
         self.issues.append((self.at(name), f"{self.label}{message}" if labelled else message))
         self.found += 1
+
+
+def unknown_names(
+    section: str, configured: Iterable[str], known: Collection[str], what: str, listing: str
+) -> list[Issue]:
+    """An issue for each name under ``alarms.<section>`` that is not ``known``; ``listing``
+    says which names there are."""
+    return [
+        (("alarms", section, name), f"no such {what} ({listing})")
+        for name in configured
+        if name not in known
+    ]

@@ -20,15 +20,22 @@ if TYPE_CHECKING:
 
 @dataclass
 class RoleBinding:
-    """The channel ids each role of one unit is bound to, and the roles left ambiguous."""
+    """One unit's channels by id, the channel ids each role is bound to, and the roles left
+    ambiguous."""
 
+    eq: Equipment
+    channels: dict[str, Channel]
     bound: dict[str, tuple[str, ...]] = field(default_factory=dict)
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
 
-    def targets(
-        self, spec: RuleSpec, channels: dict[str, Channel], report: RuleReport, here: PathKey
-    ) -> tuple[str, ...]:
+    def channel_of(self, name: str) -> str | None:
+        """The one channel id a role or channel name stands for, if it stands for one."""
+        ids = self.bound.get(name) or ((name,) if name in self.channels else ())
+        return ids[0] if len(ids) == 1 else None
+
+    def targets(self, spec: RuleSpec, report: RuleReport, here: PathKey) -> tuple[str, ...]:
         """The unit's channels one rule watches: its ``channel``, else its role's channels."""
+        channels = self.channels
         if spec.channel is not None and spec.role is not None:
             report.add("channel", "give either 'role' or 'channel', not both")
             return ()
@@ -62,12 +69,12 @@ def bind_roles(
     eq: Equipment,
     template: TemplateSpec,
     own: EquipmentAlarms,
-    channels: dict[str, Channel],
     where: PathKey,
     issues: list[Issue],
 ) -> RoleBinding:
     """Bind every role of the template and of the unit's ``bind`` to the unit's channels."""
-    binding = RoleBinding()
+    channels = {ch.id: ch for ch in eq.channels}
+    binding = RoleBinding(eq, channels)
     bound, ambiguous = binding.bound, binding.ambiguous
     roles = dict(template.roles)
     for role in own.bind:

@@ -10,6 +10,7 @@ from alarms.config import AlarmsConfig, CommLossSpec, RuleSpec
 from alarms.model import ConditionKind, Priority
 from alarms.notify.watch import notifier_alarm_key, notifier_source
 from alarms.rules.model import Issue, Rule, channel_fields, realarm_after
+from alarms.rules.report import unknown_names
 from alarms.rules.system_alarms import (
     CALIBRATION_DUE,
     COMM_LOSS_DEFAULTS,
@@ -30,14 +31,8 @@ def compile_devices(site: AlarmSite, settings: AlarmsConfig, issues: list[Issue]
         if eq.id not in feeds[ch.source.device]:
             feeds[ch.source.device].append(eq.id)
     known = {device.id for device in site.devices}
-    for dev_id in settings.devices:
-        if dev_id not in known:
-            issues.append(
-                (
-                    ("alarms", "devices", dev_id),
-                    f"no such device (devices: {', '.join(sorted(known)) or 'none'})",
-                )
-            )
+    listing = f"devices: {', '.join(sorted(known)) or 'none'}"
+    issues.extend(unknown_names("devices", settings.devices, known, "device", listing))
     rules: list[Rule] = []
     for dev in site.devices:
         if not dev.enabled:
@@ -67,14 +62,8 @@ def compile_devices(site: AlarmSite, settings: AlarmsConfig, issues: list[Issue]
 def compile_system(site: AlarmSite, settings: AlarmsConfig, issues: list[Issue]) -> list[Rule]:
     """The checks of coldwatch itself, and one per notifier."""
     names = (*SYSTEM_ALARMS, *PER_ITEM_SYSTEM_ALARMS)
-    for name in settings.system:
-        if name not in names:
-            issues.append(
-                (
-                    ("alarms", "system", name),
-                    f"no such system alarm (system alarms: {', '.join(names)})",
-                )
-            )
+    listing = f"system alarms: {', '.join(names)}"
+    issues.extend(unknown_names("system", settings.system, names, "system alarm", listing))
     rules: list[Rule] = []
     for name, alarm in SYSTEM_ALARMS.items():
         defaults = {
