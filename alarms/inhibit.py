@@ -6,6 +6,8 @@ A group is *engaged* while a parent is active or its hold runs. Which alarm of t
 first (first-out) is decided when the group engages, among the parent and the children that
 activated at most ``first_out_window`` before it, and recorded. Limit, rate and deviation alarms
 are never children (:mod:`alarms.rules.inhibits` leaves them out).
+
+This module keeps the groups' state; :mod:`alarms.suppression` applies it to the alarm points.
 """
 
 from __future__ import annotations
