@@ -5,14 +5,16 @@ comm-loss, stale and status alarms it causes, while it is active and ``hold`` af
 A group is *engaged* while a parent is active or its hold runs. Which alarm of the group came
 first (first-out) is decided when the group engages, among the parent and the children that
 activated at most ``first_out_window`` before it, and recorded. Limit, rate and deviation alarms
-are never children (:mod:`alarms.rules` leaves them out).
+are never children (:mod:`alarms.rules.inhibits` leaves them out).
+
+This module keeps the groups' state; :mod:`alarms.suppression` applies it to the alarm points.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from alarms.rules import InhibitRule
+from alarms.rules.model import InhibitRule
 
 
 class InhibitGroup:

@@ -14,7 +14,7 @@ from datetime import datetime
 from alarms import states
 from alarms.conditions import Condition, build
 from alarms.model import AlarmState, AlarmView, ConditionKind, Level, Priority
-from alarms.rules import Rule
+from alarms.rules.model import Rule
 from monitor.core.model import Value
 
 

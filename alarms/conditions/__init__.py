@@ -15,7 +15,7 @@ from alarms.conditions.signals import (
     StatusCondition,
 )
 from alarms.model import ConditionKind
-from alarms.rules import Rule
+from alarms.rules.model import Rule
 
 _CLASSES: dict[ConditionKind, type[Condition]] = {
     ConditionKind.LIMIT: LimitCondition,

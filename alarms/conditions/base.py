@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from alarms.model import ConditionKind, Level
-from alarms.rules import Rule
+from alarms.rules.model import Rule
 from monitor.core.model import Event, Quality, Reading, Value
 
 

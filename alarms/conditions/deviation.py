@@ -15,7 +15,7 @@ from typing import Any
 
 from alarms.conditions.base import Condition, Debounce, Verdict, iso, number, parse_ts, truthy
 from alarms.model import ConditionKind, Level
-from alarms.rules import Rule
+from alarms.rules.model import Rule
 from monitor.core.model import Quality, Reading
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from alarms.conditions.base import Condition, Verdict, iso, parse_ts
 from alarms.model import ConditionKind, Level
-from alarms.rules import Rule
+from alarms.rules.model import Rule
 from monitor.core.model import Event
 
 

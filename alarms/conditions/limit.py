@@ -16,7 +16,7 @@ from typing import Any
 
 from alarms.conditions.base import Condition, Verdict, iso, number, parse_ts
 from alarms.model import ConditionKind, Level
-from alarms.rules import Rule
+from alarms.rules.model import Rule
 from monitor.core.model import Reading
 
 

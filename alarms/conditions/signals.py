@@ -16,7 +16,7 @@ from typing import Any
 
 from alarms.conditions.base import Condition, Debounce, Verdict, iso, parse_ts, truthy
 from alarms.model import ConditionKind, Level
-from alarms.rules import Rule
+from alarms.rules.model import Rule
 from monitor.core.model import FLAG_CALIBRATION_OVERDUE, Quality, Reading, is_finite_number
 
 
