@@ -8,16 +8,51 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alarms.conditions.base import iso
-from alarms.inhibit import InhibitGroup
-from alarms.model import Action, AnnouncementKind
+from alarms.inhibit import InhibitGroup, Inhibitor
+from alarms.model import Action, AlarmState, AnnouncementKind
 from alarms.records.alarm_history import INHIBIT_PREFIX
 
 if TYPE_CHECKING:
-    from alarms.lifecycle import Lifecycle
     from alarms.point import AlarmPoint
+
+
+class Lifecycle(Protocol):
+    """What suppression needs of :class:`alarms.lifecycle.Lifecycle` (which calls in here, so
+    this module names its needs instead of importing it)."""
+
+    inhibitor: Inhibitor
+    points: dict[str, AlarmPoint]
+
+    def visible_open(self, point: AlarmPoint) -> bool: ...
+
+    def record(
+        self,
+        point: AlarmPoint,
+        action: Action,
+        at: datetime,
+        previous: AlarmState | None,
+        announce: AnnouncementKind | None = None,
+        *,
+        comment: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def record_engine(
+        self, key: str, action: Action, at: datetime, state: str, *, detail: dict[str, Any] | None
+    ) -> None: ...
+
+    def leave_hidden(
+        self,
+        point: AlarmPoint,
+        at: datetime,
+        action: Action,
+        previous: AlarmState,
+        *,
+        comment: str | None = None,
+    ) -> None: ...
 
 
 def parent_changed(life: Lifecycle, point: AlarmPoint, at: datetime) -> None:
