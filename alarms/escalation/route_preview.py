@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from alarms.escalation.config import PagingConfig, RouteMatch
-from alarms.escalation.escalator import Setup, build_setup
 from alarms.escalation.messages import notification_for
 from alarms.escalation.policy import Choice, Policy, Step, minutes
+from alarms.escalation.setup import Setup, build_setup
 from alarms.model import AlarmState, AlarmView, ConditionKind, Level, Priority
 from alarms.notify.sms import compose_sms
 

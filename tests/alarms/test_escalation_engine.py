@@ -9,10 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from alarms.escalation.builder import build_escalator
 from alarms.escalation.config import PagingConfig
-from alarms.escalation.escalator import build_escalator
-from alarms.escalation.state import SQLiteEscalationLog
 from alarms.model import AlarmState
+from alarms.records.escalation_record import SQLiteEscalationLog
 from alarms.records.notification_log import SQLiteLog
 from monitor.core.clock import FakeClock
 from tests.alarms.conftest import Factory, Harness, make_config
