@@ -197,20 +197,26 @@ class PagingConfig(Strict):
         e.g. the YAML document); a missing section is empty."""
         names = ("notifiers", "people", "groups", "schedules", "escalation")
         if isinstance(source, Mapping):
-            data = {n: source[n] for n in names if source.get(n) is not None}
+            data = {name: source[name] for name in names if source.get(name) is not None}
         else:
-            data = {n: getattr(source, n) for n in names if getattr(source, n, None) is not None}
+            data = {
+                name: getattr(source, name)
+                for name in names
+                if getattr(source, name, None) is not None
+            }
         return cls.model_validate(data)
 
 
 def update_skip_channels(paging: PagingConfig) -> frozenset[str]:
     """Channels not used for update messages: configured, or every voice notifier."""
-    esc = paging.escalation
-    if esc is not None and esc.skip_channels_for_updates is not None:
-        return frozenset(esc.skip_channels_for_updates)
-    return frozenset(n for n, raw in paging.notifiers.items() if raw.get("type") == "twilio_voice")
+    escalation = paging.escalation
+    if escalation is not None and escalation.skip_channels_for_updates is not None:
+        return frozenset(escalation.skip_channels_for_updates)
+    return frozenset(
+        name for name, raw in paging.notifiers.items() if raw.get("type") == "twilio_voice"
+    )
 
 
 def never_bundled_channels(paging: PagingConfig) -> frozenset[str]:
     """Horns count alarms by their code: a page listing several alarms would confuse them."""
-    return frozenset(n for n, raw in paging.notifiers.items() if raw.get("type") == "horn")
+    return frozenset(name for name, raw in paging.notifiers.items() if raw.get("type") == "horn")

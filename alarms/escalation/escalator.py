@@ -34,7 +34,7 @@ from monitor.core.clock import Clock
 log = logging.getLogger(__name__)
 
 _IDLE = 60.0  # seconds the task sleeps at most when nothing is due
-_MAX_ROUNDS = 1000  # fast-advancing tiers that reach nobody is bounded by the policy
+_MAX_ROUNDS = 1000  # a tier reaching nobody makes the next due at once: at most this many in a row
 
 
 class AnnouncementSource(Protocol):

@@ -169,9 +169,11 @@ class Pager:
         ]
         if not people:
             return
-        by = announcement.person
-        if by is not None and (who := self.setup.resolver.person(by)) is not None:
-            by = who.name
+        acknowledged_by = announcement.person
+        if acknowledged_by is not None:
+            who = self.setup.resolver.person(acknowledged_by)
+            if who is not None:
+                acknowledged_by = who.name
         notification = notification_for(
             track.view,
             kind=kind,
@@ -181,7 +183,7 @@ class Pager:
             timezone=self.setup.timezone,
             site=self.setup.site,
             late=announcement.late,
-            acknowledged_by=by if kind in ("acknowledged", "silenced") else None,
+            acknowledged_by=acknowledged_by if kind in ("acknowledged", "silenced") else None,
             comment=announcement.comment if kind in ("acknowledged", "silenced") else None,
         )
         if notification is None:

@@ -59,10 +59,10 @@ def opened_at_start(view: AlarmView, now: datetime, policy: Policy, late_after: 
     the alarm was raised more than ``late_after`` seconds ago."""
     code = view.code
     assert code is not None
-    ident = f"s{code}-{now.strftime('%Y%m%dT%H%M%S')}"
+    track_id = f"s{code}-{now.strftime('%Y%m%dT%H%M%S')}"
     raised = view.raised_at or view.since or now
     late = (now - raised).total_seconds() > late_after
-    track = Track(ident, code, view.key, policy.id, view, now, due=now, late=late)
+    track = Track(track_id, code, view.key, policy.id, view, now, due=now, late=late)
     return Decision(track, (Record("opened", detail="unacknowledged at start"),))
 
 
