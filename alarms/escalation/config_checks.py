@@ -59,9 +59,7 @@ def _people(paging: PagingConfig) -> list[Issue]:
     issues: list[Issue] = []
     seen: set[str] = set()
     for index, person in enumerate(paging.people):
-        if person.id in seen:
-            issues.append((("people", index, "id"), f"person id '{person.id}' is used twice"))
-        seen.add(person.id)
+        issues += _used_twice(("people", index, "id"), "person", person.id, seen)
         for channel_index, channel in enumerate(person.channels):
             if channel not in paging.notifiers:
                 issues.append(
@@ -78,9 +76,7 @@ def _groups(paging: PagingConfig, people: Mapping[str, Person]) -> list[Issue]:
     issues: list[Issue] = []
     seen: set[str] = set()
     for index, group in enumerate(paging.groups):
-        if group.id in seen:
-            issues.append((("groups", index, "id"), f"group id '{group.id}' is used twice"))
-        seen.add(group.id)
+        issues += _used_twice(("groups", index, "id"), "group", group.id, seen)
         for member_index, member in enumerate(group.members):
             if member not in people:
                 issues.append(
@@ -234,6 +230,13 @@ def _skip_channels(escalation: EscalationConfig, notifiers: Mapping[str, object]
         for index, channel in enumerate(escalation.skip_channels_for_updates or ())
         if channel not in notifiers
     ]
+
+
+def _used_twice(path: PathKey, kind: str, item_id: str, seen: set[str]) -> list[Issue]:
+    """The issue of an id already in ``seen`` (then adds it there)."""
+    repeated = item_id in seen
+    seen.add(item_id)
+    return [(path, f"{kind} id '{item_id}' is used twice")] if repeated else []
 
 
 def _target_problem(

@@ -234,26 +234,19 @@ def test_an_event_reported_late_opens_a_late_track() -> None:
     assert followed(found).late and followed(found).first_kind == "raised"
 
 
-def test_floods_and_announcements_about_nothing_followed() -> None:
-    started = decide(
-        announce(AnnouncementKind.FLOOD_STARTED, None, T0),
-        None,
-        now=T0,
-        policy=None,
-        late_after=LATE_AFTER,
-    )
-    ended = decide(
-        announce(AnnouncementKind.FLOOD_ENDED, None, T0),
-        None,
-        now=T0,
-        policy=None,
-        late_after=LATE_AFTER,
-    )
-    assert started == Decision(None, (FloodChanged(True),))
-    assert ended == Decision(None, (FloodChanged(False),))
-    assert on(AnnouncementKind.ACKNOWLEDGED, None, T0, view(state=AlarmState.ACKED)) == Decision(
-        None
-    )
+@pytest.mark.parametrize(
+    ("kind", "active"),
+    [(AnnouncementKind.FLOOD_STARTED, True), (AnnouncementKind.FLOOD_ENDED, False)],
+)
+def test_a_flood_beginning_or_ending_is_passed_on(kind: AnnouncementKind, active: bool) -> None:
+    flood = announce(kind, None, T0)
+    decision = decide(flood, None, now=T0, policy=None, late_after=LATE_AFTER)
+    assert decision == Decision(None, (FloodChanged(active),))
+
+
+def test_an_announcement_about_no_open_escalation_changes_nothing() -> None:
+    acked = view(state=AlarmState.ACKED)
+    assert on(AnnouncementKind.ACKNOWLEDGED, None, T0, acked) == Decision(None)
 
 
 def test_attention_needs_the_policy() -> None:
