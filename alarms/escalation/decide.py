@@ -129,10 +129,8 @@ def decide(
         return _acknowledged(track)
     if kind is AnnouncementKind.RETURNED_TO_NORMAL:
         return _returned(track)
-    if (
-        kind is AnnouncementKind.SILENCED
-    ):  # shelved, suppressed, out of service: those paged are told
-        return closing(track, kind.value, tell="silenced")
+    if kind is AnnouncementKind.SILENCED:  # shelved, suppressed, out of service
+        return closing(track, kind.value, tell="silenced")  # those paged are told
     if kind in (AnnouncementKind.RETIRED, AnnouncementKind.RESET):
         return closing(track, kind.value)
     return Decision(None)

@@ -122,7 +122,8 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
     for notification in ordered:
         if all(listed.alarm_id != notification.alarm_id for listed in unique):
             unique.append(notification)
-    codes = [notification.alarm_id for notification in unique]  # first: what an SMS must keep
+    # the codes first: what an SMS must not lose
+    codes = [notification.alarm_id for notification in unique]
     sop_lines = [flood_sentence(codes, [_line(notification) for notification in unique])]
     sop_lines += [
         f"{notification.alarm_id}: {notification.sop}"
