@@ -19,8 +19,10 @@ Modules:
   :mod:`~alarms.escalation.state` (tracks and the record's rows),
   :mod:`~alarms.escalation.recording` (writing the record) and
   :mod:`~alarms.escalation.recovery` (resuming from it after a restart);
-- :mod:`~alarms.escalation.builder` (``build_escalator``, the one way to build it) and
-  :mod:`~alarms.escalation.route_preview` (``coldwatch route-test``).
+- :mod:`~alarms.escalation.route_preview` (``coldwatch route-test``).
 
-The escalation record's SQLite table is :mod:`alarms.records.escalation_record`.
+Outside the package: the escalation record's SQLite table is
+:mod:`alarms.records.escalation_record`, and :mod:`alarms.escalator_builder`
+(``build_escalator``) is the one way to build the escalator with its notifiers and store
+adapters.
 """

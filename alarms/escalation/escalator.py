@@ -6,7 +6,7 @@ the escalation steps that are due and flushes flood bundles. What an announcemen
 does is decided by :mod:`alarms.escalation.decide` (a pure function); this module carries the
 decisions out: the record (:mod:`.recording`), the pages (:mod:`.paging`, each delivery a task
 of its own: :mod:`.page_tasks`), and the open tracks. Restart: :mod:`.recovery` and
-:meth:`Escalator.start`. Built by :func:`alarms.escalation.builder.build_escalator`.
+:meth:`Escalator.start`. Built by :func:`alarms.escalator_builder.build_escalator`.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from pathlib import Path
 from alarms.ack.config import AckConfig
 from alarms.ack.services import AckServices
 from alarms.engine import AlarmEngine
-from alarms.escalation.builder import build_escalator
 from alarms.escalation.config import PagingConfig
 from alarms.escalation.escalator import Escalator
+from alarms.escalator_builder import build_escalator
 from alarms.model import Announcement
 from alarms.notify.registry import remote_notifiers
 from alarms.notify.watch import NotifierWatch

@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from alarms.escalation.builder import build_escalator
 from alarms.escalation.config import PagingConfig
+from alarms.escalator_builder import build_escalator
 from alarms.model import AlarmState
 from alarms.records.escalation_record import SQLiteEscalationLog
 from alarms.records.notification_log import SQLiteLog

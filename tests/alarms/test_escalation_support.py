@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from alarms.escalation.builder import build_escalator
 from alarms.escalation.config import PagingConfig
 from alarms.escalation.state import EscalationLog, MemoryEscalationLog
+from alarms.escalator_builder import build_escalator
 from alarms.model import (
     AlarmState,
     AlarmView,

@@ -1,10 +1,11 @@
 """The one way to build the escalator from the configuration, for the daemon and the tests.
 
-Here the escalation meets what it does not decide: the notifiers (:mod:`alarms.notify`), the
-notification log and the escalation record in the store's file (their store adapters in
-:mod:`alarms.records`), and the notifier watch that raises the system alarm on which the horns
-sound. The import contract lets this module, and only this one in ``alarms.escalation``, reach
-the store, through those adapters.
+Here the escalation (:mod:`alarms.escalation`) meets what it does not decide: the notifiers
+(:mod:`alarms.notify`), the notification log and the escalation record in the store's file
+(their store adapters in :mod:`alarms.records`), and the notifier watch that raises the system
+alarm on which the horns sound. It sits beside ``alarms.escalation`` rather than in it: the
+escalation does not touch the store, and ``alarms.records`` already imports the escalation's
+row type, so wiring the two from inside the escalation would make an import cycle.
 """
 
 from __future__ import annotations
