@@ -40,23 +40,23 @@ class Bundler:
         return bool(self._held)
 
     def add(self, item: Held, now: datetime) -> None:
-        pid = item.person.id
-        if pid not in self._held:
-            self._held[pid] = []
-            self._due[pid] = now + self.window
-        self._held[pid].append(item)
+        person_id = item.person.id
+        if person_id not in self._held:
+            self._held[person_id] = []
+            self._due[person_id] = now + self.window
+        self._held[person_id].append(item)
 
     def due(self) -> datetime | None:
         return min(self._due.values()) if self._due else None
 
     def take(self, now: datetime | None = None) -> list[list[Held]]:
         """The buffers due by ``now`` (all of them when None), oldest first."""
-        ready = [pid for pid, due in self._due.items() if now is None or due <= now]
-        ready.sort(key=lambda pid: self._due[pid])
+        ready = [person_id for person_id, due in self._due.items() if now is None or due <= now]
+        ready.sort(key=lambda person_id: self._due[person_id])
         out: list[list[Held]] = []
-        for pid in ready:
-            out.append(self._held.pop(pid))
-            del self._due[pid]
+        for person_id in ready:
+            out.append(self._held.pop(person_id))
+            del self._due[person_id]
         return out
 
     def held(self) -> Sequence[Held]:

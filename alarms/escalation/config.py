@@ -1,39 +1,29 @@
 """The configuration of paging: ``schedules:`` and ``escalation:`` (with ``notifiers:``,
-``people:`` and ``groups:`` from :mod:`alarms.notify`), strict and cross-checked.
+``people:`` and ``groups:`` from :mod:`alarms.notify`), strict models.
 
-Pydantic checks each section on its own; :func:`check_paging` checks what refers to what
-(a tier naming a person nobody configured, a route to a missing policy, a schedule rotating
-an unknown person) and returns every problem with the path of the key to change, in the form
-the configuration loader reports (``escalation.policies.night.tiers[0].notify[1]: unknown
-person 'zoe' (people: alice, bob)``). A critical alarm must never go quiet while unacknowledged,
-so a policy that stops paging after its repeats may not receive critical alarms.
+Pydantic checks each section on its own; what refers to what (a tier naming a person nobody
+configured, a route to a missing policy) is :func:`alarms.escalation.config_checks.check_paging`.
+This module is imported by the configuration schema, so it stays light.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from alarms.model import ConditionKind, Level, Priority
 from alarms.people import Group, Person
 from monitor.core.durations import Duration, parse_duration
 from monitor.core.model import EquipmentKind
 
-if TYPE_CHECKING:
-    from alarms.site import AlarmSite
-
 PathKey = tuple[str | int, ...]
 Issue = tuple[PathKey, str]
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-_IDENT = re.compile(ID_PATTERN)
-TARGET_KINDS = ("person", "group", "schedule")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -207,203 +197,26 @@ class PagingConfig(Strict):
         e.g. the YAML document); a missing section is empty."""
         names = ("notifiers", "people", "groups", "schedules", "escalation")
         if isinstance(source, Mapping):
-            data = {n: source[n] for n in names if source.get(n) is not None}
+            data = {name: source[name] for name in names if source.get(name) is not None}
         else:
-            data = {n: getattr(source, n) for n in names if getattr(source, n, None) is not None}
+            data = {
+                name: getattr(source, name)
+                for name in names
+                if getattr(source, name, None) is not None
+            }
         return cls.model_validate(data)
-
-
-# --- cross-checks ------------------------------------------------------------------------------
-
-
-def _known(names: Iterable[str]) -> str:
-    listed = sorted(names)
-    return ", ".join(listed) if listed else "none"
-
-
-def _is_glob(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
-
-
-def check_paging(paging: PagingConfig, config: AlarmSite | None = None) -> list[Issue]:
-    """Every dangling reference, with the path of the key to change (empty: all is well)."""
-    from alarms.notify.registry import describe, parse_settings
-
-    issues: list[Issue] = []
-    add = issues.append
-
-    people = {p.id: p for p in paging.people}
-    seen: set[str] = set()
-    for i, person in enumerate(paging.people):
-        if person.id in seen:
-            add((("people", i, "id"), f"person id '{person.id}' is used twice"))
-        seen.add(person.id)
-        for j, channel in enumerate(person.channels):
-            if channel not in paging.notifiers:
-                add(
-                    (
-                        ("people", i, "channels", j),
-                        f"person '{person.id}': unknown notifier '{channel}' "
-                        f"(notifiers: {_known(paging.notifiers)})",
-                    )
-                )
-    groups: set[str] = set()
-    for i, group in enumerate(paging.groups):
-        if group.id in groups:
-            add((("groups", i, "id"), f"group id '{group.id}' is used twice"))
-        groups.add(group.id)
-        for j, member in enumerate(group.members):
-            if member not in people:
-                add(
-                    (
-                        ("groups", i, "members", j),
-                        f"group '{group.id}': unknown person '{member}' (people: {_known(people)})",
-                    )
-                )
-    for name, raw in paging.notifiers.items():
-        try:
-            parse_settings(raw)
-        except ValidationError as exc:
-            add((("notifiers", name), f"notifier '{name}': {describe(exc)}"))
-
-    ident = _IDENT
-    for sid, schedule in paging.schedules.items():
-        here: PathKey = ("schedules", sid)
-        if not ident.match(sid):
-            add((here, f"'{sid}' is not a valid schedule id (lower case, digits, . _ -)"))
-        for i, layer in enumerate(schedule.layers):
-            for j, pid in enumerate(layer.people):
-                if pid not in people:
-                    add(
-                        (
-                            (*here, "layers", i, "people", j),
-                            f"schedule '{sid}': unknown person '{pid}' (people: {_known(people)})",
-                        )
-                    )
-        for i, override in enumerate(schedule.overrides):
-            if override.person not in people:
-                add(
-                    (
-                        (*here, "overrides", i, "person"),
-                        f"schedule '{sid}': unknown person '{override.person}' "
-                        f"(people: {_known(people)})",
-                    )
-                )
-            if (override.start.tzinfo is None) != (override.end.tzinfo is None):
-                add(
-                    (
-                        (*here, "overrides", i),
-                        "give both start and end with an offset, or neither",
-                    )
-                )
-            elif override.end <= override.start:
-                add(((*here, "overrides", i, "end"), "an override must end after it starts"))
-
-    esc = paging.escalation
-    if esc is None:
-        return issues
-    base: PathKey = ("escalation",)
-    policies = esc.policies
-    for pid, policy in policies.items():
-        if not ident.match(pid):
-            add(((*base, "policies", pid), f"'{pid}' is not a valid policy id"))
-        for i, tier in enumerate(policy.tiers):
-            for j, target in enumerate(tier.notify):
-                problem = _target_problem(target, people, groups, paging.schedules)
-                if problem:
-                    add(((*base, "policies", pid, "tiers", i, "notify", j), problem))
-    if esc.default_policy not in policies:
-        add(
-            (
-                (*base, "default_policy"),
-                f"unknown policy '{esc.default_policy}' (policies: {_known(policies)})",
-            )
-        )
-    elif not policies[esc.default_policy].keep_paging:
-        add(
-            (
-                (*base, "default_policy"),
-                f"policy '{esc.default_policy}' stops paging after its repeats (keep_paging: "
-                "false), but a critical alarm may reach it: a critical alarm must be paged "
-                "until acknowledged",
-            )
-        )
-    equipment_ids: set[str] = set()
-    location_ids: set[str] = set()
-    if config is not None:
-        for loc in config.locations:
-            location_ids.add(loc.id)
-            equipment_ids.update(eq.id for eq in loc.equipment)
-    for i, route in enumerate(esc.routes):
-        at: PathKey = (*base, "routes", i)
-        policy_spec = policies.get(route.policy)
-        if policy_spec is None:
-            add(
-                (
-                    (*at, "policy"),
-                    f"unknown policy '{route.policy}' (policies: {_known(policies)})",
-                )
-            )
-        elif not policy_spec.keep_paging and (
-            route.match.priority is None or Priority.CRITICAL in route.match.priority
-        ):
-            add(
-                (
-                    (*at, "policy"),
-                    f"policy '{route.policy}' stops paging after its repeats (keep_paging: "
-                    "false), but this route can send it critical alarms: add "
-                    "'priority: [high, low]' to the match or keep paging",
-                )
-            )
-        if config is None:
-            continue
-        for field, known, what in (
-            ("equipment", equipment_ids, "equipment"),
-            ("location", location_ids, "location"),
-        ):
-            values: Sequence[str] = getattr(route.match, field) or ()
-            for j, value in enumerate(values):
-                if not _is_glob(value) and value not in known:
-                    add(
-                        (
-                            (*at, "match", field, j),
-                            f"unknown {what} '{value}' ({what}: {_known(known)})",
-                        )
-                    )
-                elif _is_glob(value) and not any(fnmatchcase(k, value) for k in known):
-                    add(((*at, "match", field, j), f"'{value}' matches no {what}"))
-    for j, channel in enumerate(esc.skip_channels_for_updates or ()):
-        if channel not in paging.notifiers:
-            add(
-                (
-                    (*base, "skip_channels_for_updates", j),
-                    f"unknown notifier '{channel}' (notifiers: {_known(paging.notifiers)})",
-                )
-            )
-    return issues
-
-
-def _target_problem(
-    target: str, people: Mapping[str, Person], groups: set[str], schedules: Mapping[str, object]
-) -> str | None:
-    kind, sep, name = target.partition(":")
-    if not sep or kind not in TARGET_KINDS:
-        return f"'{target}' is not a target: write person:<id>, group:<id> or schedule:<id>"
-    known: Iterable[str] = {"person": people, "group": groups, "schedule": schedules}[kind]
-    if name not in known:
-        plural = {"person": "people", "group": "groups", "schedule": "schedules"}[kind]
-        return f"unknown {kind} '{name}' ({plural}: {_known(known)})"
-    return None
 
 
 def update_skip_channels(paging: PagingConfig) -> frozenset[str]:
     """Channels not used for update messages: configured, or every voice notifier."""
-    esc = paging.escalation
-    if esc is not None and esc.skip_channels_for_updates is not None:
-        return frozenset(esc.skip_channels_for_updates)
-    return frozenset(n for n, raw in paging.notifiers.items() if raw.get("type") == "twilio_voice")
+    escalation = paging.escalation
+    if escalation is not None and escalation.skip_channels_for_updates is not None:
+        return frozenset(escalation.skip_channels_for_updates)
+    return frozenset(
+        name for name, raw in paging.notifiers.items() if raw.get("type") == "twilio_voice"
+    )
 
 
 def never_bundled_channels(paging: PagingConfig) -> frozenset[str]:
     """Horns count alarms by their code: a page listing several alarms would confuse them."""
-    return frozenset(n for n, raw in paging.notifiers.items() if raw.get("type") == "horn")
+    return frozenset(name for name, raw in paging.notifiers.items() if raw.get("type") == "horn")

@@ -26,8 +26,8 @@ def horn_places(horn_notifiers: Iterable[str]) -> dict[str, Person]:
     """A place per horn notifier, by place id."""
     places = {}
     for name in sorted(horn_notifiers):
-        ident = f"{_PLACE_PREFIX}{re.sub(r'[^a-z0-9_.-]', '-', name.lower())}"[:64]
-        place = Person(id=ident, name=f"horn {name}"[:100], channels=(name,))
+        place_id = f"{_PLACE_PREFIX}{re.sub(r'[^a-z0-9_.-]', '-', name.lower())}"[:64]
+        place = Person(id=place_id, name=f"horn {name}"[:100], channels=(name,))
         places[place.id] = place
     return places
 

@@ -97,11 +97,11 @@ def lead(notifications: Sequence[Notification]) -> Notification:
     """The one a bundle is headed by: highest priority, then most escalated, then oldest."""
     return max(
         notifications,
-        key=lambda n: (
-            _RANK.get(n.priority, 0),
-            _KIND_RANK.get(n.kind, 0),
-            n.tier,
-            -n.raised_at.timestamp(),
+        key=lambda notification: (
+            _RANK.get(notification.priority, 0),
+            _KIND_RANK.get(notification.kind, 0),
+            notification.tier,
+            -notification.raised_at.timestamp(),
         ),
     )
 
@@ -116,15 +116,20 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
     with ``Reply ACK <every code> <PIN> <comment>``, and a key press + PIN on the call
     acknowledges every alarm it announced."""
     head = lead(notifications)
-    others = [n for n in notifications if n is not head]
+    others = [notification for notification in notifications if notification is not head]
     ordered = [head, *others]
     unique: list[Notification] = []  # the same alarm held twice (a re-alarm): listed once
-    for n in ordered:
-        if all(u.alarm_id != n.alarm_id for u in unique):
-            unique.append(n)
-    codes = [n.alarm_id for n in unique]  # first: what an SMS must not lose
-    sop_lines = [flood_sentence(codes, [_line(n) for n in unique])]
-    sop_lines += [f"{n.alarm_id}: {n.sop}" for n in unique if n.sop]
+    for notification in ordered:
+        if all(listed.alarm_id != notification.alarm_id for listed in unique):
+            unique.append(notification)
+    # the codes first: what an SMS must not lose
+    codes = [notification.alarm_id for notification in unique]
+    sop_lines = [flood_sentence(codes, [_line(notification) for notification in unique])]
+    sop_lines += [
+        f"{notification.alarm_id}: {notification.sop}"
+        for notification in unique
+        if notification.sop
+    ]
     more = len(unique) - 1
     equipment = f"{head.equipment} +{more} more alarm{'s' if more != 1 else ''}"
     return head.model_copy(
@@ -133,19 +138,25 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
             "sop": "\n".join(sop_lines)[:4000],
             "event_at": at,
             "event_id": key,
-            "late": any(n.late for n in ordered),
+            "late": any(notification.late for notification in ordered),
             "possible_duplicate": False,
             "bundled": tuple(codes),
         }
     )
 
 
-def _line(n: Notification) -> str:
+def _line(notification: Notification) -> str:
     """``A1007 critical ULT-03 high-high -61.5 °C``; never a sentence end, a ``;`` or a line
     break: an SMS carries the SOP's first sentence, this list should be all of it, and
     :func:`alarms.notify.sms.flood_items` splits it at ``; ``."""
-    parts = [n.alarm_id, n.priority, n.equipment[:40], n.condition, n.reading_text()]
-    text = " ".join(" ".join(p.split()) for p in parts if p)
+    parts = [
+        notification.alarm_id,
+        notification.priority,
+        notification.equipment[:40],
+        notification.condition,
+        notification.reading_text(),
+    ]
+    text = " ".join(" ".join(part.split()) for part in parts if part)
     for end in ".!?;":
         text = text.replace(f"{end} ", ", ")
     return text.replace(";", ",")

@@ -42,10 +42,10 @@ class Step:
 
 
 class Policy:
-    def __init__(self, pid: str, spec: PolicySpec) -> None:
-        self.id = pid
+    def __init__(self, policy_id: str, spec: PolicySpec) -> None:
+        self.id = policy_id
         self.spec = spec
-        self.name = spec.name or pid
+        self.name = spec.name or policy_id
         self.tiers = spec.tiers
         self.repeat = spec.repeat
         self.keep_paging = spec.keep_paging
@@ -59,11 +59,11 @@ class Policy:
         """Step ``index`` (0 = the first page), or None when the policy has stopped paging."""
         if index < 0:
             raise ValueError("steps are numbered from 0")
-        n = len(self.tiers)
+        tier_count = len(self.tiers)
         if index < self.planned:
-            tier, pass_no = index % n, index // n + 1
+            tier, pass_no = index % tier_count, index // tier_count + 1
         elif self.keep_paging:
-            tier, pass_no = n - 1, None
+            tier, pass_no = tier_count - 1, None
         else:
             return None
         spec = self.tiers[tier]
@@ -71,11 +71,15 @@ class Policy:
 
     def describe(self) -> str:
         """``3 tiers, run 3 times, then tier 3 every 15 min until acknowledged``."""
-        n = len(self.tiers)
+        tier_count = len(self.tiers)
         runs = self.repeat + 1
-        text = f"{n} tier{'s' if n != 1 else ''}, run {runs} time{'s' if runs != 1 else ''}"
+        text = (
+            f"{tier_count} tier{'s' if tier_count != 1 else ''}, "
+            f"run {runs} time{'s' if runs != 1 else ''}"
+        )
         if self.keep_paging:
-            text += f", then tier {n} every {minutes(self.tiers[-1].wait)} until acknowledged"
+            last_wait = minutes(self.tiers[-1].wait)
+            text += f", then tier {tier_count} every {last_wait} until acknowledged"
         else:
             text += ", then no more pages"
         return text
@@ -92,7 +96,7 @@ def minutes(seconds: float) -> str:
 
 
 def build_policies(escalation: EscalationConfig) -> dict[str, Policy]:
-    return {pid: Policy(pid, spec) for pid, spec in escalation.policies.items()}
+    return {policy_id: Policy(policy_id, spec) for policy_id, spec in escalation.policies.items()}
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,9 @@ class Router:
         if config is None:
             return cls(escalation)
         placements = {
-            eq.id: Placement(eq.kind, loc.id) for loc in config.locations for eq in loc.equipment
+            equipment.id: Placement(equipment.kind, location.id)
+            for location in config.locations
+            for equipment in location.equipment
         }
         rules: dict[str, Rule] = {}
         if config.alarms is not None:
@@ -166,15 +172,19 @@ class Router:
             return False
         if match.key is not None and not _glob(view.key, match.key):
             return False
-        if match.equipment is not None and not any(_glob(e, match.equipment) for e in equipment):
-            return False
-        places = [self.placements[e] for e in equipment if e in self.placements]
-        if match.equipment_kind is not None and not any(
-            p.kind in match.equipment_kind for p in places
+        if match.equipment is not None and not any(
+            _glob(equipment_id, match.equipment) for equipment_id in equipment
         ):
             return False
-        return match.location is None or any(_glob(p.location, match.location) for p in places)
+        places = [self.placements[item] for item in equipment if item in self.placements]
+        if match.equipment_kind is not None and not any(
+            place.kind in match.equipment_kind for place in places
+        ):
+            return False
+        return match.location is None or any(
+            _glob(place.location, match.location) for place in places
+        )
 
 
 def _glob(value: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatchcase(value, p) for p in patterns)
+    return any(fnmatchcase(value, pattern) for pattern in patterns)

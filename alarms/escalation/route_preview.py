@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from alarms.escalation.config import PagingConfig, RouteMatch
-from alarms.escalation.escalator import Setup, build_setup
 from alarms.escalation.messages import notification_for
 from alarms.escalation.policy import Choice, Policy, Step, minutes
+from alarms.escalation.setup import Setup, build_setup
 from alarms.model import AlarmState, AlarmView, ConditionKind, Level, Priority
 from alarms.notify.sms import compose_sms
 
@@ -88,20 +88,20 @@ def find_cases(config: AlarmSite, target: str, condition: str | None) -> list[Ca
     if "/" in target:
         rule = rules.get(target)
         if rule is None:
-            close = sorted(k for k in rules if k.startswith(target.split("/")[0] + "/"))
+            close = sorted(key for key in rules if key.startswith(target.split("/")[0] + "/"))
             raise RouteTestError(
                 f"no alarm '{target}'" + (f" (alarms there: {', '.join(close)})" if close else "")
             )
         candidates = [rule]
-    elif target in {d.id for d in config.devices}:  # a device: its communication loss
-        candidates = [r for r in rules.values() if r.source == target]
+    elif target in {device.id for device in config.devices}:  # a device: its communication loss
+        candidates = [rule for rule in rules.values() if rule.source == target]
     else:
         channel_id = _channel(config, target)
         device = config.channels()[channel_id][1].source.device
-        candidates = [r for r in rules.values() if r.source == channel_id]
-        comm = rules.get(f"{device}/comm_loss")
-        if comm is not None:
-            candidates.append(comm)
+        candidates = [rule for rule in rules.values() if rule.source == channel_id]
+        comm_loss = rules.get(f"{device}/comm_loss")
+        if comm_loss is not None:
+            candidates.append(comm_loss)
     cases = [case for rule in candidates for case in _cases(rule, wanted)]
     if not cases:
         offered = ", ".join(_offers(candidates)) or "none"
@@ -269,19 +269,20 @@ def _render(plan: RoutePlan, config: AlarmSite, paging: PagingConfig, zone: Zone
     if plan.choice.route is None:
         row("Route", f"no route matches: default policy '{plan.choice.policy}'")
     else:
-        esc = paging.escalation
-        assert esc is not None
-        match = _match_text(esc.routes[plan.choice.route].match)
+        escalation = paging.escalation
+        assert escalation is not None
+        match = _match_text(escalation.routes[plan.choice.route].match)
         row("Route", f"routes[{plan.choice.route}] {match} -> policy '{plan.choice.policy}'")
     row("Policy", f"{policy.name}: {policy.describe()}")
     row("Raised at", _time(plan.start, zone, full=True))
     lines.append("")
-    names = [f"{w.name} ({w.person_id})" for page in plan.pages for w in page.recipients]
-    who_w = max([len(n) for n in names] + [3])
-    via_w = max([len(w.target) for page in plan.pages for w in page.recipients] + [3])
+    recipients = [recipient for page in plan.pages for recipient in page.recipients]
+    names = [f"{recipient.name} ({recipient.person_id})" for recipient in recipients]
+    who_width = max([len(name) for name in names] + [3])
+    via_width = max([len(recipient.target) for recipient in recipients] + [3])
     lines.append(
-        f"{'minute':>6}  {'time':<13} {'tier':<4} {'pass':<4} {'who':<{who_w}} "
-        f"{'via':<{via_w}} channels"
+        f"{'minute':>6}  {'time':<13} {'tier':<4} {'pass':<4} {'who':<{who_width}} "
+        f"{'via':<{via_width}} channels"
     )
     for page in plan.pages:
         minute = f"{page.offset / 60:g}"
@@ -291,11 +292,11 @@ def _render(plan: RoutePlan, config: AlarmSite, paging: PagingConfig, zone: Zone
         if not page.recipients:
             lines.append(f"{lead} NOBODY on call: the next tier is paged at once")
             continue
-        for i, who in enumerate(page.recipients):
-            first = lead if not i else " " * len(lead)
+        for index, who in enumerate(page.recipients):
+            first = lead if not index else " " * len(lead)
             name = f"{who.name} ({who.person_id})"
             lines.append(
-                f"{first} {name:<{who_w}} {who.target:<{via_w}} {' > '.join(who.channels)}"
+                f"{first} {name:<{who_width}} {who.target:<{via_width}} {' > '.join(who.channels)}"
             )
     if policy.keep_paging:
         last = policy.tiers[-1]
@@ -329,10 +330,13 @@ def _render(plan: RoutePlan, config: AlarmSite, paging: PagingConfig, zone: Zone
 
 def _placement(config: AlarmSite, rule: Rule) -> str:
     parts: list[str] = []
-    for loc in config.locations:
-        for eq in loc.equipment:
-            if eq.id in rule.equipment_ids:
-                parts.append(f"{eq.name or eq.id} [{eq.id}, {eq.kind.value}, {loc.id}]")
+    for location in config.locations:
+        for equipment in location.equipment:
+            if equipment.id in rule.equipment_ids:
+                parts.append(
+                    f"{equipment.name or equipment.id} "
+                    f"[{equipment.id}, {equipment.kind.value}, {location.id}]"
+                )
     return "; ".join(parts)
 
 
@@ -341,7 +345,7 @@ def _match_text(match: RouteMatch) -> str:
     for name, value in match.model_dump(mode="json", exclude_none=True).items():
         shown = value[0] if isinstance(value, list) and len(value) == 1 else value
         if isinstance(shown, list):
-            shown = "[" + ", ".join(str(v) for v in shown) + "]"
+            shown = "[" + ", ".join(str(item) for item in shown) + "]"
         items.append(f"{name}: {shown}")
     return "{" + ", ".join(items) + "}"
 

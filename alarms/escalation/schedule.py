@@ -33,7 +33,7 @@ class Layer:
         self.origin = datetime.combine(spec.start, spec.handoff)  # naive local wall time
         restrict = spec.restrict
         self.days = (
-            frozenset(WEEKDAYS.index(d) for d in restrict.days)
+            frozenset(WEEKDAYS.index(day) for day in restrict.days)
             if restrict is not None and restrict.days is not None
             else None
         )
@@ -77,13 +77,14 @@ class Layer:
 class Schedule:
     """``Schedule(id, spec, default_timezone)``; :meth:`on_call` is the whole API."""
 
-    def __init__(self, sid: str, spec: ScheduleSpec, default_timezone: str = "UTC") -> None:
-        self.id = sid
-        self.name = spec.name or sid
+    def __init__(self, schedule_id: str, spec: ScheduleSpec, default_timezone: str = "UTC") -> None:
+        self.id = schedule_id
+        self.name = spec.name or schedule_id
         self.zone = ZoneInfo(spec.timezone or default_timezone)
         self.layers = [Layer(layer, self.zone) for layer in spec.layers]
         self.overrides = [
-            (self._aware(o.start), self._aware(o.end), o.person) for o in spec.overrides
+            (self._aware(override.start), self._aware(override.end), override.person)
+            for override in spec.overrides
         ]
 
     def _aware(self, when: datetime) -> datetime:
@@ -116,8 +117,8 @@ class Schedule:
                 turn += 1
             if layer.window is not None or layer.days is not None:
                 candidates.update(_local_edges(layer, start, end))
-        for o_start, o_end, _ in self.overrides:
-            candidates.update(t for t in (o_start, o_end) if start < t < end)
+        for override_start, override_end, _ in self.overrides:
+            candidates.update(edge for edge in (override_start, override_end) if start < edge < end)
         out: list[tuple[datetime, list[str]]] = []
         for when in sorted(candidates):
             people = self.on_call(when)
@@ -134,8 +135,8 @@ def _local_edges(layer: Layer, start: datetime, end: datetime) -> Iterable[datet
     day = start.astimezone(layer.zone).date()
     last = end.astimezone(layer.zone).date()
     while day <= last:
-        for t in times:
-            edge = datetime.combine(day, t).replace(tzinfo=layer.zone).astimezone(UTC)
+        for time_of_day in times:
+            edge = datetime.combine(day, time_of_day).replace(tzinfo=layer.zone).astimezone(UTC)
             if start < edge < end:
                 yield edge
         day += timedelta(days=1)
@@ -160,10 +161,10 @@ class ScheduleResolver:
         if schedule is None:
             raise KeyError(f"unknown target '{target}' (no schedule '{name}')")
         found: dict[str, Person] = {}
-        for pid in schedule.on_call(at):
-            person = self.directory.person(pid)
+        for person_id in schedule.on_call(at):
+            person = self.directory.person(person_id)
             if person is not None:
-                found.setdefault(pid, person)
+                found.setdefault(person_id, person)
         return list(found.values())
 
     def expand_all(self, targets: Iterable[str], at: datetime) -> list[Person]:
@@ -177,4 +178,7 @@ class ScheduleResolver:
 def build_schedules(
     specs: Mapping[str, ScheduleSpec], default_timezone: str = "UTC"
 ) -> dict[str, Schedule]:
-    return {sid: Schedule(sid, spec, default_timezone) for sid, spec in specs.items()}
+    return {
+        schedule_id: Schedule(schedule_id, spec, default_timezone)
+        for schedule_id, spec in specs.items()
+    }

@@ -9,28 +9,20 @@ the one page that may have been in flight). ``ann_seq`` is the alarm-history row
 announcement that caused the row: a restart replays the engine's announcements after the
 highest one.
 
-:class:`SQLiteEscalationLog` keeps the rows in its own table, ``escalation_log``, in the store's
-file (append-only, enforced by triggers, and hash-chained row by row like ``notification_log``:
-:mod:`monitor.store.side_chain`, checked by ``coldwatch verify``); :class:`MemoryEscalationLog`
-is the same in a list, for tests and the offline demo. The table is also the record of which
-tier was reached and when, for excursion reports.
+:class:`~alarms.records.escalation_record.SQLiteEscalationLog` keeps the rows in the store's
+file (its own append-only, hash-chained table); :class:`MemoryEscalationLog` is the same in a
+list, for tests and the offline demo.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from alarms.model import AlarmView
-from monitor.store import side_chain
-from monitor.store.canonical import from_us, to_us
-from monitor.store.side_chain import ESCALATION_LOG, open_side_log
-from monitor.store.sqlite_schema import append_only_triggers
 
 Status = Literal["running", "paused", "acked", "closed"]
 
@@ -124,8 +116,8 @@ class Track:
             cycle=int(data.get("cycle", 1)),
             first_kind=str(data.get("first_kind", "raised")),
             late=bool(data.get("late", False)),
-            paged=[str(p) for p in data.get("paged", [])],
-            last_people=[str(p) for p in data.get("last_people", [])],
+            paged=[str(person_id) for person_id in data.get("paged", [])],
+            last_people=[str(person_id) for person_id in data.get("last_people", [])],
             last_key=data.get("last_key"),
             last_kind=data.get("last_kind"),
             last_tier=int(data.get("last_tier", 0)),
@@ -152,6 +144,8 @@ class EscalationRow:
 
 
 class EscalationLog(Protocol):
+    """Where the escalation's rows are appended and read back at start."""
+
     def append(self, row: EscalationRow) -> EscalationRow:
         """Persist ``row`` before returning it with its ``seq``."""
 
@@ -189,112 +183,17 @@ class MemoryEscalationLog:
         for row in self.rows:
             if row.track is not None:
                 newest[row.track] = row
-        return sorted((r for r in newest.values() if not r.closed), key=lambda r: r.seq)
+        return sorted((row for row in newest.values() if not row.closed), key=lambda row: row.seq)
 
     def last_announcement_seq(self) -> int | None:
-        seqs = [r.ann_seq for r in self.rows if r.ann_seq is not None]
+        seqs = [row.ann_seq for row in self.rows if row.ann_seq is not None]
         return max(seqs) if seqs else None
 
     def bundles(self, since: datetime) -> list[EscalationRow]:
-        return [r for r in self.rows if r.action == "bundled" and r.at >= since]
+        return [row for row in self.rows if row.action == "bundled" and row.at >= since]
 
     def for_code(self, code: str) -> list[EscalationRow]:
-        return [r for r in self.rows if r.code == code]
+        return [row for row in self.rows if row.code == code]
 
     def close(self) -> None:
         pass
-
-
-SCHEMA: Final = f"""
-CREATE TABLE IF NOT EXISTS escalation_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at_us INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    track TEXT,
-    code TEXT,
-    alarm_key TEXT,
-    closed INTEGER NOT NULL,
-    event_id TEXT,
-    ann_seq INTEGER,
-    data TEXT NOT NULL,
-    prev_hash TEXT,
-    hash TEXT
-);
-CREATE INDEX IF NOT EXISTS escalation_log_track ON escalation_log (track, seq);
-CREATE INDEX IF NOT EXISTS escalation_log_code ON escalation_log (code, seq);
-CREATE INDEX IF NOT EXISTS escalation_log_ann ON escalation_log (ann_seq);
-CREATE INDEX IF NOT EXISTS escalation_log_action ON escalation_log (action, at_us);
-{append_only_triggers("escalation_log")}
-"""
-
-_COLUMNS: Final = ", ".join(("seq", *ESCALATION_LOG.columns))
-
-
-class SQLiteEscalationLog:
-    """An :class:`EscalationLog` in ``path`` (``None``: in memory). ``synchronous=FULL``: the
-    step is on disk before its page leaves. Sharing the store's file: open the store first."""
-
-    def __init__(self, path: str | Path | None = None) -> None:
-        self._conn = open_side_log(path, SCHEMA, ESCALATION_LOG)
-        self._lock = threading.Lock()
-
-    def append(self, row: EscalationRow) -> EscalationRow:
-        values = (
-            to_us(row.at),
-            row.action,
-            row.track,
-            row.code,
-            row.alarm_key,
-            int(row.closed),
-            row.event_id,
-            row.ann_seq,
-            json.dumps(row.data, separators=(",", ":"), sort_keys=True),
-        )
-        with self._lock:
-            (seq,) = side_chain.append(self._conn, ESCALATION_LOG, (values,))
-        return replace(row, seq=seq)
-
-    def open_tracks(self) -> list[EscalationRow]:
-        return self._select(
-            "seq IN (SELECT MAX(seq) FROM escalation_log WHERE track IS NOT NULL GROUP BY track)"
-            " AND closed = 0",
-            (),
-        )
-
-    def last_announcement_seq(self) -> int | None:
-        with self._lock:
-            row = self._conn.execute("SELECT MAX(ann_seq) FROM escalation_log").fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
-    def bundles(self, since: datetime) -> list[EscalationRow]:
-        return self._select("action = 'bundled' AND at_us >= ?", (to_us(since),))
-
-    def for_code(self, code: str) -> list[EscalationRow]:
-        return self._select("code = ?", (code,))
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def _select(self, where: str, args: tuple[Any, ...]) -> list[EscalationRow]:
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM escalation_log WHERE {where} ORDER BY seq", args
-            ).fetchall()
-        return [_row(r) for r in rows]
-
-
-def _row(values: tuple[Any, ...]) -> EscalationRow:
-    seq, at_us, action, track, code, alarm_key, closed, event_id, ann_seq, data = values
-    return EscalationRow(
-        action=action,
-        at=from_us(at_us),
-        track=track,
-        code=code,
-        alarm_key=alarm_key,
-        closed=bool(closed),
-        data=json.loads(data),
-        event_id=event_id,
-        ann_seq=ann_seq,
-        seq=seq,
-    )

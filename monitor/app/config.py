@@ -16,7 +16,8 @@ from typing import Any
 from alarms.ack.config import AckConfig, os_user_map
 from alarms.config import AlarmsConfig
 from alarms.config import describe_path as describe_alarm_path
-from alarms.escalation.config import EscalationConfig, PagingConfig, ScheduleSpec, check_paging
+from alarms.escalation.config import EscalationConfig, PagingConfig, ScheduleSpec
+from alarms.escalation.config_checks import check_paging
 from alarms.people import Group, Person
 from alarms.rules import compile_rules
 from drivers.base import DriverSettings, PointSettings

@@ -19,15 +19,12 @@ from alarms.ack.config import AckConfig
 from alarms.ack.services import AckServices
 from alarms.engine import AlarmEngine
 from alarms.escalation.config import PagingConfig
-from alarms.escalation.escalator import Escalator, build_setup
-from alarms.escalation.horns import UNREACHABLE_KEY
-from alarms.escalation.state import SQLiteEscalationLog
+from alarms.escalation.escalator import Escalator
+from alarms.escalator_builder import build_escalator
 from alarms.model import Announcement
-from alarms.notify.delivery import Delivery
-from alarms.notify.registry import build_all, remote_notifiers
-from alarms.notify.watch import ALARM_PREFIX, NotifierWatch
+from alarms.notify.registry import remote_notifiers
+from alarms.notify.watch import NotifierWatch
 from alarms.people import Directory
-from alarms.records.notification_log import SQLiteLog
 from monitor import __version__
 from monitor.app.config import LoadedConfig
 from monitor.core.clock import Clock, SystemClock
@@ -192,33 +189,22 @@ class Daemon:
     def _escalator(self, base_dir: Path | None) -> Escalator | None:
         """Paging, when the configuration has an escalation section: the engine's
         announcements climb the call tree through the notifiers; the notification log and
-        the escalation record live beside the store, in the same file."""
+        the escalation record live beside the store, in the same file; the notifier watch
+        publishes its events (a notifier failing, none working) to the pipeline."""
         cfg = self.loaded.config
         paging = PagingConfig.of(cfg)
         if paging.escalation is None or self.alarms is None:
             return None
-        store_file = sqlite_path(cfg.store, base_dir)
         self.notifier_watch = NotifierWatch(
             remote_notifiers(cfg.notifiers), self.pipeline.publish_event, self.clock
         )
-        active = {v.key for v in self.alarms.active() if v.active}
-        self.notifier_watch.resume(
-            [k.removeprefix(ALARM_PREFIX) for k in active if k.startswith(ALARM_PREFIX)],
-            UNREACHABLE_KEY in active,
-        )
-        delivery = Delivery(
-            build_all(cfg.notifiers, self.clock),
-            SQLiteLog(store_file),
-            self.clock,
-            observer=self.notifier_watch.attempt,
-        )
-        return Escalator(
+        return build_escalator(
             self.alarms,
-            delivery,
-            build_setup(paging, cfg),
-            SQLiteEscalationLog(store_file),
+            paging,
+            cfg,
             self.clock,
-            owned=True,
+            sqlite_path(cfg.store, base_dir),
+            notifier_watch=self.notifier_watch,
         )
 
     def _expected_intervals(self) -> dict[str, float]:

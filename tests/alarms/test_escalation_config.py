@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from alarms.escalation.config import (
     EscalationConfig,
     PagingConfig,
-    check_paging,
     never_bundled_channels,
     update_skip_channels,
 )
+from alarms.escalation.config_checks import check_paging
 from alarms.escalation.policy import Policy, Router
 from alarms.model import ConditionKind, Level, Priority
 from monitor.app.config import load

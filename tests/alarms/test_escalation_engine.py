@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from alarms.escalation.config import PagingConfig
-from alarms.escalation.escalator import build_escalator
-from alarms.escalation.state import SQLiteEscalationLog
+from alarms.escalator_builder import build_escalator
 from alarms.model import AlarmState
+from alarms.records.escalation_record import SQLiteEscalationLog
 from alarms.records.notification_log import SQLiteLog
 from monitor.core.clock import FakeClock
 from tests.alarms.conftest import Factory, Harness, make_config

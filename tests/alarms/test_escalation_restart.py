@@ -13,14 +13,10 @@ from typing import Any
 
 import pytest
 
-from alarms.escalation.state import (
-    EscalationLog,
-    EscalationRow,
-    MemoryEscalationLog,
-    SQLiteEscalationLog,
-)
+from alarms.escalation.state import EscalationLog, EscalationRow, MemoryEscalationLog
 from alarms.model import AlarmState, AnnouncementKind
 from alarms.notify.notification_log import MemoryLog, NotificationLog
+from alarms.records.escalation_record import SQLiteEscalationLog
 from alarms.records.notification_log import SQLiteLog
 from monitor.core.clock import FakeClock
 from tests.alarms.test_escalation_support import FakeSource, Rig, view

@@ -16,8 +16,8 @@ from datetime import date, datetime
 from typing import Any
 
 from alarms.escalation.config import PagingConfig
-from alarms.escalation.escalator import Escalator, build_setup
 from alarms.escalation.state import EscalationLog, MemoryEscalationLog
+from alarms.escalator_builder import build_escalator
 from alarms.model import (
     AlarmState,
     AlarmView,
@@ -285,8 +285,16 @@ class Rig:
         self.log = log or MemoryLog()
         self.record = record or MemoryEscalationLog()
         self.delivery = Delivery(self.notifiers, self.log, clock, policy=POLICY)
-        self.setup = build_setup(paging_config or paging())
-        self.escalator = Escalator(self.source, self.delivery, self.setup, self.record, clock)
+        self.escalator = build_escalator(
+            self.source,
+            paging_config or paging(),
+            None,
+            clock,
+            None,
+            self.delivery,
+            record=self.record,
+        )
+        self.setup = self.escalator.setup
 
     async def start(self) -> Rig:
         await self.escalator.start()

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from alarms.escalation.config import PagingConfig, check_paging
+from alarms.escalation.config import PagingConfig
+from alarms.escalation.config_checks import check_paging
 from alarms.escalation.route_preview import RouteTestError, render_route
 from monitor.app.config import Config, load
 

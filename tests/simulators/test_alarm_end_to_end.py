@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from alarms.escalation.state import SQLiteEscalationLog
+from alarms.records.escalation_record import SQLiteEscalationLog
 from alarms.records.notification_log import SQLiteLog
 from alarms.rules import compile_rules
 from monitor.app.config import LoadedConfig, load

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alarms.escalation.state import EscalationRow, SQLiteEscalationLog
+from alarms.escalation.state import EscalationRow
 from alarms.notify.notification_log import LogRecord
+from alarms.records.escalation_record import SQLiteEscalationLog
 from alarms.records.notification_log import SQLiteLog
 from monitor.app.cli import main
 from monitor.store import side_chain
