@@ -19,11 +19,14 @@ from alarms.escalation.horns import UNREACHABLE_KEY
 from alarms.escalation.setup import build_setup
 from alarms.escalation.state import EscalationLog
 from alarms.notify.delivery import Delivery
+from alarms.notify.notification_log import NotificationLog
 from alarms.notify.registry import build_all
 from alarms.notify.watch import ALARM_PREFIX, NotifierWatch
 from alarms.records.escalation_record import SQLiteEscalationLog
+from alarms.records.fail_open import FailOpenEscalationLog, FailOpenNotificationLog
 from alarms.records.notification_log import SQLiteLog
 from monitor.core.clock import Clock
+from monitor.store.fallback_journal import FallbackJournal
 
 if TYPE_CHECKING:
     from alarms.site import AlarmSite
@@ -39,6 +42,7 @@ def build_escalator(
     *,
     record: EscalationLog | None = None,
     notifier_watch: NotifierWatch | None = None,
+    journal: FallbackJournal | None = None,
 ) -> Escalator:
     """The daemon's escalator, its record in the store's file (``None``: in memory). Without
     ``delivery`` it builds the notifiers and the notification log there too and owns them
@@ -49,7 +53,10 @@ def build_escalator(
 
     ``notifier_watch`` (the daemon's) resumes from the engine's open system alarms (a paging
     alarm raised before a restart clears at the first delivery that works) and watches every
-    delivery attempt of the ``Delivery`` built here."""
+    delivery attempt of the ``Delivery`` built here.
+
+    ``journal`` (the daemon's fallback journal) makes the notification log and the escalation
+    record built here fail open: a store that refuses writes never stops a page."""
     if notifier_watch is not None:
         if delivery is not None:
             raise ValueError("the notifier watch observes the Delivery built here; not both")
@@ -61,15 +68,20 @@ def build_escalator(
     setup = build_setup(paging, config)
     owns_delivery = delivery is None
     if delivery is None:
+        notification_log: NotificationLog = SQLiteLog(store_path)
+        if journal is not None:
+            notification_log = FailOpenNotificationLog(notification_log, journal, clock.now)
         delivery = Delivery(
             build_all(paging.notifiers, clock),
-            SQLiteLog(store_path),
+            notification_log,
             clock,
             observer=notifier_watch.attempt if notifier_watch is not None else None,
         )
     owns_record = record is None
     if record is None:
         record = SQLiteEscalationLog(store_path)
+        if journal is not None:
+            record = FailOpenEscalationLog(record, journal, clock.now)
     return Escalator(
         source, delivery, setup, record, clock, owns_delivery=owns_delivery, owns_record=owns_record
     )

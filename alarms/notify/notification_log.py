@@ -49,6 +49,10 @@ class LogRecord:
     error: str | None = None
     notification: str | None = None
     """The notification as JSON, on ``pending`` records: what a restart re-sends."""
+    recorded_late: datetime | None = None
+    """When the record reached the store, if later than ``at``: the store refused writes at
+    the time (a full disk), the page went out anyway and the record waited in the fallback
+    journal."""
     seq: int = 0
     """Order of appending, assigned by the log."""
 

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS notification_log (
     provider_id TEXT,
     error TEXT,
     notification TEXT,
+    recorded_late_us INTEGER,
     prev_hash TEXT,
     hash TEXT
 );
@@ -81,6 +82,7 @@ class SQLiteLog:
             record.provider_id,
             record.error,
             record.notification,
+            None if record.recorded_late is None else to_us(record.recorded_late),
         )
         with self._lock:
             (seq,) = side_chain.append(self._conn, NOTIFICATION_LOG, (row,))
@@ -118,7 +120,7 @@ class SQLiteLog:
 
 def _record(row: tuple[Any, ...]) -> LogRecord:
     (seq, at_us, key, alarm_id, person_id, channel, attempt, status, dup, unknown, final,
-     retryable, provider_id, error, notification) = row  # fmt: skip
+     retryable, provider_id, error, notification, recorded_late_us) = row  # fmt: skip
     status_: Status = status
     return LogRecord(
         key=key,
@@ -135,5 +137,6 @@ def _record(row: tuple[Any, ...]) -> LogRecord:
         provider_id=provider_id,
         error=error,
         notification=notification,
+        recorded_late=None if recorded_late_us is None else from_us(recorded_late_us),
         seq=seq,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import itertools
 import logging
 import os
 import signal
@@ -34,11 +35,15 @@ from monitor.runtime.coordinator import Coordinator
 from monitor.runtime.health import HealthMonitor, last_run_marker, record_downtime
 from monitor.runtime.pipeline import Pipeline
 from monitor.store.base import Store, StoreError
-from monitor.store.factory import open_store, sqlite_path
+from monitor.store.factory import fallback_journal_path, open_store, sqlite_path
+from monitor.store.fallback_journal import FallbackJournal
 from monitor.store.lock import StoreLock
 from monitor.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
+
+#: How often records waiting in the fallback journal are offered to the store again.
+JOURNAL_REPLAY_INTERVAL = 5.0
 
 
 def service_user() -> str:
@@ -82,6 +87,8 @@ class Daemon:
         # caller's to guard)
         self.lock = StoreLock(sqlite_path(cfg.store, base_dir)).acquire() if store is None else None
         self.store = store or open_store(cfg.store, base_dir)
+        # what paging must record while the store refuses writes waits here (fail open)
+        self.journal = FallbackJournal(fallback_journal_path(cfg.store, base_dir))
         self.writer = StoreWriter(
             self.store,
             self.clock,
@@ -118,6 +125,7 @@ class Daemon:
             self.pipeline, self.clock, self.writer, sqlite_path(cfg.store, base_dir).parent
         )
         self._health_task: asyncio.Task[None] | None = None
+        self._journal_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         person = service_user()
@@ -150,6 +158,7 @@ class Daemon:
             self.pipeline.publish_event(started)
         if self.alarms is not None:
             await self.alarms.start()
+        self._replay_journal()  # what waited from the last run, before the escalator reads
         if self.escalator is not None:
             await self.escalator.start()
         if self.ack is not None:
@@ -185,6 +194,24 @@ class Daemon:
         )
         await self.coordinator.start()
         self._health_task = asyncio.create_task(self.health.run(), name="health")
+        self._journal_task = asyncio.create_task(self._replay_loop(), name="fallback-journal")
+
+    async def _replay_loop(self) -> None:
+        start = self.clock.monotonic()
+        for tick in itertools.count(1):
+            await self.clock.sleep_until(start + tick * JOURNAL_REPLAY_INTERVAL)
+            self._replay_journal()
+
+    def _replay_journal(self) -> None:
+        if not len(self.journal):
+            return
+        written = self.journal.replay()
+        if written:
+            log.warning(
+                "%d records written to the store late, from the fallback journal (%d waiting)",
+                written,
+                len(self.journal),
+            )
 
     def _escalator(self, base_dir: Path | None) -> Escalator | None:
         """Paging, when the configuration has an escalation section: the engine's
@@ -205,6 +232,7 @@ class Daemon:
             self.clock,
             sqlite_path(cfg.store, base_dir),
             notifier_watch=self.notifier_watch,
+            journal=self.journal,
         )
 
     def _expected_intervals(self) -> dict[str, float]:
@@ -217,10 +245,11 @@ class Daemon:
         }
 
     async def stop(self) -> None:
-        if self._health_task is not None:
-            self._health_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._health_task
+        for task in (self._health_task, self._journal_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.coordinator.stop()
         if self.ack is not None:
             await self.ack.stop()

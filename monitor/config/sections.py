@@ -109,6 +109,10 @@ class Store(Strict):
     commit_interval: Duration = Field(default=1.0, gt=0, le=1.0)
     max_batch: int = Field(default=2000, ge=1, le=100_000)
     queue_size: int = Field(default=100_000, ge=100)
+    fallback_journal: str | None = None
+    """Where records wait while the store refuses writes (see monitor.store.fallback_journal):
+    default ``$RUNTIME_DIRECTORY/fallback.journal`` under systemd (another filesystem than the
+    store's), else ``<store file>.fallback`` beside it."""
 
 
 class Logging(Strict):

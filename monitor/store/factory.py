@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from monitor.config.sections import Store as StoreConfig
@@ -14,6 +15,18 @@ def sqlite_path(cfg: StoreConfig, base_dir: Path | None = None) -> Path:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return path
+
+
+def fallback_journal_path(cfg: StoreConfig, base_dir: Path | None = None) -> Path:
+    """Where the fallback journal lives (see :class:`StoreConfig`'s ``fallback_journal``)."""
+    if cfg.fallback_journal:
+        path = Path(cfg.fallback_journal).expanduser()
+        return path if path.is_absolute() or base_dir is None else base_dir / path
+    runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    if runtime:
+        return Path(runtime) / "fallback.journal"
+    store_file = sqlite_path(cfg, base_dir)
+    return store_file.with_name(store_file.name + ".fallback")
 
 
 def open_store(cfg: StoreConfig, base_dir: Path | None = None) -> Store:

@@ -73,8 +73,13 @@ class FallbackJournal:
         self._file_bytes = 0
         self._lock = threading.Lock()
         self._limiter = RateLimiter(60.0)
+        self.writers: dict[str, Writer] = {}
         if path is not None:
             self._load(path)
+
+    def register(self, kind: str, writer: Writer) -> None:
+        """Who replays entries of ``kind`` (each writer marks what it writes as late)."""
+        self.writers[kind] = writer
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -97,10 +102,11 @@ class FallbackJournal:
             self._write(line)
         return True
 
-    def replay(self, writers: Mapping[str, Writer]) -> int:
-        """Hand every pending entry, oldest first, to its kind's writer, until one refuses
-        (the store is still unwritable: try again later). Returns how many were written; the
-        file is emptied once nothing is pending."""
+    def replay(self, writers: Mapping[str, Writer] | None = None) -> int:
+        """Hand every pending entry, oldest first, to its kind's writer (``writers``, else the
+        registered ones), until one refuses (the store is still unwritable: try again later).
+        Returns how many were written; the file is emptied once nothing is pending."""
+        writers = self.writers if writers is None else writers
         written = 0
         while True:
             with self._lock:

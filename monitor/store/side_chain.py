@@ -103,7 +103,7 @@ NOTIFICATION_LOG: Final = SideLog(
     (
         "at_us", "key", "alarm_id", "person_id", "channel", "attempt", "status",
         "possible_duplicate", "outcome_unknown", "final", "retryable", "provider_id", "error",
-        "notification",
+        "notification", "recorded_late_us",
     ),
 )  # fmt: skip
 ESCALATION_LOG: Final = SideLog(
@@ -203,6 +203,9 @@ def upgrade(conn: sqlite3.Connection, log: SideLog) -> bool:
     present = table_columns(conn, log.table)
     if not present:
         raise sqlite3.OperationalError(f"no such table: {log.table}")
+    for name in log.columns:  # a nullable column added later: NULL is left out of the hash
+        if name not in present:
+            conn.execute(f"ALTER TABLE {log.table} ADD COLUMN {name}")
     missing = [name for name in CHAIN_COLUMNS if name not in present]
     if not missing:
         return False

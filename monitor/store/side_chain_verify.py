@@ -80,14 +80,20 @@ def verify(conn: sqlite3.Connection, log: SideLog) -> SideLogCheck | None:
         return SideLogCheck(log, True, total, chained=False)
     anchor = anchor_of(conn, log.table)
     try:
-        earlier = _walk(conn, log, anchor)
+        earlier = _walk(conn, log, anchor, present)
     except _Broken as broken:
         return SideLogCheck(log, False, total, bad_seq=broken.seq, problem=broken.message)
     return SideLogCheck(log, True, total, earlier=earlier)
 
 
-def _walk(conn: sqlite3.Connection, log: SideLog, anchor: tuple[int, int, str] | None) -> int:
-    """Check every row; return how many precede the chain; raise _Broken."""
+def _walk(
+    conn: sqlite3.Connection,
+    log: SideLog,
+    anchor: tuple[int, int, str] | None,
+    present: set[str],
+) -> int:
+    """Check every row; return how many precede the chain; raise _Broken. A column added by a
+    later coldwatch that the table does not have yet reads as NULL (left out of the hash)."""
     earlier_rows, last_early, anchor_hash = anchor if anchor is not None else (0, 0, GENESIS_HASH)
     seal = GENESIS_HASH
     prev = GENESIS_HASH if anchor is None else anchor_hash
@@ -99,7 +105,8 @@ def _walk(conn: sqlite3.Connection, log: SideLog, anchor: tuple[int, int, str] |
         )
     expected = 1
     width = len(log.columns)
-    query = f"SELECT seq, {', '.join(log.columns)}, prev_hash, hash FROM {log.table} ORDER BY seq"
+    selected = ", ".join(name if name in present else "NULL" for name in log.columns)
+    query = f"SELECT seq, {selected}, prev_hash, hash FROM {log.table} ORDER BY seq"
     for row in conn.execute(query):
         seq = row[0]
         values = row[1 : 1 + width]

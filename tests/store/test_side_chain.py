@@ -225,7 +225,7 @@ def test_a_row_inserted_by_hand_has_no_hash(db: Path) -> None:
 def test_append_is_one_transaction_and_refuses_values_sqlite_would_change(db: Path) -> None:
     conn = open_side_log(db, OLD_NOTIFICATION_SCHEMA, NOTIFICATION_LOG)
     try:
-        good = (0, "k", "A1", "p", "sms", 1, "pending", False, False, False, None, None, None, None)
+        good = (0, "k", "A1", "p", "sms", 1, "pending", False, False, False, *[None] * 5)
         bad = (*good[:6], "delivered", *good[7:])  # refused by the CHECK constraint
         with pytest.raises(sqlite3.IntegrityError):
             side_chain.append(conn, NOTIFICATION_LOG, [good, bad])
@@ -295,7 +295,7 @@ def test_an_old_table_upgraded_by_the_first_append(db: Path) -> None:
     old_log(db, 2)
     conn = open_side_log(db, OLD_NOTIFICATION_SCHEMA)  # no chained table named
     try:
-        row = (9, "k", "A1", "p", "sms", 1, "pending", 0, 0, 0, None, None, None, None)
+        row = (9, "k", "A1", "p", "sms", 1, "pending", 0, 0, 0, None, None, None, None, None)
         assert side_chain.append(conn, NOTIFICATION_LOG, [row]) == [3]
     finally:
         conn.close()
