@@ -56,6 +56,7 @@ from monitor.core.clock import Clock
 from monitor.core.model import Event, Reading
 from monitor.store.base import AlarmRecord, Store
 from monitor.store.canonical import canonical_json
+from monitor.store.fallback_journal import FallbackJournal
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,10 @@ class AlarmEngine:
         config_sha: str | None = None,
         person: str | None = None,
         checkpoint_interval: float = 1.0,
+        fallback: FallbackJournal | None = None,
     ) -> None:
+        """``fallback``: where alarm records wait while the store refuses them (the daemon's
+        fallback journal); without one they wait in memory and commands are refused."""
         ruleset = _compiled(config)
         self.store = store
         self.clock = clock
@@ -92,7 +96,7 @@ class AlarmEngine:
         self.settings = ruleset.settings
         self.config_sha = config_sha or _sha(config)
         self.checkpoint_interval = checkpoint_interval
-        self._journal = Journal(store)
+        self._journal = Journal(store, fallback)
         self._subscribers: list[Subscriber] = []
         self._dirty: set[AlarmPoint] = set()  # conditions whose timers wait for a checkpoint
         self._last_checkpoint = clock.monotonic()

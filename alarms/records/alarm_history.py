@@ -5,13 +5,19 @@ task (or a command) flushes them in one transaction; only committed rows are ann
 announcement always has its record (``seq``) and a notification log keyed on
 ``Announcement.event_id`` never pages twice after a restart. If the store refuses the rows,
 they stay queued and are retried, and what they announce goes out at once marked
-``recorded=False``: a warming freezer still pages while the disk is full.
+``recorded=False``: a warming freezer still pages while the disk is full. With a fallback
+journal (the daemon's), the refused rows go there instead (memory and a small file on another
+filesystem, bounded), and so does every later row until the journal has written them all to
+the store, each marked ``recorded_late_at``, in their order; a command (an acknowledgement)
+then takes effect although the store refuses it, so a full disk never makes a critical
+escalation impossible to stop.
 
 :func:`read_state` is what a restarting engine reads back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from dataclasses import dataclass, replace
@@ -19,7 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alarms.model import AlarmView, Announcement, AnnouncementKind
+from monitor.core.model import utc_now
 from monitor.store.base import AlarmRecord, Store, StoreError
+from monitor.store.fallback_journal import FallbackJournal, JournalEntry
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +35,8 @@ log = logging.getLogger(__name__)
 CONFIG_KEY = "coldwatch/config"
 FLOOD_KEY = "coldwatch/flood"
 INHIBIT_PREFIX = "inhibit/"
+#: The fallback journal's kind for alarm history rows.
+JOURNAL_KIND = "alarm_history"
 
 
 def announcement_of(record: AlarmRecord, event_id: str | None = None) -> Announcement | None:
@@ -59,8 +69,11 @@ def announcement_of(record: AlarmRecord, event_id: str | None = None) -> Announc
 
 
 class Journal:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, fallback: FallbackJournal | None = None) -> None:
         self.store = store
+        self.fallback = fallback
+        if fallback is not None:
+            fallback.register(JOURNAL_KIND, self._write_late)
         self.pending: list[AlarmRecord] = []
         self.timers: dict[str, dict[str, Any] | None] = {}
         self.failing = False
@@ -84,9 +97,21 @@ class Journal:
         if not self.pending and not self.timers:
             return []
         records = self.pending
+        fallback = self.fallback
+        if fallback is not None and fallback.waiting(JOURNAL_KIND):
+            return self._to_fallback(fallback)  # behind the rows already waiting: in order
         try:
             committed = self.store.append_alarm_records(records, self.timers)
         except (StoreError, ValueError, TypeError) as exc:
+            if fallback is not None:
+                if not self.failing:
+                    log.error(
+                        "alarm records cannot be stored (%s): kept in the fallback journal, "
+                        "announced meanwhile",
+                        exc,
+                    )
+                self.failing = True
+                return self._to_fallback(fallback)
             if strict:
                 raise StoreError(f"not recorded: {exc}") from exc
             if not self.failing:
@@ -107,6 +132,28 @@ class Journal:
         self._announced_early = set()
         return out
 
+    def _to_fallback(self, fallback: FallbackJournal) -> list[Announcement]:
+        """Queue the rows in the fallback journal and announce them now (timers stay here:
+        they are checkpoints, written by the first commit that works)."""
+        out = self._announce_unrecorded()
+        for record in self.pending:
+            fallback.append(JOURNAL_KIND, record.at, _record_json(record))
+        self.pending = []
+        self._announced_early = set()
+        return out
+
+    def _write_late(self, entry: JournalEntry) -> None:
+        """The fallback journal's writer: one row into the store, marked recorded late."""
+        record = _record_of(entry.data)
+        late = {**record.data, "recorded_late_at": utc_now().isoformat()}
+        self.store.append_alarm_records([replace(record, data=late)], {})
+        if self.failing and not self.fallback_waiting():
+            log.warning("alarm records stored again (the fallback journal is written)")
+            self.failing = False
+
+    def fallback_waiting(self) -> bool:
+        return self.fallback is not None and self.fallback.waiting(JOURNAL_KIND)
+
     def _announce_unrecorded(self) -> list[Announcement]:
         out = []
         for record in self.pending:
@@ -118,6 +165,24 @@ class Journal:
             if announcement is not None:
                 out.append(announcement)
         return out
+
+
+def _record_json(record: AlarmRecord) -> dict[str, Any]:
+    data = dataclasses.asdict(replace(record, seq=None))
+    data["recorded_at"] = record.recorded_at.isoformat()
+    data["at"] = record.at.isoformat()
+    return data
+
+
+def _record_of(data: dict[str, Any]) -> AlarmRecord:
+    return AlarmRecord(
+        **{
+            **data,
+            "recorded_at": datetime.fromisoformat(data["recorded_at"]),
+            "at": datetime.fromisoformat(data["at"]),
+            "seq": None,
+        }
+    )
 
 
 @dataclass

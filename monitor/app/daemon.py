@@ -103,7 +103,12 @@ class Daemon:
         self.notifier_watch: NotifierWatch | None = None
         if cfg.alarms is not None:
             self.alarms = AlarmEngine(
-                cfg, self.store, self.clock, config_sha=loaded.sha256, person=service_user()
+                cfg,
+                self.store,
+                self.clock,
+                config_sha=loaded.sha256,
+                person=service_user(),
+                fallback=self.journal,
             )
             self.alarms.subscribe(log_announcement)
             self.pipeline.inline.append(self.alarms)
@@ -156,9 +161,9 @@ class Daemon:
         await self.pipeline.start()
         if started_queued:
             self.pipeline.publish_event(started)
+        self._replay_journal()  # what waited from the last run, before anything reads it back
         if self.alarms is not None:
             await self.alarms.start()
-        self._replay_journal()  # what waited from the last run, before the escalator reads
         if self.escalator is not None:
             await self.escalator.start()
         if self.ack is not None:

@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import zlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +70,7 @@ class FallbackJournal:
         self.dropped = 0
         self.corrupted = 0
         self._pending: deque[JournalEntry] = deque()
+        self._kinds: Counter[str] = Counter()
         self._file_bytes = 0
         self._lock = threading.Lock()
         self._limiter = RateLimiter(60.0)
@@ -83,6 +84,10 @@ class FallbackJournal:
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    def waiting(self, kind: str) -> bool:
+        """Whether entries of ``kind`` wait: a writer that must keep its order queues behind."""
+        return self._kinds[kind] > 0
 
     def pending(self) -> list[JournalEntry]:
         with self._lock:
@@ -99,6 +104,7 @@ class FallbackJournal:
                 self._warn("the fallback journal is full: an entry was dropped (counted)")
                 return False
             self._pending.append(entry)
+            self._kinds[kind] += 1
             self._write(line)
         return True
 
@@ -125,6 +131,7 @@ class FallbackJournal:
                 return written
             with self._lock:
                 self._pending.popleft()
+                self._kinds[entry.kind] -= 1
                 if self._pending:
                     self._write(_marker())
             written += 1
@@ -178,6 +185,7 @@ class FallbackJournal:
         for entry in entries[replayed:]:
             if len(self._pending) < self.max_entries:
                 self._pending.append(entry)
+                self._kinds[entry.kind] += 1
             else:
                 self.dropped += 1
         if self.corrupted:

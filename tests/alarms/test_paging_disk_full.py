@@ -1,12 +1,15 @@
 """Paging never depends on the disk: with the store on a real filesystem that is full, a
-critical freezer alarm still pages through the real escalator to a real webhook peer; the
-page's intent and outcome wait in the fallback journal (on another filesystem) and reach the
-store's notification log, marked as recorded late, once the disk has room again."""
+critical freezer alarm still pages through the real escalator to a real webhook peer, and the
+on-call person's acknowledgement (``coldwatch alarms ack`` over the control socket) is taken
+and stops the escalation; the page's records and the acknowledgement wait in the fallback
+journal (on another filesystem) and reach the store, marked as recorded late, in their order,
+once the disk has room again."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import os
 import sqlite3
 import subprocess
@@ -19,6 +22,7 @@ import pytest
 from aiohttp import web
 
 import tests.fakes  # noqa: F401  (registers the in-memory drivers)
+from alarms.model import AlarmState
 from monitor.app.cli import main as cli_main
 from monitor.app.daemon import Daemon
 from tests.conftest import free_port
@@ -134,7 +138,10 @@ async def test_a_full_disk_does_not_silence_a_critical_page(
             }
         },
         notifiers={"chat": {"type": "webhook", "url": url, "format": "slack_text"}},
-        people=[{"id": "alice", "name": "Alice", "channels": ["chat"]}],
+        people=[
+            {"id": "alice", "name": "Alice", "channels": ["chat"], "os_users": [getpass.getuser()]}
+        ],
+        acknowledgement={"control_socket": {"path": str(tmp_path / "run" / "control.sock")}},
         escalation={
             "policies": {"cold": {"tiers": [{"notify": ["person:alice"], "wait": "10m"}]}},
             "default_policy": "cold",
@@ -157,7 +164,23 @@ async def test_a_full_disk_does_not_silence_a_critical_page(
         assert len(daemon.journal) > 0, "the page's records wait in the journal"
         assert journal.stat().st_size > 0  # and survives a crash, on the other filesystem
         kinds = {entry.kind for entry in daemon.journal.pending()}
-        assert "notification_log" in kinds
+        assert {"notification_log", "alarm_history"} <= kinds
+        engine = daemon.alarms
+        assert engine is not None
+        code = engine.get("fr.temp/warm").code
+        assert code is not None
+        acked = await asyncio.to_thread(
+            cli_main,
+            ["alarms", "ack", code, "-c", str(tmp_path / "config.yaml"), "--comment", "moved"],
+        )
+        assert acked == 0, capsys.readouterr()
+        assert engine.get("fr.temp/warm").state is AlarmState.ACKED
+        escalator = daemon.escalator
+        assert escalator is not None
+        await until(
+            "the escalation to stop",
+            lambda: {t.status for t in escalator.tracks() if t.code == code} == {"acked"},
+        )
         filler.unlink()  # the disk has room again
         filler = None
         await until("the journal to be written to the store", lambda: len(daemon.journal) == 0)
@@ -165,6 +188,11 @@ async def test_a_full_disk_does_not_silence_a_critical_page(
         assert rows, "the page's records reached the notification log, marked late"
         assert {status for _, status, _ in rows} >= {"pending", "sent"}
         assert journal.stat().st_size == 0
+        history = daemon.store.alarm_records(code=code)
+        actions = [(r.action, r.person) for r in history]
+        assert ("acknowledged", "alice") in actions
+        assert all("recorded_late_at" in r.data for r in history)
+        assert [r.seq for r in history] == sorted(r.seq for r in history)
     finally:
         if filler is not None:
             filler.unlink()
