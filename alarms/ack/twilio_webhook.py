@@ -106,7 +106,7 @@ class TwilioWebhook(HttpListener):
         self.auth_token = auth_token
         self.voice = voice or VoiceFlow(service, self.base)
         self.on_status = on_status
-        self.replays = replays or ReplayGuard(None)
+        self.replays = replays if replays is not None else ReplayGuard(None)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post(SMS_PATH, self._sms)
