@@ -16,9 +16,10 @@ Requests, one JSON object per line, answered by one line each::
     anything refused                        -> {"ok": false, "error": "...", "reason": "..."}
 
 Bounded: a line of at most 64 KiB (a longer one is refused and the connection closed), at
-most 32 connections at once, an idle connection closed after a minute. A uid whose requests
-keep being malformed or refused as unmapped is answered ``rate_limited`` for a while
-(:class:`~alarms.ack.throttle.FailureThrottle`, the HTTP listeners' 429).
+most 32 connections at once, an idle connection closed after a minute. An OS user not mapped
+to a person whose requests keep coming is answered ``rate_limited`` for a while
+(:class:`~alarms.ack.throttle.FailureThrottle`, the HTTP listeners' 429); a mapped user is
+proven by the kernel, and like a valid token or signature never throttled.
 """
 
 from __future__ import annotations
@@ -50,9 +51,6 @@ VIA = "cli"
 MAX_LINE = 64 * 1024
 IDLE_TIMEOUT = 60.0
 MAX_CLIENTS = 32
-#: Refusals that count against a uid's budget: its own malformed or unmapped requests, not
-#: the outcome of a command a mapped person gave.
-_SPENDING = frozenset({Reason.BAD_REQUEST, Reason.UNKNOWN_USER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +182,7 @@ class ControlServer:
 
     def handle(self, peer: Peer, line: bytes) -> dict[str, Any]:
         """One request line from ``peer`` -> the answer."""
-        wait = self.throttle.retry_after(peer.who)
+        wait = self.throttle.retry_after(peer.who) if peer.person is None else 0
         if wait:
             return self._refuse(
                 peer, Reason.RATE_LIMITED, f"too many refused requests; try again in {wait} s"
@@ -240,7 +238,7 @@ class ControlServer:
     def _refuse(
         self, peer: Peer, reason: Reason, message: str, target: str | None = None
     ) -> dict[str, Any]:
-        if reason in _SPENDING or reason is Reason.RATE_LIMITED:
+        if peer.person is None:  # only an unmapped user's requests spend from its budget
             self.throttle.failed(peer.who)
         self.service.refuse(VIA, peer.who, reason, message, peer.person, target)
         return error_json(message, reason.value)

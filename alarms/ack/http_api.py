@@ -76,6 +76,9 @@ class HttpApi(HttpListener):
         app.router.add_get("/api/v1/alarms/{id}", self._get)
         app.router.add_post("/api/v1/alarms/{id}/ack", self._ack)
 
+    def authenticated(self, request: web.Request) -> bool:
+        return self.tokens.check(request.headers.get("Authorization")).person is not None
+
     def _caller(self, request: web.Request) -> str | web.Response:
         """The person the request's token proves, else its refusal: the token first (a
         valid one is never throttled), then the ``Host``."""

@@ -166,6 +166,11 @@ class HttpListener:
         self.service.refuse(via or self.via, source, reason, detail, person, target)
         return error_response(status, detail, reason.value, **dict(headers or {}))
 
+    def authenticated(self, request: web.Request) -> bool:
+        """Whether the request proves who sent it (then it is never throttled): a listener
+        whose proof is in the headers says so here, for errors raised before its handler."""
+        return False
+
     def _malformed_http(self, remote: str, what: str) -> None:
         self.throttle.failed(remote)
         self.service.refuse(self.via, remote, Reason.BAD_REQUEST, f"malformed HTTP: {what}")
@@ -177,6 +182,8 @@ class HttpListener:
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
+            if self.authenticated(request):  # a wrong path or method, a body too large
+                return self.refuse(request, Reason.BAD_REQUEST, exc.reason, exc.status, spend=False)
             return self.throttled(request) or self.refuse(
                 request, Reason.BAD_REQUEST, exc.reason, exc.status
             )
