@@ -9,7 +9,10 @@ handler read another).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 from urllib.parse import parse_qsl
+
+T = TypeVar("T")
 
 #: Twilio's callbacks carry a few dozen fields.
 MAX_FIELDS = 100
@@ -32,9 +35,9 @@ def parse_form(raw: bytes) -> dict[str, str]:
     return once_each(pairs, "form field")
 
 
-def once_each(pairs: Iterable[tuple[str, str]], what: str) -> dict[str, str]:
+def once_each(pairs: Iterable[tuple[str, T]], what: str) -> dict[str, T]:
     """``pairs`` as a dict; :class:`BadForm` when a name repeats."""
-    out: dict[str, str] = {}
+    out: dict[str, T] = {}
     for name, value in pairs:
         if name in out:
             raise BadForm(f"repeated {what} '{name[:40]}'")

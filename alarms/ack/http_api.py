@@ -20,6 +20,7 @@ from aiohttp import web
 from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.bearer import TokenTable
 from alarms.ack.config import check_bind, is_loopback
+from alarms.ack.forms import once_each
 from alarms.ack.listener import HttpListener, error_response
 from alarms.ack.refusals import Reason
 from alarms.ack.throttle import FailureThrottle
@@ -164,7 +165,7 @@ class HttpApi(HttpListener):
 def read_comment(raw: bytes) -> str:
     """The comment of a ``{"comment": "..."}`` body; :class:`BadBody` for anything else."""
     try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_repeats)
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past any sense
         raise BadBody('the body is not JSON: send {"comment": "<text>"}') from None
     if not isinstance(data, dict):
@@ -179,10 +180,5 @@ def read_comment(raw: bytes) -> str:
     return comment
 
 
-def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"repeated field {key!r}")
-        out[key] = value
-    return out
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return once_each(pairs, "field")  # a BadForm is a ValueError: "not JSON"
