@@ -1,7 +1,7 @@
 """One place that decides whether an acknowledgement is allowed, for every path.
 
 The paths only say who the request came from (a phone number, a person proven by the socket's
-peer credentials, a person named on the loopback API) and what it asks; here the PIN is
+peer credentials, a person proven by an HTTP API token) and what it asks; here the PIN is
 checked against the lockout, the comment required, the engine asked, and every refusal
 recorded (:mod:`alarms.ack.refusals`). Nothing changes unless the engine records the
 acknowledgement.
@@ -293,7 +293,7 @@ class Acknowledger:
     def acknowledge_as(
         self, person_id: str, target: str, comment: str, via: str, who: str
     ) -> Outcome:
-        """Acknowledge as the person with ``person_id`` (proven by the caller, or trusted)."""
+        """Acknowledge as the person with ``person_id`` (proven by the caller: kernel, token)."""
         person = self.directory.person(person_id)
         if person is None:
             return self.refuse(

@@ -2,8 +2,9 @@
 OS users to people that the control socket trusts.
 
 Defaults are the safe ones: the Twilio listener and the HTTP API bind to loopback (a reverse
-proxy terminates TLS in front of the Twilio listener); the HTTP API is off and refuses a
-non-loopback address unless ``allow_remote`` and a bearer token are both set.
+proxy terminates TLS in front of the Twilio listener) and refuse another address unless
+``allow_remote`` is set; the HTTP API is off, and cannot be turned on without per-person
+tokens (the acting person comes from the token, never from the request).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from alarms.people import Person
 from monitor.core.durations import Duration
 
 SOCKET_NAME = "control.sock"
+REPLAY_NAME = "twilio-replay.log"
+MIN_TOKEN_LENGTH = 16
 POLL_STATE_NAME = "twilio-poll.json"
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes with the terminating NUL
 
@@ -35,14 +38,12 @@ def is_loopback(host: str) -> bool:
         return False  # a name other than localhost may resolve to anything
 
 
-def check_bind(host: str, allow_remote: bool, has_token: bool) -> None:
-    """Refuse a non-loopback address for the HTTP API without ``allow_remote`` and a token."""
-    if allow_remote and not has_token:
-        raise ValueError("allow_remote needs a bearer token (bearer_token, _env or _file)")
+def check_bind(host: str, allow_remote: bool, what: str) -> None:
+    """Refuse a non-loopback address for a listener unless ``allow_remote`` says so."""
     if not is_loopback(host) and not allow_remote:
         raise ValueError(
-            f"the HTTP API binds to loopback only; '{host}' needs allow_remote: true and a "
-            "bearer token (until the web console adds authentication)"
+            f"the {what} binds to loopback only; '{host}' is not a loopback address and "
+            "needs allow_remote: true"
         )
 
 
@@ -73,6 +74,8 @@ class TwilioInboundSettings(TwilioSettings):
     voice_comment: str = Field(default="acknowledged by phone", min_length=1, max_length=200)
     voice: str = "Polly.Joanna"
     language: str = "en-US"
+    allow_remote: bool = False
+    """Needed for a non-loopback ``host`` (normally a reverse proxy on this machine)."""
 
     @field_validator("numbers")
     @classmethod
@@ -91,6 +94,8 @@ class TwilioInboundSettings(TwilioSettings):
             )
         if self.mode == "poll" and not self.numbers:
             raise ValueError("mode poll needs numbers: the Twilio numbers whose replies to list")
+        if self.mode == "webhook":
+            check_bind(self.host, self.allow_remote, "Twilio listener")
         return self
 
 
@@ -125,21 +130,85 @@ class ControlSocketSettings(_Strict):
         return path
 
 
-class HttpApiSettings(NotifierSettings):
-    secret_fields = ("bearer_token",)
+class HttpToken(NotifierSettings):
+    """One person's token for the HTTP API: whoever presents it acts as ``person``. The
+    token is read at each request (a rotated file is picked up); exactly one of ``token``,
+    ``token_env``, ``token_file``."""
 
+    secret_fields = ("token",)
+    required_secrets = ("token",)
+
+    person: str = Field(min_length=1, max_length=64)
+    token: SecretStr | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+
+    @model_validator(mode="after")
+    def _long_enough(self) -> HttpToken:
+        value = self.secret("token")
+        if value is not None and len(value) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"the token of {self.person} is shorter than {MIN_TOKEN_LENGTH} characters "
+                "(make one with: openssl rand -hex 32)"
+            )
+        return self
+
+
+#: The keys that named the one shared token before tokens were per person.
+REPLACED_KEYS = ("bearer_token", "bearer_token_env", "bearer_token_file")
+
+
+class HttpApiSettings(_Strict):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8026, ge=0, le=65535)
     allow_remote: bool = False
-    bearer_token: SecretStr | None = None
-    bearer_token_env: str | None = None
-    bearer_token_file: str | None = None
+    tokens: tuple[HttpToken, ...] = ()
+    """One or more per person; required when enabled."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, data: object) -> object:
+        old = [k for k in REPLACED_KEYS if isinstance(data, dict) and k in data]
+        if old:
+            raise ValueError(
+                f"{', '.join(old)} was replaced by per-person tokens: "
+                "tokens: [{person: <id>, token_file: <path>}] (the acting person comes from "
+                "the token, not from the request)"
+            )
+        return data
 
     @model_validator(mode="after")
-    def _loopback_unless_allowed(self) -> HttpApiSettings:
-        check_bind(self.host, self.allow_remote, self.has_secret("bearer_token"))
+    def _tokens_and_bind(self) -> HttpApiSettings:
+        if self.enabled and not self.tokens:
+            raise ValueError(
+                "the HTTP API is off unless tokens are configured: "
+                "tokens: [{person: <id>, token_file: <path>}] (one per person)"
+            )
+        check_bind(self.host, self.allow_remote, "HTTP API")
         return self
+
+
+def token_issues(
+    api: HttpApiSettings, people: Iterable[str]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """What check-config refuses in ``http_api.tokens`` beyond each token's own settings: a
+    person not in ``people``, and one token value given to two people (who would it be?)."""
+    known = set(people)
+    issues: list[tuple[tuple[str | int, ...], str]] = []
+    owners: dict[str, str] = {}
+    for i, entry in enumerate(api.tokens):
+        path: tuple[str | int, ...] = ("acknowledgement", "http_api", "tokens", i)
+        if entry.person not in known:
+            issues.append(((*path, "person"), f"'{entry.person}' is not in people"))
+        try:
+            value = entry.secret("token")
+        except ValueError:
+            continue  # reported by the token's own validation
+        owner = owners.setdefault(value, entry.person) if value else entry.person
+        if owner != entry.person:
+            issues.append((path, f"the same token is given to {owner} and {entry.person}"))
+    return issues
 
 
 class AckConfig(_Strict):

@@ -14,6 +14,12 @@ Requests, one JSON object per line, answered by one line each::
     {"cmd": "ack", "id": "A1007", "comment": "moved to BF-02"}
                                             -> {"ok": true, "alarm": AlarmView}
     anything refused                        -> {"ok": false, "error": "...", "reason": "..."}
+
+Bounded: a line of at most 64 KiB (a longer one is refused and the connection closed), at
+most 32 connections at once, an idle connection closed after a minute. An OS user not mapped
+to a person whose requests keep coming is answered ``rate_limited`` for a while
+(:class:`~alarms.ack.throttle.FailureThrottle`, the HTTP listeners' 429); a mapped user is
+proven by the kernel, and like a valid token or signature never throttled.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 
 from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.refusals import Reason
+from alarms.ack.throttle import FailureThrottle
 from alarms.ack.wire import error_json, record_to_json
 from alarms.model import AlarmCommandError
 
@@ -43,6 +50,7 @@ log = logging.getLogger("alarms.ack")
 VIA = "cli"
 MAX_LINE = 64 * 1024
 IDLE_TIMEOUT = 60.0
+MAX_CLIENTS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,8 @@ class ControlServer:
         mode: int = 0o660,
         group: str | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
+        throttle: FailureThrottle | None = None,
+        max_clients: int = MAX_CLIENTS,
     ) -> None:
         self.service = service
         self.path = path
@@ -86,6 +96,8 @@ class ControlServer:
         self.mode = mode
         self.group = group
         self.idle_timeout = idle_timeout
+        self.throttle = throttle or FailureThrottle(service.clock)
+        self.max_clients = max_clients
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[Any]] = set()
 
@@ -127,21 +139,18 @@ class ControlServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        if task is not None:
-            self._clients.add(task)
         try:
             peer = self.identify(writer.get_extra_info("socket"))
-            while True:
-                try:
-                    async with asyncio.timeout(self.idle_timeout):
-                        line = await reader.readline()
-                except (TimeoutError, ValueError, ConnectionError):
-                    break  # idle, a line over MAX_LINE, or gone
-                if not line:
-                    break
-                answer = self.handle(peer, line)
+            if len(self._clients) >= self.max_clients:
+                answer = self._refuse(peer, Reason.RATE_LIMITED, "too many connections")
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
+                return
+            if task is not None:
+                self._clients.add(task)
+            await self._serve(peer, reader, writer)
+        except asyncio.CancelledError:
+            pass  # stopping: end quietly (asyncio logs a cancelled connection task as an error)
         except (ConnectionError, OSError) as exc:
             log.debug("control client went away: %s", exc)
         finally:
@@ -151,11 +160,36 @@ class ControlServer:
             if task is not None:
                 self._clients.discard(task)
 
+    async def _serve(
+        self, peer: Peer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.idle_timeout):
+                    line = await reader.readline()
+            except ValueError:  # over MAX_LINE: answered, then closed (the rest is unread)
+                answer = self._refuse(peer, Reason.BAD_REQUEST, "request line too long")
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+                return
+            except (TimeoutError, ConnectionError):
+                return  # idle, or gone
+            if not line:
+                return
+            answer = self.handle(peer, line)
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+
     def handle(self, peer: Peer, line: bytes) -> dict[str, Any]:
         """One request line from ``peer`` -> the answer."""
+        wait = self.throttle.retry_after(peer.who) if peer.person is None else 0
+        if wait:
+            return self._refuse(
+                peer, Reason.RATE_LIMITED, f"too many refused requests; try again in {wait} s"
+            )
         try:
             request = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past any sense
             request = None
         if not isinstance(request, dict):
             return self._refuse(peer, Reason.BAD_REQUEST, "a request is one JSON object per line")
@@ -180,7 +214,9 @@ class ControlServer:
         if cmd == "list":
             return {"ok": True, "alarms": [v.to_json() for v in commands.active()]}
         if cmd not in ("get", "history", "ack"):
-            return self._refuse(peer, Reason.BAD_REQUEST, f"unknown command {cmd!r}", target)
+            return self._refuse(
+                peer, Reason.BAD_REQUEST, f"unknown command {str(cmd)[:40]!r}", target
+            )
         if not target:
             return self._refuse(peer, Reason.BAD_REQUEST, f"{cmd} needs an alarm id")
         if cmd == "ack":
@@ -202,6 +238,8 @@ class ControlServer:
     def _refuse(
         self, peer: Peer, reason: Reason, message: str, target: str | None = None
     ) -> dict[str, Any]:
+        if peer.person is None:  # only an unmapped user's requests spend from its budget
+            self.throttle.failed(peer.who)
         self.service.refuse(VIA, peer.who, reason, message, peer.person, target)
         return error_json(message, reason.value)
 

@@ -1,27 +1,29 @@
 """The HTTP API, on its own listener: list alarms, acknowledge one.
 
 ``GET /api/v1/alarms``, ``GET /api/v1/alarms/{id}``, ``POST /api/v1/alarms/{id}/ack`` with
-``{"person": "...", "comment": "..."}``. Until the web console adds real authentication the
-person is *named*, not proven, so the API binds to loopback only; another address needs
-``allow_remote: true`` and a bearer token. Even on loopback a browser on the same machine must
-not be able to acknowledge for a web page: a POST must be ``application/json`` (a cross-site
-form cannot send that without a CORS preflight, which is never answered) and the ``Host`` must
-be a loopback name (defeats DNS rebinding). Errors are JSON ``{"error", "reason"}``.
+``{"comment": "..."}``. Every request carries ``Authorization: Bearer <token>``, and the token
+says who is acting (``acknowledgement.http_api.tokens``: one or more per person); a body that
+names a person is refused. Off unless tokens are configured; loopback only unless
+``allow_remote``. A POST must be ``application/json`` and the ``Host`` a loopback name (a web
+page in a local browser can do neither). Errors are JSON ``{"error", "reason"}``; a source
+that keeps failing gets 429 (a valid token is never throttled).
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from alarms.ack.acknowledger import Acknowledger
+from alarms.ack.bearer import TokenTable
 from alarms.ack.config import check_bind, is_loopback
+from alarms.ack.forms import once_each
+from alarms.ack.listener import HttpListener, error_response
 from alarms.ack.refusals import Reason
+from alarms.ack.throttle import FailureThrottle
 from alarms.model import AlarmCommandError
 
 log = logging.getLogger("alarms.ack")
@@ -29,6 +31,7 @@ log = logging.getLogger("alarms.ack")
 VIA = "http"
 MAX_BODY = 16 * 1024
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_BODY_KEYS = frozenset({"comment"})
 
 STATUS: dict[Reason, int] = {
     Reason.BAD_REQUEST: 400,
@@ -42,155 +45,140 @@ STATUS: dict[Reason, int] = {
     Reason.UNAVAILABLE: 503,
 }
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-TokenSource = Callable[[], str | None]
+
+class BadBody(ValueError):
+    """The body is not ``{"comment": "..."}`` (the message says why)."""
 
 
-def _error(status: int, message: str, reason: str, **headers: str) -> web.Response:
-    return web.json_response(
-        {"error": message, "reason": reason}, status=status, headers=headers or None
-    )
+class HttpApi(HttpListener):
+    """``tokens``: who may call, one person each (required)."""
 
-
-class HttpApi:
-    """``await start()`` binds (refusing a non-loopback address unless allowed);
-    ``await stop()`` closes. ``token``: returns the bearer token, read at each request."""
+    name = "HTTP API"
+    via = VIA
+    max_body = MAX_BODY
 
     def __init__(
         self,
         service: Acknowledger,
+        tokens: TokenTable,
         *,
         host: str = "127.0.0.1",
         port: int = 8026,
         allow_remote: bool = False,
-        token: TokenSource | None = None,
+        throttle: FailureThrottle | None = None,
     ) -> None:
-        check_bind(host, allow_remote, token is not None)
-        self.service = service
-        self.host = host
-        self.port = port
+        check_bind(host, allow_remote, "HTTP API")
+        super().__init__(service, host, port, throttle)
+        self.tokens = tokens
         self.allow_remote = allow_remote
-        self.token = token
-        self._runner: web.AppRunner | None = None
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/alarms", self._list)
         app.router.add_get("/api/v1/alarms/{id}", self._get)
         app.router.add_post("/api/v1/alarms/{id}/ack", self._ack)
-        return app
 
-    async def start(self) -> None:
-        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        for address in runner.addresses:
-            if isinstance(address, tuple) and len(address) >= 2:
-                self.port = int(address[1])
-                break
-        log.info("HTTP API listening on %s:%d", self.host, self.port)
+    def authenticated(self, request: web.Request) -> bool:
+        return self.tokens.check(request.headers.get("Authorization")).person is not None
 
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    # --- guard: host, token, JSON errors ---------------------------------------------------------
-
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        who = request.remote or "unknown"
+    def _caller(self, request: web.Request) -> str | web.Response:
+        """The person the request's token proves, else its refusal: the token first (a
+        valid one is never throttled), then the ``Host``."""
+        check = self.tokens.check(request.headers.get("Authorization"))
+        if check.reason is Reason.UNAVAILABLE:
+            return self.refuse(request, Reason.UNAVAILABLE, check.detail, 503, spend=False)
+        if check.person is None:
+            return self.throttled(request) or self.refuse(
+                request,
+                Reason.BAD_TOKEN,
+                check.detail,
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="coldwatch"'},
+            )
         if not self.allow_remote:
             name = (request.url.host or "").strip("[]").lower()
             if name not in _LOOPBACK_NAMES and not (name == self.host and is_loopback(name)):
-                self.service.refuse(
-                    VIA, who, Reason.BAD_REQUEST, f"Host '{request.host}' is not served here"
+                return self.refuse(
+                    request,
+                    Reason.BAD_REQUEST,
+                    f"Host '{request.host}' is not served here",
+                    421,
+                    person=check.person,
+                    spend=False,
                 )
-                return _error(421, f"Host '{request.host}' is not served here", "bad_request")
-        if self.token is not None:
-            refused = self._check_token(request, who)
-            if refused is not None:
-                return refused
-        try:
-            return await handler(request)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return _error(exc.status, exc.reason, "bad_request")
-
-    def _check_token(self, request: web.Request, who: str) -> web.Response | None:
-        assert self.token is not None
-        try:
-            expected = self.token()
-        except ValueError as exc:
-            log.error("HTTP API bearer token unavailable: %s", exc)
-            expected = None
-        if not expected:
-            self.service.refuse(VIA, who, Reason.UNAVAILABLE, "bearer token unavailable")
-            return _error(503, "the API's token is not available", "unavailable")
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), expected.encode()
-        ):
-            self.service.refuse(VIA, who, Reason.BAD_TOKEN, "missing or wrong bearer token")
-            return _error(
-                401,
-                "a valid bearer token is required",
-                "bad_token",
-                **{"WWW-Authenticate": 'Bearer realm="coldwatch"'},
-            )
-        return None
+        return check.person
 
     # --- routes ----------------------------------------------------------------------------------
 
     async def _list(self, request: web.Request) -> web.Response:
+        person = self._caller(request)
+        if isinstance(person, web.Response):
+            return person
         return web.json_response({"alarms": [v.to_json() for v in self.service.commands.active()]})
 
     async def _get(self, request: web.Request) -> web.Response:
+        person = self._caller(request)
+        if isinstance(person, web.Response):
+            return person
         try:
             view = self.service.commands.get(request.match_info["id"])
         except AlarmCommandError as exc:
-            return _error(404, str(exc), Reason.UNKNOWN_ALARM.value)
+            return error_response(404, str(exc), Reason.UNKNOWN_ALARM.value)
         return web.json_response({"alarm": view.to_json()})
 
     async def _ack(self, request: web.Request) -> web.Response:
-        who = request.remote or "unknown"
+        person = self._caller(request)
+        if isinstance(person, web.Response):
+            return person
         target = request.match_info["id"]
-        if request.content_type != "application/json":
-            self.service.refuse(
-                VIA, who, Reason.BAD_REQUEST, "a POST must be application/json", target=target
-            )
-            return _error(415, "send the request as application/json", "bad_request")
-        body = await _json(request)
-        person, comment = (
-            body.get("person") if body else None,
-            body.get("comment") if body else None,
-        )
-        if not isinstance(person, str) or not person or not isinstance(comment, str | None):
-            self.service.refuse(
-                VIA,
-                who,
+        if request.content_type != "application/json" or request.charset not in (None, "utf-8"):
+            return self.refuse(
+                request,
                 Reason.BAD_REQUEST,
-                'the body is {"person": ..., "comment": ...}',
+                "send the request as application/json (UTF-8)",
+                415,
+                person=person,
                 target=target,
+                spend=False,
             )
-            return _error(400, 'send {"person": "<id>", "comment": "<text>"}', "bad_request")
-        outcome = self.service.acknowledge_as(person, target, comment or "", VIA, who)
+        try:
+            comment = read_comment(await request.read())
+        except BadBody as exc:
+            return self.refuse(
+                request,
+                Reason.BAD_REQUEST,
+                str(exc),
+                400,
+                person=person,
+                target=target,
+                spend=False,
+            )
+        outcome = self.service.acknowledge_as(
+            person, target, comment, VIA, request.remote or "unknown"
+        )
         if not outcome.ok:
             reason = outcome.reason or Reason.BAD_REQUEST
-            return _error(STATUS.get(reason, 403), outcome.message, reason.value)
+            return error_response(STATUS.get(reason, 403), outcome.message, reason.value)
         assert outcome.alarm is not None
         return web.json_response({"alarm": outcome.alarm.to_json()})
 
 
-async def _json(request: web.Request) -> dict[str, Any] | None:
+def read_comment(raw: bytes) -> str:
+    """The comment of a ``{"comment": "..."}`` body; :class:`BadBody` for anything else."""
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past any sense
+        raise BadBody('the body is not JSON: send {"comment": "<text>"}') from None
+    if not isinstance(data, dict):
+        raise BadBody('send {"comment": "<text>"}')
+    if "person" in data:
+        raise BadBody("the person is taken from your token, never from the request")
+    if not set(data) <= _BODY_KEYS:
+        raise BadBody(f"unknown field(s) {', '.join(sorted(set(data) - _BODY_KEYS))[:80]}")
+    comment = data.get("comment", "")
+    if not isinstance(comment, str):
+        raise BadBody('send {"comment": "<text>"}')
+    return comment
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return once_each(pairs, "field")  # a BadForm is a ValueError: "not JSON"

@@ -1,27 +1,35 @@
 """Everything the ``acknowledgement:`` section configures, built and started as one: what the
 daemon wires in (``await AckServices(...).start()`` after the engine, ``stop()`` before it).
 
-One :class:`~alarms.ack.acknowledger.Acknowledger` (so one lockout) serves every path, on the
-daemon's engine and clock. The lockout is kept in ``ack_lockout_log`` in the store's file
-(:mod:`alarms.records.lockout_log`; open the store first), opened and read back here, closed by
-``stop()``: a restart neither unlocks a phone nor forgets its wrong PINs. A part that fails to
-start stops the ones already started.
+One :class:`~alarms.ack.acknowledger.Acknowledger` (so one lockout, one record of refusals)
+serves every path, on the daemon's engine and clock. Refusals reach the store in aggregate
+through ``on_event`` (:class:`~alarms.ack.refusals.RefusalLog`: a task closes each minute's
+windows, and ``stop()`` records what is still open); ``on_refused`` sees every single one
+(counters, tests; it must not write to the store). The lockout is kept in
+``ack_lockout_log`` in the store's file (:mod:`alarms.records.lockout_log`; open the store
+first), opened and read back here, closed by ``stop()``: a restart neither unlocks a phone nor
+forgets its wrong PINs. The Twilio listener remembers the signed requests it took in
+``twilio-replay.log`` beside the store (:mod:`alarms.ack.replay`). A part that fails to start
+stops the ones already started.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from alarms.ack.acknowledger import Acknowledger
+from alarms.ack.bearer import TokenTable
 from alarms.ack.commands import AlarmCommands
-from alarms.ack.config import POLL_STATE_NAME, AckConfig, HttpApiSettings, os_user_map
+from alarms.ack.config import POLL_STATE_NAME, REPLAY_NAME, AckConfig, os_user_map
 from alarms.ack.control_socket import ControlServer
 from alarms.ack.http_api import HttpApi
 from alarms.ack.lockout import PinLockout
-from alarms.ack.refusals import OnRefused, RefusalLog
+from alarms.ack.refusals import OnEvent, OnRefused, RefusalLog
+from alarms.ack.replay import ReplayGuard
 from alarms.ack.twilio_poller import TwilioPoller
 from alarms.ack.twilio_webhook import OnStatus, TwilioWebhook
 from alarms.ack.voice import VoiceFlow
@@ -30,6 +38,7 @@ from alarms.notify.twiml import Voice
 from alarms.people import Directory
 from alarms.records.lockout_log import LockoutLog, SQLiteLockoutLog
 from monitor.core.clock import Clock
+from monitor.core.metrics import Metrics
 
 log = logging.getLogger("alarms.ack")
 
@@ -50,19 +59,23 @@ class AckServices:
         store_file: Path,
         *,
         on_refused: OnRefused | None = None,
+        on_event: OnEvent | None = None,
         on_status: OnStatus | None = None,
         twilio_http: HttpClientFactory | None = None,
         lockout_log: LockoutLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         lockout = config.lockout
         self.lockout_log = lockout_log or SQLiteLockoutLog(store_file)
+        self.refusals = RefusalLog(on_refused, on_event=on_event, clock=clock, metrics=metrics)
         self.service = Acknowledger(
             commands,
             directory,
             clock,
             PinLockout(clock, lockout.attempts, lockout.window, lockout.duration, self.lockout_log),
-            RefusalLog(on_refused),
+            self.refusals,
         )
+        self.replays = ReplayGuard(store_file.parent / REPLAY_NAME)
         self.webhook: TwilioWebhook | None = None
         self.poller: TwilioPoller | None = None
         self.control: ControlServer | None = None
@@ -84,6 +97,8 @@ class AckServices:
                 on_status=on_status,
                 host=twilio.host,
                 port=twilio.port,
+                allow_remote=twilio.allow_remote,
+                replays=self.replays,
             )
         elif twilio is not None:
             state = Path(twilio.state_file) if twilio.state_file else None
@@ -107,17 +122,21 @@ class AckServices:
         if api.enabled:
             self.http = HttpApi(
                 self.service,
+                TokenTable.of(api.tokens),
                 host=api.host,
                 port=api.port,
                 allow_remote=api.allow_remote,
-                token=_token(api),
             )
         self._parts: list[_Part] = [
             p for p in (self.control, self.webhook, self.poller, self.http) if p is not None
         ]
         self._started: list[_Part] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if self.webhook is not None:
+            self.replays.open()
+        self._flusher = asyncio.create_task(self.refusals.run(), name="ack-refusals")
         for part in self._parts:
             try:
                 await part.start()
@@ -133,11 +152,12 @@ class AckServices:
                 await part.stop()
             except Exception:
                 log.exception("stopping %s failed", type(part).__name__)
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        self.refusals.flush(everything=True)
+        self.replays.close()
         self.service.lockout.record = None  # nothing is accepted any more: nothing to write
         self.lockout_log.close()
-
-
-def _token(api: HttpApiSettings) -> Callable[[], str | None] | None:
-    if not (api.bearer_token or api.bearer_token_env or api.bearer_token_file):
-        return None
-    return lambda: api.secret("bearer_token")

@@ -119,7 +119,8 @@ class Daemon:
                 directory,
                 self.clock,
                 sqlite_path(cfg.store, base_dir),
-                on_refused=lambda refusal: self.pipeline.publish_event(refusal.to_event()),
+                on_event=self.pipeline.publish_event,  # refusals, a few rows a minute at most
+                metrics=self.metrics,
             )
             self.escalator = self._escalator(base_dir)
         else:

@@ -58,7 +58,11 @@ async def test_all_paths_from_configuration(stack: Stack, short_dir: Path) -> No
                 "port": 0,
             },
             "lockout": {"attempts": 2},
-            "http_api": {"enabled": True, "port": 0, "bearer_token": "tok"},
+            "http_api": {
+                "enabled": True,
+                "port": 0,
+                "tokens": [{"person": "alice", "token": "alice-api-token-0123"}],
+            },
         }
     )
     alice = WithOsUsers(
@@ -87,13 +91,14 @@ async def test_all_paths_from_configuration(stack: Stack, short_dir: Path) -> No
         (listed,) = await asyncio.to_thread(cc.list_alarms, services.control.path)
         assert listed.code == stack.code
         async with aiohttp.ClientSession() as session:
-            wrong = sms_params(ALICE_PHONE, f"ACK {stack.code} 0000 x")
-            async with await signed_post(session, services.webhook.port, "/twilio/sms", wrong):
-                pass
-            async with await signed_post(session, services.webhook.port, "/twilio/sms", wrong):
-                pass  # the second wrong PIN locks (attempts: 2)
+            for _ in range(2):  # the second wrong PIN locks (attempts: 2)
+                wrong = sms_params(ALICE_PHONE, f"ACK {stack.code} 0000 x")
+                async with await signed_post(session, services.webhook.port, "/twilio/sms", wrong):
+                    pass
             url = f"http://127.0.0.1:{services.http.port}/api/v1/alarms"
-            async with session.get(url, headers={"Authorization": "Bearer tok"}) as response:
+            async with session.get(
+                url, headers={"Authorization": "Bearer alice-api-token-0123"}
+            ) as response:
                 assert response.status == 200
         with pytest.raises(cc.ControlError):
             await asyncio.to_thread(cc.ack, services.control.path, "A1008", "x")

@@ -4,6 +4,7 @@ Twilio's cloud at the twilio library's HTTP client boundary."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -116,7 +117,12 @@ async def signed_post(
     )
 
 
-def sms_params(sender: str, body: str, sid: str = "SM" + "1" * 32) -> dict[str, str]:
+_SIDS = itertools.count(1)
+
+
+def sms_params(sender: str, body: str, sid: str | None = None) -> dict[str, str]:
+    """An inbound SMS as Twilio posts it; each with its own MessageSid unless ``sid``."""
+    sid = sid or f"SM{next(_SIDS):032x}"
     return {
         "MessageSid": sid,
         "AccountSid": ACCOUNT,

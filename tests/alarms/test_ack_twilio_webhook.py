@@ -112,7 +112,8 @@ async def test_a_tampered_body_is_refused_and_changes_nothing(listener: Listener
     assert listener.stack.acks() == []
     (refusal,) = listener.stack.refused
     assert refusal.reason.value == "bad_signature" and refusal.via == "sms"
-    assert ALICE_PHONE in refusal.who  # what it claimed, for the record
+    assert refusal.who == "127.0.0.1"  # the source as the socket says, never what it claimed
+    assert ALICE_PHONE in refusal.detail  # what it claimed, for the record
     assert "4711" not in json.dumps(refusal.to_json())
 
 
