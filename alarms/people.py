@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.core.secrets import resolve_secret
+from monitor.core.secrets import Secret, resolve_secret
 
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -38,7 +38,7 @@ class Person(BaseModel):
     phone: str | None = None
     """E.164, e.g. ``+4915112345678``: for SMS and voice, and to recognise replies."""
     email: str | None = None
-    pin: SecretStr | None = None
+    pin: Secret | None = None
     """Digits only (4-12): proves who acknowledges by phone or SMS."""
     pin_env: str | None = None
     pin_file: str | None = None

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alarms.notify.base import NotifierSettings
 from alarms.notify.twilio_common import E164, TwilioSettings
 from alarms.people import Person
 from monitor.core.durations import Duration
+from monitor.core.secrets import Secret
 
 SOCKET_NAME = "control.sock"
 REPLAY_NAME = "twilio-replay.log"
@@ -135,11 +136,10 @@ class HttpToken(NotifierSettings):
     token is read at each request (a rotated file is picked up); exactly one of ``token``,
     ``token_env``, ``token_file``."""
 
-    secret_fields = ("token",)
     required_secrets = ("token",)
 
     person: str = Field(min_length=1, max_length=64)
-    token: SecretStr | None = None
+    token: Secret | None = None
     token_env: str | None = None
     token_file: str | None = None
 

@@ -9,11 +9,11 @@ or raise their secrets: error texts name the peer by host, never by a URL that h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
-from monitor.core.secrets import resolve_secret, secrets_are_deferred
+from monitor.core.secrets import resolve_secret, secret_field_names, secrets_are_deferred
 
 if TYPE_CHECKING:
     from alarms.notify.message import Notification
@@ -67,15 +67,30 @@ class Notifier(Protocol):
 class NotifierSettings(BaseModel):
     """Base of every notifier's settings: strict keys, and secrets as ``x``/``x_env``/``x_file``.
 
-    A subclass lists its secret fields in ``secret_fields`` (each with the ``_env`` and
-    ``_file`` twins declared) and the ones that must be given in ``required_secrets``; at most
-    one of the three may be set, and the value is read when needed (a rotated file is picked up).
+    A subclass types each secret field as :data:`monitor.core.secrets.Secret` and declares its
+    ``_env`` and ``_file`` twins (``str | None``); ``secret_fields`` is derived from the types,
+    so a secret cannot be stored in clear by forgetting to list it. The ones that must be given
+    go in ``required_secrets``. At most one of the three may be set, and the value is read when
+    needed (a rotated file is picked up).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     secret_fields: ClassVar[tuple[str, ...]] = ()
     required_secrets: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.secret_fields = secret_field_names(cls)
+        fields = cls.model_fields
+        for name in cls.secret_fields:
+            missing = [t for t in (f"{name}_env", f"{name}_file") if t not in fields]
+            if missing:
+                raise TypeError(f"{cls.__name__}.{name} is a secret without {', '.join(missing)}")
+        for name in cls.required_secrets:
+            if name not in cls.secret_fields:
+                raise TypeError(f"{cls.__name__}: required secret {name} is not typed Secret")
 
     @model_validator(mode="after")
     def _secrets_resolvable(self) -> NotifierSettings:

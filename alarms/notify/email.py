@@ -17,7 +17,7 @@ from ipaddress import ip_address
 from typing import Literal
 
 import aiosmtplib
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Notification
@@ -25,13 +25,12 @@ from alarms.notify.sms import flood_codes, reply_line
 from alarms.people import Person
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.durations import Duration
+from monitor.core.secrets import Secret
 
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
 class EmailSettings(NotifierSettings):
-    secret_fields = ("password",)
-
     type: Literal["email"] = "email"
     host: str = Field(min_length=1)
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -40,7 +39,7 @@ class EmailSettings(NotifierSettings):
     verify: bool = True
     ca_file: str | None = None
     username: str | None = None
-    password: SecretStr | None = None
+    password: Secret | None = None
     password_env: str | None = None
     password_file: str | None = None
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")

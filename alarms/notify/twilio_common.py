@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from twilio.base.exceptions import (
     TwilioException,
     TwilioRestException,
@@ -31,6 +31,7 @@ from twilio.rest import Client
 
 from alarms.notify.base import NotifierSettings, NotifyError
 from monitor.core.durations import Duration
+from monitor.core.secrets import Secret
 
 #: Twilio error codes a retry may get past (rate limits, Twilio's own trouble).
 RETRYABLE_CODES = frozenset({20429, 20500, 20503, 14107, 30001})
@@ -51,11 +52,10 @@ HttpClientFactory = Callable[[float], AsyncHttpClient]
 class TwilioSettings(NotifierSettings):
     """The account and the public address where Twilio reaches coldwatch back."""
 
-    secret_fields = ("auth_token",)
     required_secrets = ("auth_token",)
 
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
-    auth_token: SecretStr | None = None
+    auth_token: Secret | None = None
     auth_token_env: str | None = None
     auth_token_file: str | None = None
     public_base_url: str | None = None

@@ -5,7 +5,10 @@ Formats: ``json`` (coldwatch's generic document, for ticketing and home-made int
 Office 365 connector) / ``teams_adaptive`` (an Adaptive Card, for a Teams Workflows webhook).
 
 The URL is a secret (a Slack or Teams webhook URL *is* the credential): it is configured as
-``url``/``url_env``/``url_file`` and error texts name only its host. 408, 425, 429 and 5xx
+``url``/``url_env``/``url_file`` and error texts name only its host. Headers are declared secret
+or not: ``headers`` are sent and stored as written (a name that looks like a credential is
+refused there), ``secret_headers`` are secrets like the URL (redacted in the stored
+configuration, scrubbed from a peer's answer before it is recorded). 408, 425, 429 and 5xx
 answers, timeouts and network errors are retryable; any other 4xx is not, nor is a redirect
 or an untrusted certificate.
 """
@@ -14,41 +17,96 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import ssl
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import Field, SecretStr
+from pydantic import Field, field_validator, model_validator
 
 from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Notification
 from alarms.notify.sms import flood_codes, reply_line
 from alarms.people import Person
 from monitor.core.durations import Duration
+from monitor.core.secrets import REDACTED, Secret
 
 Format = Literal["json", "slack_text", "slack_blocks", "teams_messagecard", "teams_adaptive"]
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 SCHEMA_VERSION = 1
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+#: A plain header whose name says it carries a credential belongs under ``secret_headers``.
+_CREDENTIAL_WORDS = ("auth", "token", "secret", "key", "password", "signature", "cookie")
+_MIN_SCRUBBED = 4  # a URL path of "/" is no secret, and scrubbing it would garble the text
+
+
+class SecretHeader(NotifierSettings):
+    """A header whose value is a secret, given like every other one: ``value``, ``value_env``
+    or ``value_file`` (a plain string is taken as ``value``)."""
+
+    required_secrets = ("value",)
+
+    value: Secret | None = None
+    value_env: str | None = None
+    value_file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_string(cls, data: Any) -> Any:
+        return {"value": data} if isinstance(data, str) else data
 
 
 class WebhookSettings(NotifierSettings):
-    secret_fields = ("url", "bearer_token")
     required_secrets = ("url",)
 
     type: Literal["webhook"] = "webhook"
-    url: SecretStr | None = None
+    url: Secret | None = None
     url_env: str | None = None
     url_file: str | None = None
     format: Format = "json"
-    bearer_token: SecretStr | None = None
+    bearer_token: Secret | None = None
     bearer_token_env: str | None = None
     bearer_token_file: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    """Extra, non-secret headers."""
+    """Extra headers that are not secrets: sent, and stored in the record, as written."""
+    secret_headers: dict[str, SecretHeader] = Field(default_factory=dict)
+    """Extra headers whose values are secrets (an API key, a signing secret)."""
     timeout: Duration = Field(default=10.0, gt=0, le=120)
     verify: bool = True
     ca_file: str | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _plain_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if any(word in name.lower() for word in _CREDENTIAL_WORDS):
+                raise ValueError(
+                    f"header '{name}' looks like a credential: put it under secret_headers, "
+                    "whose values are secrets (redacted in the record)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _header_names(self) -> WebhookSettings:
+        names = [*self.headers, *self.secret_headers]
+        if self.has_secret("bearer_token"):
+            names.append("Authorization")
+        for name in names:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"'{name}' is not a valid HTTP header name")
+        lowered = [n.lower() for n in names]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("a header is given twice (headers, secret_headers, bearer_token)")
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every secret this notifier sends, to scrub from what a peer answers."""
+        url = self.optional_secret("url") or ""
+        split = urlsplit(url)
+        values = [url, split.path, split.query, self.optional_secret("bearer_token")]
+        values += [h.optional_secret("value") for h in self.secret_headers.values()]
+        return [v for v in values if v and len(v) >= _MIN_SCRUBBED]
 
 
 class WebhookNotifier:
@@ -65,6 +123,8 @@ class WebhookNotifier:
         url = s.required_secret("url")
         host = urlsplit(url).hostname or "the webhook"
         headers = {"Content-Type": "application/json", **s.headers}
+        for name, header in s.secret_headers.items():
+            headers[name] = header.required_secret("value")
         token = s.optional_secret("bearer_token")
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -78,7 +138,7 @@ class WebhookNotifier:
                 ssl=self._ssl(),
                 allow_redirects=False,
             ) as response:
-                text = (await response.text(errors="replace"))[:200]
+                text = (await response.text(errors="replace"))[:4096]
                 status = response.status
                 request_id = response.headers.get("X-Request-Id") or response.headers.get(
                     "X-Slack-Req-Id"
@@ -102,7 +162,8 @@ class WebhookNotifier:
         if 200 <= status < 300:
             return DeliveryResult(request_id or f"http-{status}")
         retryable = status >= 500 or status in RETRYABLE_STATUS
-        raise NotifyError(f"{host} answered HTTP {status}: {text.strip()}", retryable=retryable)
+        answer = scrub(text, s.secret_values()).strip()[:200]
+        raise NotifyError(f"{host} answered HTTP {status}: {answer}", retryable=retryable)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -120,6 +181,14 @@ class WebhookNotifier:
         if self.settings.ca_file:
             return ssl.create_default_context(cafile=self.settings.ca_file)
         return True
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` (a peer's answer, recorded in the notification log) without any of ``secrets``
+    (a peer may echo the URL or a header it refuses)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 # --- formats -----------------------------------------------------------------------------

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from drivers.base import DriverSettings, PointSettings
 from drivers.mqtt.payload import Extractor, TimestampFormat, ValueType, parse_path
 from drivers.mqtt.topics import Template, check_filter, check_topic
 from monitor.core.durations import Duration
-from monitor.core.secrets import resolve_secret
+from monitor.core.secrets import Secret, resolve_secret
 
 QoS = Literal[0, 1, 2]
 #: mosquitto's counter of messages it threw away (queue or inflight limits), all clients.
@@ -168,7 +168,7 @@ class MqttSettings(DriverSettings):
     client_id: str | None = Field(default=None, min_length=1, max_length=256)
     clean_session: bool = False
     username: str | None = None
-    password: SecretStr | None = None
+    password: Secret | None = None
     password_env: str | None = None
     password_file: str | None = None
     tls: TlsSettings | None = None

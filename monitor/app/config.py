@@ -22,11 +22,11 @@ from alarms.people import Group, Person
 from alarms.rules import compile_rules
 from drivers.base import DriverSettings, PointSettings
 from drivers.binding import DeviceBindings, bind_devices
+from monitor.app.effective import effective_config
 from monitor.config.issues import ConfigError, ConfigIssue
 from monitor.config.loader import Checker, open_document
 from monitor.config.sections import SiteConfig
 from monitor.config.site_checks import check_site
-from monitor.core.secrets import redact
 from monitor.store.factory import sqlite_path
 
 __all__ = ["Config", "ConfigError", "ConfigIssue", "LoadedConfig", "load"]
@@ -61,11 +61,9 @@ class LoadedConfig:
 
     @property
     def effective(self) -> dict[str, Any]:
-        """The full effective configuration, secrets redacted."""
-        dumped = self.config.model_dump(mode="json")
-        result = redact(dumped)
-        assert isinstance(result, dict)
-        return result
+        """The full effective configuration from the models, every secret field redacted
+        (:mod:`monitor.app.effective`)."""
+        return effective_config(self.config, self.bindings, self.config.notifiers)
 
     @property
     def effective_json(self) -> str:

@@ -1,7 +1,14 @@
-"""Secrets in configuration: from an environment variable or a file (systemd credentials).
+"""Secrets in configuration: typed as secrets, from an environment variable or a file.
 
-A secret field ``password`` has two twins, ``password_env`` and ``password_file``; exactly one
+A secret field ``password`` has two twins, ``password_env`` and ``password_file``; at most one
 of the three may be set. Values never appear in logs or in the stored effective configuration.
+
+Redaction is driven by the schema: a secret field is typed :data:`Secret` (a pydantic
+``SecretStr`` that every dump of its model, JSON or Python, writes as :data:`REDACTED`), so the
+effective configuration made from the models holds the marker wherever the field sits. The
+value is read only where it is used (``get_secret_value()``, :func:`resolve_secret`), and a
+value resolved from ``*_env`` or ``*_file`` lives in no model at all. :func:`redact` by key
+names is a second net over the dump, never the only one.
 """
 
 from __future__ import annotations
@@ -12,13 +19,39 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Annotated, Any, get_args
+
+from pydantic import BaseModel, PlainSerializer, SecretBytes, SecretStr
 
 REDACTED = "<redacted>"
 MAX_SECRET_FILE_BYTES = 64 * 1024
 _SECRET_WORDS = ("password", "token", "secret", "auth", "pin", "api_key", "private_key")
 
 
+def _masked(value: SecretStr) -> str:
+    return REDACTED
+
+
+Secret = Annotated[SecretStr, PlainSerializer(_masked, return_type=str, when_used="always")]
+"""The type of every secret in configuration: dumped as :data:`REDACTED`, read only with
+``get_secret_value()`` where it is used."""
+
+
+def is_secret_type(annotation: Any) -> bool:
+    """Whether a field's annotation holds a secret (``Secret``, ``SecretStr | None``, ...)."""
+    if isinstance(annotation, type) and issubclass(annotation, SecretStr | SecretBytes):
+        return True
+    return any(is_secret_type(arg) for arg in get_args(annotation))
+
+
+def secret_field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` typed as secrets, in declaration order."""
+    return tuple(n for n, f in model.model_fields.items() if is_secret_type(f.annotation))
+
+
 def is_secret_key(key: str) -> bool:
+    """The second net: a key whose name says it holds a secret (``*_env``/``*_file`` name
+    where a secret comes from, not the secret)."""
     lowered = key.lower()
     if lowered.endswith(("_env", "_file")):
         return False
@@ -82,10 +115,17 @@ def _read_secret_file(name: str, file: str) -> str:
 
 
 def redact(obj: object) -> object:
-    """A deep copy of a JSON-like structure with every secret value replaced."""
+    """A deep copy of a JSON-like structure with the value of every key named like a secret
+    replaced: the second net over a dump of models whose secrets are typed :data:`Secret`.
+    A mapping under such a key is walked rather than replaced (``secret_headers``: the header
+    names are no secret, their values are)."""
     if isinstance(obj, dict):
         return {
-            k: (REDACTED if is_secret_key(str(k)) and v not in (None, "") else redact(v))
+            k: (
+                REDACTED
+                if is_secret_key(str(k)) and v not in (None, "") and not isinstance(v, dict)
+                else redact(v)
+            )
             for k, v in obj.items()
         }
     if isinstance(obj, list):
