@@ -26,6 +26,7 @@ from alarms.records.escalation_record import SQLiteEscalationLog
 from alarms.records.fail_open import FailOpenEscalationLog, FailOpenNotificationLog
 from alarms.records.notification_log import SQLiteLog
 from monitor.core.clock import Clock
+from monitor.core.file_access import FileAccess
 from monitor.store.fallback_journal import FallbackJournal
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def build_escalator(
     record: EscalationLog | None = None,
     notifier_watch: NotifierWatch | None = None,
     journal: FallbackJournal | None = None,
+    files: FileAccess | None = None,
 ) -> Escalator:
     """The daemon's escalator, its record in the store's file (``None``: in memory). Without
     ``delivery`` it builds the notifiers and the notification log there too and owns them
@@ -56,7 +58,8 @@ def build_escalator(
     delivery attempt of the ``Delivery`` built here.
 
     ``journal`` (the daemon's fallback journal) makes the notification log and the escalation
-    record built here fail open: a store that refuses writes never stops a page."""
+    record built here fail open: a store that refuses writes never stops a page. ``files``:
+    how a notifier that writes a file (the outbox) creates it (the store's group and modes)."""
     if notifier_watch is not None:
         if delivery is not None:
             raise ValueError("the notifier watch observes the Delivery built here; not both")
@@ -72,7 +75,7 @@ def build_escalator(
         if journal is not None:
             notification_log = FailOpenNotificationLog(notification_log, journal, clock.now)
         delivery = Delivery(
-            build_all(paging.notifiers, clock),
+            build_all(paging.notifiers, clock, files),
             notification_log,
             clock,
             observer=notifier_watch.attempt if notifier_watch is not None else None,

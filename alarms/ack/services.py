@@ -38,6 +38,7 @@ from alarms.notify.twiml import Voice
 from alarms.people import Directory
 from alarms.records.lockout_log import LockoutLog, SQLiteLockoutLog
 from monitor.core.clock import Clock
+from monitor.core.file_access import FileAccess
 from monitor.core.metrics import Metrics
 
 log = logging.getLogger("alarms.ack")
@@ -64,6 +65,7 @@ class AckServices:
         twilio_http: HttpClientFactory | None = None,
         lockout_log: LockoutLog | None = None,
         metrics: Metrics | None = None,
+        files: FileAccess | None = None,
     ) -> None:
         lockout = config.lockout
         self.lockout_log = lockout_log or SQLiteLockoutLog(store_file)
@@ -108,6 +110,7 @@ class AckServices:
                 clock,
                 state or store_file.parent / POLL_STATE_NAME,
                 http_client=twilio_http,
+                files=files,
             )
         socket = config.control_socket
         if socket.enabled:

@@ -29,6 +29,7 @@ from alarms.ack.twilio_webhook import REPLY_SEPTETS
 from alarms.notify.sms import to_gsm7, truncate
 from alarms.notify.twilio_common import TWILIO_FAILURES, HttpClientFactory, TwilioClient
 from monitor.core.clock import Clock
+from monitor.core.file_access import FileAccess
 from monitor.core.logs import RateLimiter
 
 log = logging.getLogger("alarms.ack")
@@ -63,7 +64,8 @@ class PollState:
             )
             return PollState(default_cursor)
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, files: FileAccess | None = None) -> None:
+        """Atomically, ``0640`` with the store's group (:class:`FileAccess`)."""
         horizon = self.cursor - OVERLAP
         self.seen = {sid: at for sid, at in self.seen.items() if at >= horizon}
         data = {
@@ -71,10 +73,12 @@ class PollState:
             "seen": {sid: at.isoformat() for sid, at in sorted(self.seen.items())},
         }
         tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as out:
-            json.dump(data, out)
-            out.flush()
-            os.fsync(out.fileno())
+        fd = (files or FileAccess()).open(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, json.dumps(data).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         tmp.replace(path)
 
     def take(self, sid: str, at: datetime) -> None:
@@ -93,11 +97,13 @@ class TwilioPoller:
         state_path: Path,
         *,
         http_client: HttpClientFactory | None = None,
+        files: FileAccess | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self.clock = clock
         self.state_path = state_path
+        self.files = files or FileAccess()
         self._twilio = TwilioClient(settings, http_client)
         self._state: PollState | None = None
         self._task: asyncio.Task[None] | None = None
@@ -157,8 +163,8 @@ class TwilioPoller:
         for at, sid, message, number in found:
             outcome = self.service.sms(str(message.from_ or ""), str(message.body or ""))
             state.take(sid, at)
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            state.save(self.state_path)
+            self.files.make_dir(self.state_path.parent)
+            state.save(self.state_path, self.files)
             await self._reply(str(message.from_ or ""), number, outcome.reply)
         return len(found)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from alarms.notify.base import DeliveryResult, NotifierSettings, NotifyError
 from alarms.notify.message import Notification
 from alarms.notify.sms import compose_sms
 from alarms.people import Person
+from monitor.core.file_access import FileAccess
 
 
 class OutboxSettings(NotifierSettings):
@@ -31,10 +33,17 @@ class OutboxNotifier:
     """Appends one line per notification; the provider id is ``outbox:<name>:<run>-<n>``, with
     ``<run>`` random per process, so ids never repeat across restarts in the log or the file."""
 
-    def __init__(self, name: str, settings: OutboxSettings, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: OutboxSettings,
+        stream: TextIO | None = None,
+        files: FileAccess | None = None,
+    ) -> None:
         self.name = name
         self.settings = settings
         self._stream = stream
+        self._files = files or FileAccess()
         self._count = 0
         self._run = secrets.token_hex(4)
         self._lock = asyncio.Lock()
@@ -52,8 +61,11 @@ class OutboxNotifier:
             }
             if self.settings.path is not None:
                 try:
-                    with self.settings.path.open("a", encoding="utf-8") as out:
-                        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    fd = self._files.open(self.settings.path, os.O_WRONLY | os.O_APPEND)
+                    try:
+                        os.write(fd, (json.dumps(line, ensure_ascii=False) + "\n").encode())
+                    finally:
+                        os.close(fd)
                 except OSError as exc:
                     raise NotifyError(
                         f"cannot write {self.settings.path}: {exc.strerror}", retryable=True

@@ -19,6 +19,7 @@ from alarms.notify.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
 from alarms.notify.twilio_voice import TwilioVoiceNotifier, TwilioVoiceSettings
 from alarms.notify.webhook import WebhookNotifier, WebhookSettings
 from monitor.core.clock import Clock
+from monitor.core.file_access import FileAccess
 
 AnyNotifierSettings = Annotated[
     TwilioSmsSettings
@@ -47,8 +48,11 @@ def parse_settings(raw: Mapping[str, Any]) -> AnyNotifierSettings:
     return _ADAPTER.validate_python(raw)
 
 
-def build(name: str, settings: AnyNotifierSettings, clock: Clock) -> Notifier:
-    """The notifier for ``settings``, named ``name``."""
+def build(
+    name: str, settings: AnyNotifierSettings, clock: Clock, files: FileAccess | None = None
+) -> Notifier:
+    """The notifier for ``settings``, named ``name``; ``files``: how a notifier that writes a
+    file (the outbox) creates it."""
     if isinstance(settings, TwilioSmsSettings):
         return TwilioSmsNotifier(name, settings)
     if isinstance(settings, TwilioVoiceSettings):
@@ -59,7 +63,7 @@ def build(name: str, settings: AnyNotifierSettings, clock: Clock) -> Notifier:
         return WebhookNotifier(name, settings)
     if isinstance(settings, HornSettings):
         return HornNotifier(name, settings, clock=clock)
-    return OutboxNotifier(name, settings)
+    return OutboxNotifier(name, settings, files=files)
 
 
 def describe(exc: ValidationError) -> str:
@@ -72,7 +76,9 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def build_all(raw: Mapping[str, Mapping[str, Any]], clock: Clock) -> dict[str, Notifier]:
+def build_all(
+    raw: Mapping[str, Mapping[str, Any]], clock: Clock, files: FileAccess | None = None
+) -> dict[str, Notifier]:
     """Every configured notifier, from ``{name: settings}``; errors name the notifier."""
     notifiers: dict[str, Notifier] = {}
     for name, settings in raw.items():
@@ -82,5 +88,5 @@ def build_all(raw: Mapping[str, Mapping[str, Any]], clock: Clock) -> dict[str, N
             raise ValueError(
                 f"configuration invalid for notifier '{name}': {describe(exc)}"
             ) from None
-        notifiers[name] = build(name, parsed, clock)
+        notifiers[name] = build(name, parsed, clock, files)
     return notifiers

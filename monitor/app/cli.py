@@ -63,13 +63,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.app.daemon import Daemon, run_until_signalled
     from monitor.core import logs
+    from monitor.core.file_access import set_umask
+    from monitor.store.base import StoreError
     from monitor.store.lock import StoreLocked
 
     loaded = load_or_exit(args.config)
     logs.configure(args.log_level or loaded.config.logging.level, loaded.config.logging.format)
+    set_umask()  # nothing the daemon or a library creates is readable outside its group
     try:
         daemon = Daemon(loaded, base_dir=base_dir(args.config))
-    except StoreLocked as exc:
+    except (StoreLocked, StoreError) as exc:
         print(f"coldwatch: not started: {exc}", file=sys.stderr)
         return EXIT_FAILED
     asyncio.run(run_until_signalled(daemon))
@@ -170,9 +173,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.app.demo import run_demo
     from monitor.core import logs
+    from monitor.core.file_access import set_umask
     from monitor.store.lock import StoreLocked
 
     logs.configure("info", "text")
+    set_umask()
     try:
         return asyncio.run(run_demo(Path(args.data_dir), args.seconds, speed=args.speed))
     except StoreLocked as exc:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from monitor.app.config import ConfigError, LoadedConfig, config_folder, load
+from monitor.store.base import Store, StoreError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -36,10 +37,16 @@ def load_or_exit(path: str) -> LoadedConfig:
         raise SystemExit(EXIT_CONFIG) from None
 
 
-def open_store_readonly(loaded: LoadedConfig, config_path: str):  # type: ignore[no-untyped-def]
+def open_store_readonly(loaded: LoadedConfig, config_path: str) -> Store:
+    """The store opened for reading only (as a member of its group may), or the command
+    ends with one line saying why not and EXIT_FAILED."""
     from monitor.store.factory import open_store
 
-    return open_store(loaded.config.store, base_dir(config_path))
+    try:
+        return open_store(loaded.config.store, base_dir(config_path), read_only=True)
+    except StoreError as exc:
+        print(f"coldwatch: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
 
 
 def base_dir(config_path: str) -> Path:

@@ -27,6 +27,7 @@ from monitor.config.issues import ConfigError, ConfigIssue
 from monitor.config.loader import Checker, open_document
 from monitor.config.sections import SiteConfig
 from monitor.config.site_checks import check_site
+from monitor.core.file_access import group_id
 from monitor.store.factory import sqlite_path
 
 __all__ = ["Config", "ConfigError", "ConfigIssue", "LoadedConfig", "load"]
@@ -80,6 +81,7 @@ def load(path: str | Path) -> LoadedConfig:
     cfg = checker.validate(Config)
     check_site(cfg, checker)
     check_store_path(cfg, checker, config_folder(path))
+    check_store_group(cfg, checker)
     bindings = bind_devices(cfg, checker)
     check_alarms(cfg, checker)
     check_paging_sections(cfg, checker)
@@ -99,6 +101,14 @@ def check_store_path(cfg: Config, checker: Checker, base_dir: Path) -> None:
     path = sqlite_path(cfg.store, base_dir)
     if path.exists() and not path.is_file():
         checker.add(("store", "path"), f"'{path}' is not a file (a folder?)")
+
+
+def check_store_group(cfg: Config, checker: Checker) -> None:
+    if cfg.store.group is not None:
+        try:
+            group_id(cfg.store.group)
+        except ValueError as exc:
+            checker.add(("store", "group"), str(exc))
 
 
 def check_alarms(cfg: Config, checker: Checker) -> None:

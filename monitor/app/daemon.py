@@ -29,13 +29,14 @@ from alarms.people import Directory
 from monitor import __version__
 from monitor.app.config import LoadedConfig
 from monitor.core.clock import Clock, SystemClock
+from monitor.core.file_access import FileAccess
 from monitor.core.metrics import Metrics
 from monitor.core.model import Event, EventKind
 from monitor.runtime.coordinator import Coordinator
 from monitor.runtime.health import HealthMonitor, last_run_marker, record_downtime
 from monitor.runtime.pipeline import Pipeline
 from monitor.store.base import Store, StoreError
-from monitor.store.factory import fallback_journal_path, open_store, sqlite_path
+from monitor.store.factory import fallback_journal_path, open_store, sqlite_path, store_access
 from monitor.store.fallback_journal import FallbackJournal
 from monitor.store.lock import StoreLock
 from monitor.store.writer import StoreWriter
@@ -85,7 +86,9 @@ class Daemon:
         cfg = loaded.config
         # one daemon per store, before anything is written or sent (a given store is the
         # caller's to guard)
-        self.lock = StoreLock(sqlite_path(cfg.store, base_dir)).acquire() if store is None else None
+        store_file = sqlite_path(cfg.store, base_dir)
+        access = store_access(cfg.store)
+        self.lock = StoreLock(store_file, access).acquire() if store is None else None
         self.store = store or open_store(cfg.store, base_dir)
         # what paging must record while the store refuses writes waits here (fail open)
         self.journal = FallbackJournal(fallback_journal_path(cfg.store, base_dir))
@@ -121,8 +124,9 @@ class Daemon:
                 sqlite_path(cfg.store, base_dir),
                 on_event=self.pipeline.publish_event,  # refusals, a few rows a minute at most
                 metrics=self.metrics,
+                files=access,
             )
-            self.escalator = self._escalator(base_dir)
+            self.escalator = self._escalator(base_dir, access)
         else:
             self.ack = None
             self.escalator = None
@@ -219,7 +223,7 @@ class Daemon:
                 len(self.journal),
             )
 
-    def _escalator(self, base_dir: Path | None) -> Escalator | None:
+    def _escalator(self, base_dir: Path | None, files: FileAccess) -> Escalator | None:
         """Paging, when the configuration has an escalation section: the engine's
         announcements climb the call tree through the notifiers; the notification log and
         the escalation record live beside the store, in the same file; the notifier watch
@@ -239,6 +243,7 @@ class Daemon:
             sqlite_path(cfg.store, base_dir),
             notifier_watch=self.notifier_watch,
             journal=self.journal,
+            files=files,
         )
 
     def _expected_intervals(self) -> dict[str, float]:

@@ -113,6 +113,9 @@ class Store(Strict):
     """Where records wait while the store refuses writes (see monitor.store.fallback_journal):
     default ``$RUNTIME_DIRECTORY/fallback.journal`` under systemd (another filesystem than the
     store's), else ``<store file>.fallback`` beside it."""
+    group: str | None = Field(default=None, min_length=1, max_length=32)
+    """The group that owns the store and its files (0640, folders 0750) and may read them,
+    e.g. ``coldwatch``; default: the daemon's own group."""
 
 
 class Logging(Strict):

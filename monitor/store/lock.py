@@ -16,6 +16,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor.core.file_access import FileAccess
+
 LOCK_SUFFIX = ".lock"
 _MAX_READ = 4096
 
@@ -39,10 +41,10 @@ def lock_path(store_file: Path) -> Path:
 class StoreLock:
     """``acquire()`` or :class:`StoreLocked`; ``release()`` at a clean stop (idempotent)."""
 
-    def __init__(self, store_file: Path, mode: int = 0o640) -> None:
+    def __init__(self, store_file: Path, access: FileAccess | None = None) -> None:
         self.store_file = store_file
         self.path = lock_path(store_file)
-        self.mode = mode
+        self.access = access or FileAccess()
         self._fd: int | None = None
 
     @property
@@ -50,8 +52,8 @@ class StoreLock:
         return self._fd is not None
 
     def acquire(self, now: datetime | None = None) -> StoreLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, self.mode)
+        self.access.make_dir(self.path.parent)
+        fd = self.access.open(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

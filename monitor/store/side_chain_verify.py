@@ -181,7 +181,7 @@ def verify_file(path: str | Path) -> list[SideLogCheck]:
     transaction; raises :class:`sqlite3.Error` when the file cannot be read."""
     if not Path(path).is_file():
         return []
-    conn = connect(path)
+    conn = connect(path, read_only=True)
     try:
         conn.execute("PRAGMA query_only = ON")
         conn.execute("BEGIN")

@@ -40,8 +40,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
+from monitor.core.file_access import FileAccess
 from monitor.core.model import Event, Quality, Reading, utc_now
-from monitor.store import sqlite_alarms
+from monitor.store import sqlite_alarms, sqlite_files
 from monitor.store.base import (
     AlarmRecord,
     BatchInfo,
@@ -99,10 +100,14 @@ class SQLiteStore(Store):
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         now: Callable[[], datetime] = utc_now,
+        read_only: bool = False,
+        access: FileAccess | None = None,
     ) -> None:
         self.path = Path(path)
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
+        self.read_only = read_only
+        self.access = access or FileAccess()
         self._now = now
         self._lock = threading.Lock()  # the writer connection
         self._read_lock = threading.Lock()  # the reader connection
@@ -118,10 +123,13 @@ class SQLiteStore(Store):
                 return
             writer = reader = None
             try:
+                created = sqlite_files.before_open(self.path, self.read_only)
                 writer = self._connect()
                 self.schema_version = migrate(writer, to_us(self._now()))
                 reader = self._connect()
                 reader.execute("PRAGMA query_only = ON")
+                if not self.read_only:
+                    sqlite_files.secure(self.path, self.access, created=created)
             except (sqlite3.Error, StoreError) as exc:
                 for conn in (writer, reader):
                     if conn is not None:
@@ -133,6 +141,7 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         with self._lock, self._read_lock:
+            was_open = self._writer is not None
             for conn in (self._reader, self._writer):
                 if conn is not None:
                     try:
@@ -140,6 +149,8 @@ class SQLiteStore(Store):
                     except sqlite3.Error as exc:  # pragma: no cover - close hardly fails
                         log.warning("closing the store: %s", exc)
             self._writer = self._reader = None
+            if was_open and not self.read_only:
+                sqlite_files.keep_side_files(self.path, self.access)
 
     def __enter__(self) -> SQLiteStore:
         self.open()
@@ -154,7 +165,7 @@ class SQLiteStore(Store):
         self.close()
 
     def _connect(self) -> sqlite3.Connection:
-        return connect(self.path, self.synchronous, self.busy_timeout)
+        return connect(self.path, self.synchronous, self.busy_timeout, read_only=self.read_only)
 
     def _write_conn(self) -> sqlite3.Connection:
         if self._writer is None:

@@ -24,6 +24,7 @@ from importlib import resources
 from operator import attrgetter
 from pathlib import Path
 from typing import Final, Literal
+from urllib.parse import quote
 
 from monitor.store.base import StoreError
 
@@ -67,13 +68,27 @@ def connect(
     path: str | Path,
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    *,
+    read_only: bool = False,
 ) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit) with the store's PRAGMAs."""
+    """A connection in autocommit mode (transactions are explicit) with the store's PRAGMAs.
+
+    ``read_only``: opened ``mode=ro`` and ``query_only``, without changing the journal mode,
+    so that a user who may only read the file (its group, ``coldwatch verify``) can open it."""
+    target = f"file:{quote(str(Path(path).absolute()))}?mode=ro" if read_only else str(path)
     conn = sqlite3.connect(
-        str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        target,
+        timeout=busy_timeout,
+        isolation_level=None,
+        check_same_thread=False,
+        uri=read_only,
     )
     try:
-        apply_pragmas(conn, synchronous, busy_timeout)
+        if read_only:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            apply_pragmas(conn, synchronous, busy_timeout)
     except BaseException:
         conn.close()
         raise
