@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from alarms.notify.registry import parse_settings
 from drivers.binding import DeviceBindings
 from monitor.config.sections import SiteConfig
-from monitor.core.secrets import redact
+from monitor.core.secrets import REDACTED, redact, secrets_deferred
 
 
 def effective_config(
@@ -39,10 +39,13 @@ def effective_config(
 
 
 def _notifier(raw: Mapping[str, Any]) -> object:
+    """Dumped from its model; validated without reading a secret (a dump never holds one),
+    so ``check-config --without-secrets -v`` prints the daemon's hash."""
     try:
-        return parse_settings(raw).model_dump(mode="json")
-    except ValidationError:  # not reached after a successful load; never stored in clear
-        return redact(dict(raw))
+        with secrets_deferred():
+            return parse_settings(raw).model_dump(mode="json")
+    except ValidationError:  # not reached after a successful load: keep nothing but the type
+        return {key: value if key == "type" else REDACTED for key, value in raw.items()}
 
 
 def _devices(data: dict[str, Any], bindings: DeviceBindings) -> None:

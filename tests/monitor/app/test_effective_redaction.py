@@ -22,7 +22,7 @@ from alarms.notify.webhook import SecretHeader, WebhookSettings
 from alarms.people import Person
 from drivers.mqtt.config import MqttSettings
 from monitor.app.config import ConfigError, load
-from monitor.core.secrets import REDACTED, Secret, secret_field_names
+from monitor.core.secrets import REDACTED, Secret, secret_field_names, secrets_deferred
 from tests.fakes import write_config
 
 SLACK = "https://hooks.slack.com/services/T0001/B0002/Xq9zSLACKSECRET"
@@ -148,3 +148,18 @@ def test_a_notifier_secret_without_its_twins_is_refused_at_class_creation() -> N
         class Careless(NotifierSettings):
             token: Secret | None = None
             token_file: str | None = None
+
+
+def test_the_stored_configuration_does_not_need_the_secrets_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check-config --without-secrets -v`` prints the hash the daemon records."""
+    config = write_config(tmp_path, _config(tmp_path))
+    installed = load(config)
+    monkeypatch.delenv("TICKET_URL")
+    monkeypatch.delenv("TICKET_SEED")
+    (tmp_path / "teams-url").unlink()
+    with secrets_deferred():
+        without = load(config)
+    assert without.effective_json == installed.effective_json
+    assert without.sha256 == installed.sha256
