@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.core.file_access import FileAccess
+from monitor.store.base import StoreError
 
 LOCK_SUFFIX = ".lock"
 _MAX_READ = 4096
@@ -52,8 +53,11 @@ class StoreLock:
         return self._fd is not None
 
     def acquire(self, now: datetime | None = None) -> StoreLock:
-        self.access.make_dir(self.path.parent)
-        fd = self.access.open(self.path, os.O_RDWR)
+        try:
+            self.access.make_dir(self.path.parent)
+            fd = self.access.open(self.path, os.O_RDWR)
+        except OSError as exc:  # a folder we may not write, a group we are not in
+            raise StoreError(f"cannot take the lock {self.path}: {exc.strerror}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

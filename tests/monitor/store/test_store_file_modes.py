@@ -269,3 +269,14 @@ async def test_a_group_member_verifies_the_store_and_an_outsider_is_refused(
             refusal = f"coldwatch: store {store}: cannot read it: permission denied\n"
             assert outsider.stderr == refusal, when
             await daemon.stop()
+    # nor can an outsider start a daemon on it: one line, no traceback, nothing written
+    before = store.read_bytes()
+    argv = [python, "-m", "monitor.app.cli", "run", "-c", str(config)]
+    started = await asyncio.to_thread(_as_user, accounts.outsider, argv, base)
+    assert started.returncode == 1
+    lock = f"{store}.lock"
+    assert (
+        started.stderr
+        == f"coldwatch: not started: cannot take the lock {lock}: Permission denied\n"
+    )
+    assert store.read_bytes() == before
