@@ -25,12 +25,12 @@ import re
 from pathlib import Path
 from typing import IO
 
+from monitor.core.file_access import FileAccess
 from monitor.core.logs import RateLimiter
 
 log = logging.getLogger("alarms.ack")
 
 CAPACITY = 200_000
-FILE_MODE = 0o640
 _LINE = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -42,8 +42,11 @@ class ReplayGuard:
     """``open()`` reads the journal back; ``first_time(key)`` says whether ``key`` is new
     (and remembers it); ``close()``. ``path`` None: in memory only."""
 
-    def __init__(self, path: Path | None, capacity: int = CAPACITY) -> None:
+    def __init__(
+        self, path: Path | None, capacity: int = CAPACITY, files: FileAccess | None = None
+    ) -> None:
         self.path = path
+        self.files = files or FileAccess()  # 0640, the store's group
         self.half = max(1, capacity // 2)
         self._current: set[str] = set()
         self._previous: set[str] = set()
@@ -110,7 +113,7 @@ class ReplayGuard:
 
     def _append(self) -> IO[str]:
         assert self.path is not None
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        fd = self.files.open(self.path, os.O_WRONLY | os.O_APPEND)
         return os.fdopen(fd, "a", encoding="ascii")
 
     def _complain(self, what: str) -> None:

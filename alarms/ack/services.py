@@ -77,7 +77,7 @@ class AckServices:
             PinLockout(clock, lockout.attempts, lockout.window, lockout.duration, self.lockout_log),
             self.refusals,
         )
-        self.replays = ReplayGuard(store_file.parent / REPLAY_NAME)
+        self.replays = ReplayGuard(store_file.parent / REPLAY_NAME, files=files)
         self.webhook: TwilioWebhook | None = None
         self.poller: TwilioPoller | None = None
         self.control: ControlServer | None = None

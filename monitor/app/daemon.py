@@ -91,7 +91,7 @@ class Daemon:
         self.lock = StoreLock(store_file, access).acquire() if store is None else None
         self.store = store or open_store(cfg.store, base_dir)
         # what paging must record while the store refuses writes waits here (fail open)
-        self.journal = FallbackJournal(fallback_journal_path(cfg.store, base_dir))
+        self.journal = FallbackJournal(fallback_journal_path(cfg.store, base_dir), files=access)
         self.writer = StoreWriter(
             self.store,
             self.clock,

@@ -117,13 +117,13 @@ def _read_secret_file(name: str, file: str) -> str:
 def redact(obj: object) -> object:
     """A deep copy of a JSON-like structure with the value of every key named like a secret
     replaced: the second net over a dump of models whose secrets are typed :data:`Secret`.
-    A mapping under such a key is walked rather than replaced (``secret_headers``: the header
-    names are no secret, their values are)."""
+    Mappings under such a key are walked rather than replaced (``secret_headers``: the header
+    names are no secret; ``tokens: [{person, token}]``: the people are not)."""
     if isinstance(obj, dict):
         return {
             k: (
                 REDACTED
-                if is_secret_key(str(k)) and v not in (None, "") and not isinstance(v, dict)
+                if is_secret_key(str(k)) and v not in (None, "") and not _mappings(v)
                 else redact(v)
             )
             for k, v in obj.items()
@@ -131,3 +131,9 @@ def redact(obj: object) -> object:
     if isinstance(obj, list):
         return [redact(v) for v in obj]
     return obj
+
+
+def _mappings(value: object) -> bool:
+    return isinstance(value, dict) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+    )

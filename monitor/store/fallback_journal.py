@@ -32,13 +32,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.core.file_access import FileAccess
 from monitor.core.logs import RateLimiter
 
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10_000
 MAX_BYTES = 8 * 1024 * 1024
-FILE_MODE = 0o640
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,11 @@ class FallbackJournal:
         *,
         max_entries: int = MAX_ENTRIES,
         max_bytes: int = MAX_BYTES,
+        files: FileAccess | None = None,
     ) -> None:
         self.path = path
+        self.files = files or FileAccess()
+        """The file is the store's: ``0640`` with its group."""
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.dropped = 0
@@ -142,9 +145,7 @@ class FallbackJournal:
         if self.path is None or self._file_bytes + len(line) > self.max_bytes:
             return
         try:
-            fd = os.open(
-                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE
-            )
+            fd = self.files.open(self.path, os.O_WRONLY | os.O_APPEND)
             try:
                 os.write(fd, line)
                 os.fsync(fd)

@@ -28,10 +28,12 @@ from typing import Any
 import pytest
 
 import monitor
+from alarms.ack.replay import ReplayGuard
 from alarms.ack.twilio_poller import PollState
 from monitor.app.config import load
 from monitor.app.daemon import Daemon
 from monitor.core.file_access import FileAccess, group_id
+from monitor.store.fallback_journal import FallbackJournal
 from tests.conftest import free_port
 from tests.core.test_daemon_paging_health import until
 from tests.fakes import write_config
@@ -190,15 +192,23 @@ async def test_files_are_0640_and_folders_0750_with_the_group(
     assert {name: _mode_and_group(records / name) for name in want} == want
 
 
-def test_twilio_poll_state_and_an_older_wider_file(base: Path, accounts: Accounts) -> None:
+def test_the_journals_and_an_older_wider_file(base: Path, accounts: Accounts) -> None:
+    """The Twilio poll state and replay journal and the fallback journal, whatever the umask;
+    a file an older version left wider is narrowed and given the group, never widened."""
     access = FileAccess(accounts.gid)
-    state = base / "twilio-poll.json"
     previous = os.umask(0)
     try:
-        PollState(datetime(2026, 3, 1, tzinfo=UTC)).save(state, access)
+        PollState(datetime(2026, 3, 1, tzinfo=UTC)).save(base / "twilio-poll.json", access)
+        guard = ReplayGuard(base / "twilio-replay.log", files=access)
+        guard.open()
+        assert guard.first_time("SM0001")
+        guard.close()
+        journal = FallbackJournal(base / "fallback.journal", files=access)
+        assert journal.append("notification_log", datetime(2026, 3, 1, tzinfo=UTC), {"a": 1})
     finally:
         os.umask(previous)
-    assert _mode_and_group(state) == ("0o640", accounts.gid)
+    for name in ("twilio-poll.json", "twilio-replay.log", "fallback.journal"):
+        assert _mode_and_group(base / name) == ("0o640", accounts.gid), name
     older = base / "older.db"
     older.write_text("")
     older.chmod(0o666)
