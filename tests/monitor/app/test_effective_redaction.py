@@ -4,13 +4,18 @@ acknowledgement section), whatever its key is called; where a secret comes from 
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel
 
+import alarms
+import drivers
+import monitor
 from alarms.ack.config import HttpApiSettings, HttpToken, TwilioInboundSettings
 from alarms.notify.base import NotifierSettings
 from alarms.notify.email import EmailSettings
@@ -167,3 +172,33 @@ def test_the_stored_configuration_does_not_need_the_secrets_installed(
     with secrets_deferred():
         without = load(config)
     assert (without.effective_json, without.sha256) == expected  # computed outside, as the CLI
+
+
+def _project_models() -> list[type[BaseModel]]:
+    for package in (alarms, drivers, monitor):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            importlib.import_module(module.name)
+    found: list[type[BaseModel]] = []
+    stack: list[type[BaseModel]] = [BaseModel]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            if sub.__module__.split(".")[0] in ("alarms", "drivers", "monitor"):
+                found.append(sub)
+    return found
+
+
+def test_every_setting_read_from_a_variable_or_a_file_is_typed_secret() -> None:
+    """The schema says what is secret: a key with ``_env`` and ``_file`` twins is one, and
+    must be typed Secret, or it would be stored in clear."""
+    models = _project_models()
+    assert WebhookSettings in models and MqttSettings in models
+    untyped = [
+        f"{model.__module__}.{model.__name__}.{name[: -len('_env')]}"
+        for model in models
+        for name in model.model_fields
+        if name.endswith("_env")
+        and f"{name[: -len('_env')]}_file" in model.model_fields
+        and name[: -len("_env")] not in secret_field_names(model)
+    ]
+    assert untyped == []
