@@ -64,22 +64,30 @@ class FileAccess:
             self._own(folder, DIR_MODE)
 
     def create(self, path: Path) -> None:
-        """``path`` as an empty file if missing (see :meth:`open`)."""
-        os.close(self.open(path, os.O_WRONLY))
+        """``path`` as an empty ``0640`` file with the group if missing; an existing one is
+        narrowed without being opened (SQLite's side files: see :meth:`narrow`)."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+        except FileExistsError:
+            self.narrow(path)
+            return
+        try:
+            self._own_fd(fd)
+        finally:
+            os.close(fd)
 
     def open(self, path: Path, flags: int) -> int:
         """``os.open(path, flags | O_CREAT)``: a file created here is exactly ``0640`` with the
-        group (whatever the umask), an existing one is narrowed (:meth:`narrow`); the caller
-        closes the descriptor."""
+        group (whatever the umask), an existing one is narrowed; the caller closes the
+        descriptor. Not for a file SQLite has open in this process (see :meth:`narrow`)."""
         flags |= os.O_CLOEXEC
         try:
             fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            created = True
         except FileExistsError:
-            fd = os.open(path, flags)
-            created = False
+            self.narrow(path)
+            return os.open(path, flags)
         try:
-            self._own_fd(fd, FILE_MODE if created else None)
+            self._own_fd(fd)
         except BaseException:
             os.close(fd)
             raise
@@ -87,29 +95,31 @@ class FileAccess:
 
     def narrow(self, path: Path) -> None:
         """Give an existing file the group and take away any permission beyond ``0640``
-        (a narrower mode stays)."""
+        (a narrower mode stays). By path, never through a descriptor: closing a descriptor
+        of a file drops every POSIX lock this process holds on it, and SQLite's connections
+        hold theirs on the store, ``-wal`` and ``-shm`` (another process would then take the
+        store for unused and reset the ``-shm`` under them)."""
         self._own_path(path, None)
 
     def claim(self, path: Path) -> None:
         """A file a library has just created for us (SQLite's store): exactly ``0640`` with
-        the group, whatever the umask gave it."""
+        the group, whatever the umask gave it (by path, as :meth:`narrow`)."""
         self._own_path(path, FILE_MODE)
 
     def _own_path(self, path: Path, exact: int | None) -> None:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            self._own_fd(fd, exact)
-        finally:
-            os.close(fd)
-
-    def _own_fd(self, fd: int, exact: int | None) -> None:
-        st = os.fstat(fd)
+        st = path.stat()
         if self.gid is not None and st.st_gid != self.gid:
-            os.fchown(fd, -1, self.gid)
+            os.chown(path, -1, self.gid)
         mode = stat.S_IMODE(st.st_mode)
         wanted = exact if exact is not None else mode & FILE_MODE
         if mode != wanted:
-            os.fchmod(fd, wanted)
+            path.chmod(wanted)
+
+    def _own_fd(self, fd: int) -> None:
+        """A file just created here: exactly ``0640`` with the group."""
+        if self.gid is not None:
+            os.fchown(fd, -1, self.gid)
+        os.fchmod(fd, FILE_MODE)  # the umask may have narrowed it
 
     def _own(self, folder: Path, mode: int) -> None:
         if self.gid is not None:
