@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.clock import FakeClock
+from tests.support.ports import free_port
 
 # Threads that belong to the interpreter or to libraries' long-lived pools, not to a test.
 _ALLOWED_THREAD_PREFIXES = ("asyncio_", "ThreadPoolExecutor", "pytest_timeout")
@@ -62,12 +62,6 @@ async def _no_leaked_tasks() -> AsyncIterator[None]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -42,8 +42,7 @@ from alarms.notify.sms import (
 from alarms.notify.twilio_voice import TwilioVoiceNotifier, TwilioVoiceSettings
 from alarms.notify.twiml import MAX_TWIML, call_twiml, spelled
 from monitor.clock import FakeClock
-from tests.alarms.conftest import Factory, Harness
-from tests.alarms.test_ack_support import (
+from tests.support.ack import (
     ACCOUNT,
     BASE,
     OUR_NUMBER,
@@ -53,9 +52,10 @@ from tests.alarms.test_ack_support import (
     signed_post,
     sms_params,
 )
-from tests.alarms.test_escalation_support import SOP, Rig
-from tests.alarms.test_notify_support import notification
-from tests.conftest import free_port
+from tests.support.alarm_engine import Factory, Harness
+from tests.support.escalation import SOP, Rig
+from tests.support.notify import notification
+from tests.support.ports import free_port
 
 S = AlarmState
 ALICE = "+4915100000001"  # the escalation tests' people: alice on call, bob, sam tier 2

@@ -17,7 +17,7 @@ from alarms.ack.config import (
     os_user_map,
 )
 from alarms.notify.people import Person
-from tests.alarms.test_ack_support import ACCOUNT
+from tests.support.ack import ACCOUNT
 
 TWILIO: dict[str, Any] = {"account_sid": ACCOUNT, "auth_token_env": "TWILIO_TOKEN_FOR_TEST"}
 

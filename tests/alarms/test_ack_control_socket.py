@@ -24,8 +24,8 @@ import pytest
 from alarms.ack import control_client as cc
 from alarms.ack.control_socket import ControlServer
 from alarms.model import AlarmState
-from tests.alarms.test_ack_support import Stack, stack_fixture  # noqa: F401
-from tests.alarms.test_states import KEY
+from tests.support.ack import Stack, stack_fixture  # noqa: F401
+from tests.support.alarm_engine import KEY
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 

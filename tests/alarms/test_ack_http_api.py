@@ -15,9 +15,9 @@ from alarms.ack.config import AckConfig, HttpApiSettings
 from alarms.ack.http_api import HttpApi
 from alarms.codes import make_code
 from alarms.model import AlarmState
-from tests.alarms.test_ack_support import Stack, stack_fixture  # noqa: F401
-from tests.alarms.test_states import KEY
-from tests.conftest import free_port
+from tests.support.ack import Stack, stack_fixture  # noqa: F401
+from tests.support.alarm_engine import KEY
+from tests.support.ports import free_port
 
 Start = Callable[..., Any]
 

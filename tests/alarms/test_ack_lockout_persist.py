@@ -23,14 +23,14 @@ from alarms.notify.people import Directory
 from monitor.clock import FakeClock
 from monitor.store.sqlite import SQLiteStore
 from monitor.store.sqlite_schema import APPEND_ONLY_MESSAGE
-from tests.alarms.test_ack_support import (
+from tests.support.ack import (
     ALICE_PHONE,
     BOB_PHONE,
     Stack,
     people,
     stack_fixture,  # noqa: F401  (the stack fixture)
 )
-from tests.alarms.test_states import KEY
+from tests.support.alarm_engine import KEY
 
 PHONE = "+4915112345678"
 

@@ -21,7 +21,7 @@ from alarms.ack.refusals import Refusal
 from alarms.ack.services import AckServices
 from alarms.model import AlarmState
 from alarms.notify.people import Directory, Person
-from tests.alarms.test_ack_support import (
+from tests.support.ack import (
     ACCOUNT,
     ALICE_PHONE,
     OUR_NUMBER,
@@ -32,7 +32,7 @@ from tests.alarms.test_ack_support import (
     sms_params,
     stack_fixture,  # noqa: F401
 )
-from tests.alarms.test_states import KEY
+from tests.support.alarm_engine import KEY
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 

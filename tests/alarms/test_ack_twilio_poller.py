@@ -16,7 +16,7 @@ import pytest
 from alarms.ack.config import TwilioInboundSettings
 from alarms.ack.twilio_poller import TwilioPoller
 from alarms.model import AlarmState
-from tests.alarms.test_ack_support import (
+from tests.support.ack import (
     ACCOUNT,
     ALICE_PHONE,
     BOB_PHONE,
@@ -27,7 +27,7 @@ from tests.alarms.test_ack_support import (
     Stack,
     stack_fixture,  # noqa: F401  (the stack fixture)
 )
-from tests.alarms.test_states import KEY
+from tests.support.alarm_engine import KEY
 
 Make = Callable[[], TwilioPoller]
 

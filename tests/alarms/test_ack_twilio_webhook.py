@@ -20,7 +20,7 @@ from alarms.ack.voice import VoiceFlow
 from alarms.codes import make_code
 from alarms.model import AlarmState
 from alarms.notify.sms import is_gsm7
-from tests.alarms.test_ack_support import (
+from tests.support.ack import (
     ALICE_PHONE,
     BASE,
     BOB_PHONE,
@@ -31,8 +31,8 @@ from tests.alarms.test_ack_support import (
     sms_params,
     stack_fixture,  # noqa: F401  (the stack fixture)
 )
-from tests.alarms.test_states import KEY
-from tests.conftest import free_port
+from tests.support.alarm_engine import KEY
+from tests.support.ports import free_port
 
 
 @dataclass

@@ -10,8 +10,8 @@ import pytest
 from alarms.model import Level, Priority
 from alarms.rules import compile_rules
 from monitor.config.loader import ConfigError, load
-from tests.alarms.conftest import ULT_CHANNELS, config_data
-from tests.fakes import write_config
+from tests.support.alarm_engine import ULT_CHANNELS, config_data
+from tests.support.fakes import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

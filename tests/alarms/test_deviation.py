@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alarms.model import AlarmState
-from tests.alarms.conftest import Factory, at
+from tests.support.alarm_engine import Factory, at
 
 S = AlarmState
 

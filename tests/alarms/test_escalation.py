@@ -11,7 +11,7 @@ from alarms.model import AlarmState, AnnouncementKind, Level, Priority
 from alarms.notify.base import NotifyError
 from alarms.notify.sms import compose_sms
 from monitor.clock import FakeClock
-from tests.alarms.test_escalation_support import SOP, Rig, paging, view
+from tests.support.escalation import SOP, Rig, paging, view
 
 K = AnnouncementKind
 S = AlarmState

@@ -19,7 +19,7 @@ from alarms.escalation.config import (
 from alarms.escalation.policy import Policy, Router
 from alarms.model import ConditionKind, Level, Priority
 from monitor.config.loader import load
-from tests.alarms.test_escalation_support import paging_data, view
+from tests.support.escalation import paging_data, view
 
 ROOT = Path(__file__).resolve().parents[2]
 

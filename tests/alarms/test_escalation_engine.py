@@ -15,8 +15,8 @@ from alarms.escalation.state import SQLiteEscalationLog
 from alarms.model import AlarmState
 from alarms.notify.log_sqlite import SQLiteLog
 from monitor.clock import FakeClock
-from tests.alarms.conftest import Factory, Harness, make_config
-from tests.alarms.test_escalation_support import SOP, Rig
+from tests.support.alarm_engine import Factory, Harness, make_config
+from tests.support.escalation import SOP, Rig
 
 S = AlarmState
 KEY = "box.t/warm"

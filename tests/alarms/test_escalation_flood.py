@@ -10,7 +10,7 @@ from alarms.model import AnnouncementKind, Priority
 from alarms.notify.message import first_sentence
 from alarms.notify.sms import compose_sms, flood_codes
 from monitor.clock import FakeClock
-from tests.alarms.test_escalation_support import Rig, paging, paging_data
+from tests.support.escalation import Rig, paging, paging_data
 
 K = AnnouncementKind
 CODES = ["A1007", "A1015", "A1023", "A1031", "A1049"]
@@ -102,7 +102,7 @@ async def test_the_end_of_the_flood_flushes_and_stops_bundling(clock: FakeClock)
 
 
 def test_bundle_text_never_ends_its_first_sentence_early() -> None:
-    from tests.alarms.test_notify_support import notification
+    from tests.support.notify import notification
 
     a = notification(alarm_id="A1007", equipment="Freezer no. 7. Room 2")
     b = notification(alarm_id="A1015", priority="high")
@@ -112,7 +112,7 @@ def test_bundle_text_never_ends_its_first_sentence_early() -> None:
 
 
 def test_bundle_items_never_hold_the_separator() -> None:
-    from tests.alarms.test_notify_support import notification
+    from tests.support.notify import notification
 
     a = notification(alarm_id="A1007", equipment="ULT-03; room 2;shelf 4")
     b = notification(alarm_id="A1015", condition="high; door")
@@ -123,7 +123,7 @@ def test_bundle_items_never_hold_the_separator() -> None:
 
 
 def test_an_alarm_held_twice_is_listed_once_head_first() -> None:
-    from tests.alarms.test_notify_support import notification
+    from tests.support.notify import notification
 
     a = notification(alarm_id="A1007", priority="high")
     b = notification(alarm_id="A1010", priority="critical")

@@ -23,7 +23,7 @@ from alarms.model import AlarmState, AnnouncementKind
 from alarms.notify.log import MemoryLog, NotificationLog
 from alarms.notify.log_sqlite import SQLiteLog
 from monitor.clock import FakeClock
-from tests.alarms.test_escalation_support import FakeSource, Rig, view
+from tests.support.escalation import FakeSource, Rig, view
 
 S = AlarmState
 K = AnnouncementKind

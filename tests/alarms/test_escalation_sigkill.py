@@ -38,7 +38,7 @@ from monitor.config.loader import load
 from monitor.daemon import service_user
 from monitor.model import EventKind
 from monitor.store.factory import open_store
-from tests.fixtures_modbus import Unit, at, encode, modbus_server
+from tests.support.modbus_server import Unit, at, encode, modbus_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TIER_WAIT = 2.0

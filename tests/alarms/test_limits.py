@@ -6,7 +6,7 @@ from typing import Any
 
 from alarms.model import AlarmState, Level, Priority
 from monitor.model import Quality
-from tests.alarms.conftest import Factory, at
+from tests.support.alarm_engine import Factory, at
 
 S = AlarmState
 KEY = "box.t/lim"

@@ -20,7 +20,7 @@ from alarms.notify.log import MemoryLog, NotificationLog
 from alarms.notify.log_sqlite import SQLiteLog
 from alarms.notify.people import Directory, Group
 from monitor.clock import FakeClock
-from tests.alarms.test_notify_support import ScriptedNotifier, notification, person
+from tests.support.notify import ScriptedNotifier, notification, person
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = RetryPolicy(attempts=3, initial_backoff=10, factor=2, max_backoff=60, timeout=30)
@@ -328,7 +328,7 @@ import asyncio, pathlib, sys
 from alarms.notify.delivery import Delivery
 from alarms.notify.log_sqlite import SQLiteLog
 from monitor.clock import SystemClock
-from tests.alarms.test_notify_support import notification, person
+from tests.support.notify import notification, person
 
 class Hanging:
     async def send(self, n, target):

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from alarms.notify.base import NotifyError
 from alarms.notify.email import EmailNotifier, EmailSettings
 from monitor.clock import FakeClock
-from tests.alarms.test_notify_support import SOP, T0, Tls, make_tls, notification, person
-from tests.conftest import free_port
+from tests.support.notify import SOP, T0, Tls, make_tls, notification, person
+from tests.support.ports import free_port
 
 
 @dataclass

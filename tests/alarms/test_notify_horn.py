@@ -9,16 +9,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pymodbus.client import AsyncModbusTcpClient
 
 from alarms.notify.base import NotifyError
 from alarms.notify.horn import HornNotifier, HornSettings
 from monitor.clock import FakeClock
-from tests.alarms.test_notify_support import notification, person
-from tests.conftest import free_port
-from tests.fixtures_modbus import ModbusTestServer, Unit, modbus_server
+from tests.support.modbus_server import HORN_COIL, ModbusTestServer, Unit, modbus_server, read_coil
+from tests.support.notify import notification, person
+from tests.support.ports import free_port
 
-COIL = 5
+COIL = HORN_COIL
 HORN = person("lab-horn", channels=("horn",), phone=None, email=None, pin=None)
 
 
@@ -26,17 +25,6 @@ HORN = person("lab-horn", channels=("horn",), phone=None, email=None, pin=None)
 async def server() -> AsyncIterator[ModbusTestServer]:
     async with modbus_server(free_port(), Unit(coils={COIL: False})) as srv:
         yield srv
-
-
-async def read_coil(port: int, address: int = COIL) -> bool:
-    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
-    try:
-        assert await client.connect()
-        response = await client.read_coils(address, count=1, device_id=1)
-        assert not response.isError()
-        return bool(response.bits[0])
-    finally:
-        client.close()
 
 
 async def wait_coil(port: int, want: bool, within: float = 2.0) -> None:

@@ -13,7 +13,7 @@ from alarms.notify.log import LogRecord, MemoryLog, NotificationLog
 from alarms.notify.log_sqlite import SQLiteLog
 from monitor.store.base import StoreError
 from monitor.store.sqlite import SQLiteStore
-from tests.alarms.test_notify_support import T0
+from tests.support.notify import T0
 
 
 def record(key: str, who: str, status: str, minutes: float = 0, **more: object) -> LogRecord:

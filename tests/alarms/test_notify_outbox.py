@@ -11,7 +11,7 @@ import pytest
 from alarms.notify.base import NotifyError
 from alarms.notify.outbox import OutboxNotifier, OutboxSettings
 from alarms.notify.sms import compose_sms
-from tests.alarms.test_notify_support import notification, person
+from tests.support.notify import notification, person
 
 
 async def test_a_line_per_notification(tmp_path: Path) -> None:

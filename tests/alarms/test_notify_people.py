@@ -16,7 +16,7 @@ from alarms.notify.twilio_sms import TwilioSmsNotifier
 from alarms.notify.twilio_voice import TwilioVoiceNotifier
 from alarms.notify.webhook import WebhookNotifier
 from monitor.clock import FakeClock
-from tests.alarms.test_notify_support import ACCOUNT, T0, person
+from tests.support.notify import ACCOUNT, T0, person
 
 
 def test_person_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

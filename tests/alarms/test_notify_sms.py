@@ -18,7 +18,7 @@ from alarms.notify.sms import (
     to_gsm7,
     truncate,
 )
-from tests.alarms.test_notify_support import T0, notification
+from tests.support.notify import T0, notification
 
 
 def test_transliteration_keeps_gsm_and_replaces_the_rest() -> None:

@@ -23,7 +23,7 @@ from alarms.notify.twiml import (
     pin_prompt_twiml,
     say_twiml,
 )
-from tests.alarms.test_notify_support import (
+from tests.support.notify import (
     ACCOUNT,
     FakeTwilioHttp,
     notification,

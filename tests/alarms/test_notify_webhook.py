@@ -14,8 +14,8 @@ from aiohttp import web
 
 from alarms.notify.base import NotifyError
 from alarms.notify.webhook import WebhookNotifier, WebhookSettings
-from tests.alarms.test_notify_support import Tls, make_tls, notification, person
-from tests.conftest import free_port
+from tests.support.notify import Tls, make_tls, notification, person
+from tests.support.ports import free_port
 
 SOP = "Move material to ULT-07 <now> & call QA. Then log it."
 SUMMARY = (
@@ -337,7 +337,7 @@ def test_a_bundle_tells_chat_readers_to_acknowledge_every_code() -> None:
     from alarms.escalation.messages import bundle
     from alarms.notify.email import body as email_body
     from alarms.notify.webhook import ack_hint
-    from tests.alarms.test_notify_support import notification
+    from tests.support.notify import notification
 
     at = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
     page = bundle([notification(), notification(alarm_id="A1015")], "esc/bundle/alice/x", at)

@@ -11,7 +11,7 @@ from monitor.coordinator import Coordinator
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
 from monitor.store.sqlite import SQLiteStore
-from tests.fakes import FakePolled, fake_config
+from tests.support.fakes import FakePolled, fake_config
 
 
 async def test_a_warming_freezer_and_a_dead_device_through_the_pipeline(

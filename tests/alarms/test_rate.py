@@ -9,7 +9,7 @@ from alarms.conditions.rate import RateCondition
 from alarms.model import AlarmState, Priority
 from alarms.rules import Rule
 from monitor.model import Reading
-from tests.alarms.conftest import Factory, at
+from tests.support.alarm_engine import Factory, at
 
 KEY = "box.t/rate"
 

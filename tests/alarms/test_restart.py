@@ -9,8 +9,7 @@ import pytest
 
 from alarms.model import AlarmCommandError, AlarmState
 from monitor.store.base import StoreError
-from tests.alarms.conftest import Factory, at
-from tests.alarms.test_states import KEY, cfg
+from tests.support.alarm_engine import KEY, Factory, at, cfg
 
 S = AlarmState
 
@@ -98,7 +97,7 @@ async def test_a_removed_rule_is_retired_on_the_record(engine_factory: Factory) 
 async def test_reload_keeps_states_and_records_who(engine_factory: Factory) -> None:
     h = await engine_factory(**cfg())
     await h.push("box.t", 11.0, 0)
-    from tests.alarms.conftest import make_config
+    from tests.support.alarm_engine import make_config
 
     tmp = h.store.path.parent / "reload"
     tmp.mkdir()

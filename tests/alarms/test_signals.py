@@ -7,7 +7,7 @@ from typing import Any
 
 from alarms.model import AlarmState, Priority
 from monitor.model import EventKind, Quality
-from tests.alarms.conftest import Factory, at
+from tests.support.alarm_engine import Factory, at
 
 S = AlarmState
 

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.store.base import AlarmRecord
 from monitor.store.sqlite import SQLiteStore
-from tests.alarms.conftest import at
+from tests.support.alarm_engine import at
 
 
 @pytest.fixture

@@ -25,10 +25,10 @@ from monitor.clock import FakeClock
 from monitor.config.loader import ConfigError, load
 from monitor.model import FLAG_CALIBRATION_OVERDUE, Event, EventKind, Quality, Reading
 from monitor.store.sqlite import SQLiteStore
-from tests.alarms.conftest import ULT_CHANNELS, config_data
-from tests.alarms.test_escalation_support import SOP, TWILIO, Rig
-from tests.alarms.test_notify_support import ScriptedNotifier
-from tests.fakes import write_config
+from tests.support.alarm_engine import ULT_CHANNELS, config_data
+from tests.support.escalation import SOP, TWILIO, Rig
+from tests.support.fakes import write_config
+from tests.support.notify import ScriptedNotifier
 
 S = AlarmState
 WARM = "fr.temp/warm"

@@ -14,7 +14,7 @@ from monitor.coordinator import Coordinator, stagger_offset
 from monitor.metrics import Metrics
 from monitor.model import FLAG_CALIBRATION_OVERDUE, EventKind, Quality
 from monitor.pipeline import Pipeline
-from tests.fakes import Collector, FakePolled, FakeStreaming, fake_config
+from tests.support.fakes import Collector, FakePolled, FakeStreaming, fake_config
 
 
 def dev(id: str, **kw: Any) -> dict[str, Any]:

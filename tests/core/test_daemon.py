@@ -39,7 +39,7 @@ def example_with_store(tmp_path: Path, port_a: int, port_b: int) -> Path:
 
 
 def test_runs_with_no_device_reachable_and_stops_cleanly(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     config = example_with_store(tmp_path, free_port(), free_port())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -139,7 +139,7 @@ def _start(config: Path, cwd: Path) -> subprocess.Popen[bytes]:
 
 
 def test_a_killed_daemon_is_noticed_at_the_next_start(tmp_path: Path) -> None:
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     config = example_with_store(tmp_path, free_port(), free_port())
     db = tmp_path / "cw.db"
@@ -191,7 +191,7 @@ async def test_the_start_is_on_disk_before_anything_can_page(tmp_path: Path) -> 
     ``daemon_started`` is committed before the alarm engine, the escalator or the pollers
     start (they write alarm records and pages at once, readings and events come batched)."""
     from monitor.daemon import Daemon
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     config = example_with_store(tmp_path, free_port(), free_port())
     daemon = Daemon(load(config), base_dir=tmp_path)
@@ -217,7 +217,7 @@ async def test_a_store_that_refuses_the_start_marker_does_not_stop_the_daemon(
 
     from monitor.daemon import Daemon
     from monitor.store.base import StoreError
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     config = example_with_store(tmp_path, free_port(), free_port())
     daemon = Daemon(load(config), base_dir=tmp_path)

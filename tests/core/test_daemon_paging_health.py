@@ -13,15 +13,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import tests.fakes  # noqa: F401  (registers the in-memory drivers)
+import tests.support.fakes  # noqa: F401  (registers the in-memory drivers)
 from alarms.model import AlarmState
 from monitor.daemon import Daemon
 from monitor.model import EventKind
 from monitor.store.factory import open_store
-from tests.alarms.test_notify_horn import read_coil
-from tests.conftest import free_port
-from tests.fakes import fake_config
-from tests.fixtures_modbus import ModbusTestServer, Unit, modbus_server
+from tests.support.fakes import fake_config
+from tests.support.modbus_server import ModbusTestServer, Unit, modbus_server, read_coil
+from tests.support.ports import free_port
 
 COIL = 3
 

@@ -20,7 +20,7 @@ from monitor.metrics import Metrics
 from monitor.model import Event, EventKind, Quality, Reading
 from monitor.pipeline import Pipeline, StoreWriter
 from monitor.store.sqlite import SQLiteStore
-from tests.fakes import Collector
+from tests.support.fakes import Collector
 
 GIB = 1 << 30
 

@@ -17,8 +17,8 @@ from drivers.modbus.config import ModbusPoint, ModbusSettings
 from drivers.modbus.driver import ModbusDriver
 from monitor.clock import SystemClock
 from monitor.model import Quality, Reading
-from tests.conftest import free_port
-from tests.fixtures_modbus import Unit, at, encode, modbus_server
+from tests.support.modbus_server import Unit, at, encode, modbus_server
+from tests.support.ports import free_port
 
 TS = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")

@@ -23,7 +23,7 @@ from drivers.modbus.codec import (
 from drivers.modbus.config import ModbusPoint, ModbusSettings
 from drivers.modbus.driver import Answer, Failed, ModbusDriver, Refused, _check
 from drivers.modbus.plan import Span, plan_requests, split
-from tests.fixtures_modbus import encode
+from tests.support.modbus_server import encode
 
 NUMERIC = {
     "int16": -12345,

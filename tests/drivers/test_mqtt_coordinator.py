@@ -21,8 +21,8 @@ from monitor.coordinator import Coordinator
 from monitor.metrics import Metrics
 from monitor.model import EventKind, Quality
 from monitor.pipeline import Pipeline
-from tests.fakes import Collector, fake_config
-from tests.mosquitto import Mosquitto, running_broker
+from tests.support.fakes import Collector, fake_config
+from tests.support.mosquitto import Mosquitto, running_broker
 
 pytestmark = pytest.mark.timeout(40)
 

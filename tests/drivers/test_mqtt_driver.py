@@ -26,7 +26,7 @@ from drivers.mqtt.config import MqttPoint, MqttSettings
 from drivers.mqtt.driver import MqttDriver
 from monitor.clock import SystemClock
 from monitor.model import FLAG_LATE, Quality, Reading
-from tests.mosquitto import HOST, Mosquitto, make_tls_files, mosquitto, running_broker
+from tests.support.mosquitto import HOST, Mosquitto, make_tls_files, mosquitto, running_broker
 
 __all__ = ["mosquitto"]  # the fixture, imported for pytest
 

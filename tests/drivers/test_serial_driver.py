@@ -22,7 +22,7 @@ from drivers.serial.port import Port
 from monitor.clock import SystemClock
 from monitor.config.loader import load
 from monitor.model import Quality, Reading
-from tests.serial_peer import LineDevice, PtyPeer, TcpPeer, forma_frame, taylor_wharton_line
+from tests.support.serial_peer import LineDevice, PtyPeer, TcpPeer, forma_frame, taylor_wharton_line
 
 TS = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FORMA_VALUE = r"-\s*(?P<value>-?\d+)\s*C"

@@ -15,8 +15,8 @@ from monitor.coordinator import Coordinator
 from monitor.metrics import Metrics
 from monitor.model import EventKind, Quality, Reading
 from monitor.pipeline import Pipeline
-from tests.fakes import Collector, fake_config
-from tests.serial_peer import LineDevice, PtyPeer, TcpPeer, forma_frame
+from tests.support.fakes import Collector, fake_config
+from tests.support.serial_peer import LineDevice, PtyPeer, TcpPeer, forma_frame
 
 INTERVAL = 0.2
 

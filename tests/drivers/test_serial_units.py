@@ -28,7 +28,7 @@ from drivers.serial.patterns import ChannelParser, EventMatcher
 from monitor.clock import SystemClock
 from monitor.config.loader import ConfigError
 from monitor.model import Quality, Reading
-from tests.fakes import fake_config
+from tests.support.fakes import fake_config
 
 TS = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FORMA_VALUE = r"-\s*(?P<value>-?\d+)\s*C"

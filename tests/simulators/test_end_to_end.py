@@ -27,7 +27,7 @@ from simulators.coldwatch_config import coldwatch_config, write_config
 from simulators.control_client import call
 from simulators.runner import serving
 from simulators.simulation import Simulation
-from tests.simulators.test_sim_harness import sim_config
+from tests.support.sim_harness import sim_config
 
 pytestmark = pytest.mark.timeout(60)
 

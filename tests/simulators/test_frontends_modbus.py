@@ -15,7 +15,7 @@ from simulators.frontends.modbus_frames import AsciiSession, RtuSession, TcpSess
 from simulators.frontends.modbus_maps import tsx, vaisala
 from simulators.frontends.modbus_pdu import answer
 from simulators.simulation import Simulation
-from tests.simulators.test_sim_harness import good, quality, read_by_coldwatch, sim_config
+from tests.support.sim_harness import good, quality, read_by_coldwatch, sim_config
 
 IMAGE = {0x530: 0xFFFF, 0x531: 0xFCE0}
 

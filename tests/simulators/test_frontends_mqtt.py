@@ -18,8 +18,8 @@ import pytest
 from monitor.model import Quality
 from simulators.frontends.mqtt import MqttPublisher
 from simulators.simulation import Simulation
-from tests.mosquitto import Mosquitto, mosquitto  # noqa: F401  (the fixture)
-from tests.simulators.test_sim_harness import good, quality, read_by_coldwatch, sim_config
+from tests.support.mosquitto import Mosquitto, mosquitto  # noqa: F401  (the fixture)
+from tests.support.sim_harness import good, quality, read_by_coldwatch, sim_config
 
 pytestmark = pytest.mark.timeout(40)
 

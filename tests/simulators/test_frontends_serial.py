@@ -11,7 +11,7 @@ from monitor.clock import FakeClock
 from monitor.model import Quality
 from simulators.frontends.tec3000 import Tec3000Session
 from simulators.simulation import Simulation
-from tests.simulators.test_sim_harness import good, quality, read_by_coldwatch, sim_config
+from tests.support.sim_harness import good, quality, read_by_coldwatch, sim_config
 
 TEC = {
     "id": "tec",

@@ -18,7 +18,7 @@ from monitor.cli import main
 from simulators.control_client import ControlError, call, state_file_for
 from simulators.runner import serving
 from simulators.simulation import Simulation
-from tests.simulators.test_sim_harness import sim_config
+from tests.support.sim_harness import sim_config
 
 DEVICES = [
     {"id": "ult", "model": "ult_freezer", "frontend": {"type": "modbus", "map": "tsx"}},

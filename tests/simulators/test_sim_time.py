@@ -9,7 +9,7 @@ import pytest
 
 from monitor.clock import FakeClock
 from simulators.simulation import Simulation
-from tests.simulators.test_sim_harness import sim_config
+from tests.support.sim_harness import sim_config
 
 DEVICES = [
     {"id": "ult", "model": "ult_freezer", "frontend": {"type": "modbus", "map": "tsx"}},

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.model import Event, EventKind, Quality, Reading
 from monitor.store.sqlite import APPEND_ONLY_MESSAGE, SQLiteStore
-from tests.store.conftest import T0, at, drop_triggers, mixed, series
+from tests.support.store_data import T0, at, drop_triggers, mixed, series
 
 
 def _fill(store: SQLiteStore, batches: int = 20, size: int = 50) -> None:

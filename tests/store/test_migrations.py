@@ -13,7 +13,7 @@ from monitor.store import sqlite_schema
 from monitor.store.base import StoreError
 from monitor.store.sqlite import SQLiteStore
 from monitor.store.sqlite_schema import APPLICATION_ID, Migration, split_statements
-from tests.store.conftest import series
+from tests.support.store_data import series
 
 MIGRATIONS = Path(sqlite_schema.__file__).parent / "migrations"
 

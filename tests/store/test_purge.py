@@ -10,7 +10,7 @@ import pytest
 from monitor.model import Event, EventKind
 from monitor.store.base import StoreError
 from monitor.store.sqlite import SQLiteStore
-from tests.store.conftest import at, drop_triggers, mixed, series
+from tests.support.store_data import at, drop_triggers, mixed, series
 
 DAY = 86_400.0
 

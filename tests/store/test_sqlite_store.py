@@ -15,7 +15,7 @@ import pytest
 from monitor.model import FLAG_CALIBRATION_OVERDUE, FLAG_LATE, Event, EventKind, Quality, Reading
 from monitor.store.base import StoreError
 from monitor.store.sqlite import SQLiteStore, from_us, to_us
-from tests.store.conftest import T0, at, mixed, series
+from tests.support.store_data import T0, at, mixed, series
 
 
 def test_append_and_read_back_exactly(store: SQLiteStore) -> None:

@@ -25,8 +25,7 @@ from alarms.ack.refusals import Refusal, RefusalLog
 from alarms.ack.service import Acknowledger
 from alarms.notify.people import Directory, Person
 from monitor.clock import FakeClock
-from tests.alarms.conftest import Factory, Harness
-from tests.alarms.test_states import KEY, cfg
+from tests.support.alarm_engine import KEY, Factory, Harness, cfg
 
 TOKEN = "test-auth-token-0123456789"
 BASE = "https://coldwatch.example.org"

@@ -1,6 +1,7 @@
 """A harness for the front-end tests: simulators read by the real coldwatch drivers under a
 real Coordinator (system clock), with the channel checks applied, through the coldwatch
-configuration the simulation generates for itself. The tests here check that configuration.
+configuration the simulation generates for itself (checked in
+tests/simulators/test_coldwatch_config.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from simulators.coldwatch_config import coldwatch_config, write_config
 from simulators.config import SimConfig
 from simulators.loader import parse
 from simulators.simulation import Simulation
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def sim_config(devices: list[dict[str, Any]], **top: Any) -> SimConfig:
@@ -111,25 +110,3 @@ async def read_by_coldwatch(
         yield watch
     finally:
         await coordinator.stop()
-
-
-# --- the generated configuration ---------------------------------------------------------
-
-
-async def test_demo_facility_generates_a_valid_coldwatch_config(tmp_path: Path) -> None:
-    from simulators.loader import load_sim_config
-
-    config = load_sim_config(ROOT / "config" / "sim-demo.yaml")
-    sim = Simulation(config, run_dir=tmp_path, broker=("127.0.0.1", 1), run_models=False)
-    async with sim:
-        loaded = generated_config(sim, tmp_path, 1.0)
-    channels = loaded.config.channels()
-    assert {d.id for d in loaded.config.devices} == set(sim.devices)
-    assert {d.driver for d in loaded.config.devices} == {"modbus", "serial", "mqtt"}
-    kinds = {eq.kind.value for eq, _ in channels.values()}
-    assert kinds == {"ult_freezer", "ln2_dewar", "co2_incubator", "controlled_rate_freezer"}
-    # the broken-probe value is declared where the protocol shows it as a number
-    assert -999.9 in channels["ult-01.cabinet_temp"][1].sentinels
-    assert -999.9 in channels["dewar-01.temperature"][1].sentinels
-    # any model behind any front end: the freezer's sample probe is the TSX map's TC2
-    assert channels["crf-01.tc2_temp"][1].name == "sample_temp at 0x04cc"

@@ -32,7 +32,7 @@ from alarms.notify.delivery import Delivery, RetryPolicy
 from alarms.notify.log import MemoryLog, NotificationLog
 from alarms.notify.message import Notification
 from monitor.clock import FakeClock
-from tests.alarms.test_notify_support import ScriptedNotifier
+from tests.support.notify import ScriptedNotifier
 
 K = AnnouncementKind
 S = AlarmState

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pymodbus import FramerType
-from pymodbus.client import ModbusTcpClient
+from pymodbus.client import AsyncModbusTcpClient, ModbusTcpClient
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ExceptionResponse
 from pymodbus.server import ModbusTcpServer
@@ -267,3 +267,18 @@ async def modbus_server(
         yield server
     finally:
         await server.stop()
+
+
+#: The coil the horn tests wire their horn to.
+HORN_COIL = 5
+
+
+async def read_coil(port: int, address: int = HORN_COIL) -> bool:
+    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+    try:
+        assert await client.connect()
+        response = await client.read_coils(address, count=1, device_id=1)
+        assert not response.isError()
+        return bool(response.bits[0])
+    finally:
+        client.close()

@@ -1,0 +1,16 @@
+"""Loopback ports for the tests' peers."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (the OS picks it).
+
+    Another process may take it before the caller listens on it: where a peer can listen on
+    port 0 itself and say which port it got, let it do that instead.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
