@@ -15,8 +15,9 @@ from monitor.clock import FakeClock
 from monitor.store.sqlite import SQLiteStore
 from tests.support.alarm_engine import Factory, Harness, crash, make_config
 
-# what config/alarms-example.yaml reads from the environment (as in tests/core/test_config.py):
-# its secrets are resolved when it is loaded, so the tests that load it need them set
+# what config/alarms-example.yaml reads from the environment (as in
+# tests/monitor/config/test_loader.py): its secrets are resolved when it is loaded, so the tests
+# that load it need them set
 EXAMPLE_SECRETS = {
     "TWILIO_AUTH_TOKEN": "not-a-real-token",
     "SMTP_PASSWORD": "not-a-real-password",

@@ -27,8 +27,9 @@ from monitor.store.side_chain import (
 )
 from monitor.store.sqlite import SQLiteStore
 from monitor.store.sqlite_schema import open_side_log
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 # the notification log's table as coldwatch created it before the chain

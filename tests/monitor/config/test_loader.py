@@ -13,9 +13,10 @@ from monitor.cli import main
 from monitor.config.durations import parse_duration
 from monitor.config.loader import ConfigError, load
 from monitor.config.secrets import REDACTED, redact, resolve_secret
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
-CASES = sorted(p for p in (ROOT / "tests" / "config_cases").iterdir() if p.is_dir())
+ROOT = REPO
+CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if p.is_dir())
 # config/sim-*.yaml describe simulated devices (``coldwatch sim``), not a coldwatch site
 EXAMPLES = [p for p in sorted((ROOT / "config").glob("*.yaml")) if not p.name.startswith("sim-")]
 # what config/alarms-example.yaml reads from the environment (its comments say what to export):

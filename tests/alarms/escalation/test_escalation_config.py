@@ -3,7 +3,6 @@ the key to change for every dangling reference."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from alarms.escalation.policy import Policy, Router
 from alarms.model import ConditionKind, Level, Priority
 from monitor.config.loader import load
 from tests.support.escalation import paging_data, view
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 def issues(data: dict[str, Any], config: Any = None) -> list[str]:

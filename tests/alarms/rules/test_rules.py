@@ -12,8 +12,9 @@ from alarms.rules import compile_rules
 from monitor.config.loader import ConfigError, load
 from tests.support.alarm_engine import ULT_CHANNELS, config_data
 from tests.support.fakes import write_config
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 def rules_of(tmp_path: Path, **kwargs: Any) -> dict[str, Any]:

@@ -39,8 +39,9 @@ from monitor.daemon import service_user
 from monitor.model import EventKind
 from monitor.store.factory import open_store
 from tests.support.modbus_server import Unit, at, encode, modbus_server
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 TIER_WAIT = 2.0
 TIER1_WAIT = 5.0
 """Tier 1 waits longer than the others: it is the window in which the test kills the daemon

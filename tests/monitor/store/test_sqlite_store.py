@@ -15,6 +15,7 @@ import pytest
 from monitor.model import FLAG_CALIBRATION_OVERDUE, FLAG_LATE, Event, EventKind, Quality, Reading
 from monitor.store.base import StoreError
 from monitor.store.sqlite import SQLiteStore, from_us, to_us
+from tests.support.paths import REPO
 from tests.support.store_data import T0, at, mixed, series
 
 
@@ -273,7 +274,7 @@ for b in range(5):
                   for i in range(100)])
 os._exit(0)  # no close, no atexit, no checkpoint
 """
-    root = Path(__file__).resolve().parents[2]
+    root = REPO
     subprocess.run([sys.executable, "-c", script], check=True, cwd=root, timeout=60)
     assert Path(f"{db_path}-wal").exists()  # the commits live in the WAL
     with SQLiteStore(db_path) as store:

@@ -1,4 +1,4 @@
-"""The MQTT driver against a real Mosquitto on a free 127.0.0.1 port (tests/mosquitto.py).
+"""The MQTT driver against a real Mosquitto on a free 127.0.0.1 port (tests/support/mosquitto.py).
 
 Each test drives ``connect`` / ``receive`` / ``close`` itself with a recording sink; the
 coordinator around it (reconnect, stale rows) is tested in test_mqtt_coordinator.py.

@@ -17,8 +17,9 @@ from monitor.cli import main
 from monitor.config.loader import load
 from monitor.model import EventKind, Quality
 from monitor.store.factory import open_store
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 def example_with_store(tmp_path: Path, port_a: int, port_b: int) -> Path:

@@ -21,8 +21,9 @@ from alarms.notify.log_sqlite import SQLiteLog
 from alarms.notify.people import Directory, Group
 from monitor.clock import FakeClock
 from tests.support.notify import ScriptedNotifier, notification, person
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 POLICY = RetryPolicy(attempts=3, initial_backoff=10, factor=2, max_backoff=60, timeout=30)
 ALICE = person("alice", ("sms", "phone"))
 BOB = person("bob", ("sms",))

@@ -15,8 +15,9 @@ from monitor.cli import main
 from monitor.config.loader import load
 from monitor.model import Event, EventKind, Quality, Reading
 from monitor.store.factory import open_store
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 

@@ -22,11 +22,12 @@ from drivers.serial.port import Port
 from monitor.clock import SystemClock
 from monitor.config.loader import load
 from monitor.model import Quality, Reading
+from tests.support.paths import REPO
 from tests.support.serial_peer import LineDevice, PtyPeer, TcpPeer, forma_frame, taylor_wharton_line
 
 TS = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FORMA_VALUE = r"-\s*(?P<value>-?\d+)\s*C"
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "serial-example.yaml"
+EXAMPLE = REPO / "config" / "serial-example.yaml"
 TEC = {"CALVL?": "+123.4", "FILL?": "0", "FILTIM?": "+0345", "*IDN?": "CHART,TEC3000,1.07"}
 
 

@@ -40,8 +40,8 @@ from drivers.mqtt.topics import (
     minimal_filters,
 )
 from monitor.config.loader import ConfigError, load
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 # --- topics ---------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ docs/escalation.md is checked against the real output."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,9 @@ from alarms.escalation.config import PagingConfig, check_paging
 from alarms.escalation.route_test import RouteTestError, render_route
 from monitor.config.loader import load
 from monitor.config.schema import Config
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 DOC = (ROOT / "docs" / "escalation.md").read_text()
 MONDAY_0740 = datetime(2026, 3, 2, 6, 40, tzinfo=UTC)
 
