@@ -10,7 +10,7 @@ import ssl
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 
 from alarms.notify.base import DeliveryResult, NotifyError
+from alarms.notify.log import LogRecord
 from alarms.notify.message import Notification
 from alarms.notify.people import Person
 
@@ -174,4 +175,17 @@ def make_tls(directory: Path) -> Tls:
     openssl("x509", "-req", "-in", "server.csr", *sign, "-out", "server.pem", "-days", "2")
     return Tls(
         str(directory / "ca.pem"), str(directory / "server.pem"), str(directory / "server.key")
+    )
+
+
+def log_record(key: str, who: str, status: str, minutes: float = 0, **more: object) -> LogRecord:
+    return LogRecord(
+        key=key,
+        alarm_id=key.split("/")[0],
+        person_id=who,
+        channel=str(more.pop("channel", "sms")),
+        attempt=int(more.pop("attempt", 1)),  # type: ignore[call-overload]
+        status=status,  # type: ignore[arg-type]
+        at=T0 + timedelta(minutes=minutes),
+        **more,  # type: ignore[arg-type]
     )

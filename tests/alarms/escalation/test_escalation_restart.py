@@ -5,9 +5,8 @@ The next tier is paged on time, nothing already paged is paged again, what happe
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 
 from alarms.escalation.state import (
     EscalationLog,
-    EscalationRow,
     MemoryEscalationLog,
     SQLiteEscalationLog,
 )
@@ -191,20 +189,6 @@ async def test_a_track_whose_alarm_was_dealt_with_meanwhile_is_closed(
     assert second.briefs() == [(0, "alice", "raised", 1)]
     assert second.escalator.track("A1007") is None
     await second.stop()
-
-
-def test_the_sqlite_record_is_append_only(tmp_path: Path) -> None:
-    record = SQLiteEscalationLog(tmp_path / "cw.db")
-    try:
-        record.append(EscalationRow("opened", datetime.now(UTC), "h1", "A1007", "k", False, {}))
-        conn = sqlite3.connect(tmp_path / "cw.db")
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            conn.execute("UPDATE escalation_log SET action = 'x'")
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            conn.execute("DELETE FROM escalation_log")
-        conn.close()
-    finally:
-        record.close()
 
 
 async def test_what_changed_while_down_without_a_record_is_found_at_start(

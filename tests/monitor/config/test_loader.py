@@ -10,9 +10,7 @@ import pytest
 
 from drivers import registry
 from monitor.cli import main
-from monitor.config.durations import parse_duration
 from monitor.config.loader import ConfigError, load
-from monitor.config.secrets import REDACTED, redact, resolve_secret
 from tests.support.paths import REPO
 
 ROOT = REPO
@@ -93,37 +91,6 @@ def test_a_directory_of_files_is_one_configuration(tmp_path: Path) -> None:
     assert issue.file.endswith("30-more.yaml") and issue.line == 2
     assert issue.path == "devices[1].id" and "duplicate device id 'd1'" in issue.message
     assert "20-devices.yaml:2" in issue.message
-
-
-def test_durations() -> None:
-    assert parse_duration(10) == 10.0
-    assert parse_duration("500ms") == 0.5
-    assert parse_duration("5m") == 300.0
-    assert parse_duration("2h") == 7200.0
-    for bad in ("fast", "-1s", True, None, "5 parsecs"):
-        with pytest.raises(ValueError):
-            parse_duration(bad)
-
-
-def test_secrets_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CW_TEST_TOKEN", "s3cret")
-    assert resolve_secret("token", None, "CW_TEST_TOKEN", None) == "s3cret"
-    secret_file = tmp_path / "token"
-    secret_file.write_text("from-file\n")
-    assert resolve_secret("token", None, None, str(secret_file)) == "from-file"
-    with pytest.raises(ValueError, match="set only one of token, token_env"):
-        resolve_secret("token", "inline", "CW_TEST_TOKEN", None)
-    with pytest.raises(ValueError, match="CW_MISSING"):
-        resolve_secret("token", None, "CW_MISSING", None)
-    with pytest.raises(ValueError, match="cannot be read"):
-        resolve_secret("token", None, None, str(tmp_path / "nope"))
-    assert redact(
-        {"password": "x", "password_file": "/run/creds/p", "nested": [{"auth_token": "y"}]}
-    ) == {
-        "password": REDACTED,
-        "password_file": "/run/creds/p",
-        "nested": [{"auth_token": REDACTED}],
-    }
 
 
 def test_check_config_without_secrets_checks_the_rest(
