@@ -1,32 +1,32 @@
-"""Fake line devices on real serial endpoints, for driver tests and simulators.
+"""Fake line devices for the serial driver tests, on the simulators' real lines.
 
 A :class:`LineDevice` is the device's behaviour: it answers commands from a table (a
 TEC-3000-like ``CALVL?`` -> ``+123.4``), ignores the commands it does not know, can answer
-late, and records what it was asked. A peer puts it on the far end of a real line:
+late, and records what it was asked. The lines are the simulators' own
+(:mod:`simulators.frontends.lines`), with thin names for the tests:
 
-* :class:`PtyPeer`: the master end of a pseudo-terminal pair, driven by the event loop
-  (``add_reader`` on the master fd). The driver opens :attr:`PtyPeer.path`, which is a
-  symlink when ``link`` is given, like ``/dev/serial/by-id/...``: :meth:`PtyPeer.vanish`
-  closes the pair (a USB adapter pulled out) and :meth:`PtyPeer.start` plugs a new one in
-  under the same name.
-* :class:`TcpPeer`: an asyncio TCP server on 127.0.0.1, as a serial-to-Ethernet server in
-  raw TCP mode; the driver opens :attr:`TcpPeer.url` (``socket://127.0.0.1:<port>``).
+* :class:`PtyPeer`: a :class:`~simulators.frontends.lines.PtyLine`. The driver opens
+  :attr:`PtyPeer.path`, which is a symlink when ``link`` is given, like
+  ``/dev/serial/by-id/...``: :meth:`PtyPeer.vanish` closes the pair (a USB adapter pulled out)
+  and :meth:`PtyPeer.start` plugs a new one in under the same name. Unlike the simulators'
+  default, nothing written is ever dropped for a slow reader (tests count every byte).
+* :class:`TcpPeer`: a :class:`~simulators.frontends.lines.SocketLine` on 127.0.0.1, as a
+  serial-to-Ethernet server in raw TCP mode; the driver opens :attr:`TcpPeer.url`
+  (``socket://127.0.0.1:<port>``).
 
-Both have ``write(bytes)`` to push raw bytes (frames, garbage) and are async context
-managers that close everything they opened, so the leak checker stays quiet. Everything
-runs on the test's event loop; no threads.
+Both have ``write(bytes)`` to push raw bytes (frames, garbage) and are async context managers
+that close everything they opened, so the leak checker stays quiet. Everything runs on the
+test's event loop; no threads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import tty
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from simulators.frontends.lines import PtyLine, SocketLine, Writer
 
 
 class LineDevice:
@@ -101,173 +101,57 @@ class LineDevice:
         write(reply)
 
 
-class _Peer:
-    device: LineDevice
+class _DeviceSession:
+    """One connection's view of a :class:`LineDevice`: what the line feeds it goes to the
+    device, whose answers (now or late) go back through the connection's writer."""
 
-    async def start(self) -> None:
-        raise NotImplementedError
+    def __init__(self, device: LineDevice) -> None:
+        self.device = device
+        self._write: Writer | None = None
 
-    async def stop(self) -> None:
-        raise NotImplementedError
+    def bind(self, write: Writer) -> None:
+        self._write = write
 
-    async def __aenter__(self) -> Any:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+    def feed(self, data: bytes) -> bytes:
+        assert self._write is not None, "the line binds its writer before feeding"
+        self.device.handle(data, self._write)
+        return b""
 
 
-class PtyPeer(_Peer):
-    """A device on the master end of a pseudo-terminal pair."""
+class PtyPeer(PtyLine):
+    """A device on the master end of a pseudo-terminal pair (see :class:`PtyLine`)."""
 
     def __init__(self, device: LineDevice | None = None, link: Path | None = None) -> None:
         self.device = device or LineDevice()
-        self.link = link
-        self.master: int | None = None
-        self.slave: int | None = None
-        self.tty_name = ""
-        self._out = bytearray()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__(lambda: _DeviceSession(self.device), link, max_pending=None)
 
     @property
     def path(self) -> str:
-        return str(self.link) if self.link else self.tty_name
-
-    async def start(self) -> None:
-        """Create the pair (again, after :meth:`vanish`), under ``link`` if given."""
-        await self.stop()
-        self._loop = asyncio.get_running_loop()
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no line editing: bytes pass as they are
-        os.set_blocking(master, False)
-        self.master, self.slave = master, slave  # the slave stays open: no EIO on master
-        self.tty_name = os.ttyname(slave)
-        if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".new")
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            tmp.symlink_to(self.tty_name)
-            tmp.replace(self.link)
-        self._loop.add_reader(master, self._readable)
+        """What the driver opens: the link if given, else the slave's device path."""
+        return self.port_name
 
     async def vanish(self) -> None:
-        """Close both ends and remove the link, as udev does when a USB adapter is pulled
-        out: to the driver, the port is gone. (A dangling link would be worse than unreal:
-        the kernel reuses pty numbers, so it could lead to another test's device.)"""
+        """The USB adapter is pulled out: both ends closed and the link removed."""
         await self.stop()
 
-    async def stop(self) -> None:
-        if self.link is not None and self.link.is_symlink():
-            self.link.unlink()
-        if self.master is not None and self._loop is not None:
-            self._loop.remove_reader(self.master)
-            self._loop.remove_writer(self.master)
-        for fd in (self.master, self.slave):
-            if fd is not None:
-                os.close(fd)
-        self.master = self.slave = None
-        self._out.clear()
-
     def write(self, data: bytes) -> None:
-        if self.master is None or self._loop is None:
-            return
-        self._out += data
-        self._flush()
-
-    def _flush(self) -> None:
-        assert self.master is not None and self._loop is not None
-        try:
-            sent = os.write(self.master, self._out) if self._out else 0
-        except BlockingIOError:
-            sent = 0
-        except OSError:  # nobody on the other end
-            self._out.clear()
-            sent = 0
-        del self._out[:sent]
-        if self._out:
-            self._loop.add_writer(self.master, self._flush)
-        else:
-            self._loop.remove_writer(self.master)
-
-    def _readable(self) -> None:
-        assert self.master is not None
-        try:
-            data = os.read(self.master, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            return
-        if data:
-            self.device.handle(data, self.write)
+        self.broadcast(data)
 
 
-class _TcpConnection(asyncio.Protocol):
-    def __init__(self, peer: TcpPeer) -> None:
-        self.peer = peer
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.peer.connections.append(self)
-
-    def data_received(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.peer.device.handle(data, self.write)
-
-    def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        with contextlib.suppress(ValueError):
-            self.peer.connections.remove(self)
-
-
-class TcpPeer(_Peer):
-    """A device behind a serial-to-Ethernet server (raw TCP) on 127.0.0.1:``port``."""
+class TcpPeer(SocketLine):
+    """A device behind a serial-to-Ethernet server (raw TCP) on 127.0.0.1:``port`` (0: a free
+    port, known after :meth:`start`; a later start listens on the same one)."""
 
     def __init__(self, device: LineDevice | None = None, port: int = 0) -> None:
         self.device = device or LineDevice()
-        self.port = port
-        self.connections: list[_TcpConnection] = []
-        self._server: asyncio.Server | None = None
+        super().__init__(lambda: _DeviceSession(self.device), "127.0.0.1", port)
 
     @property
     def url(self) -> str:
-        return f"socket://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        """Listen (again, on the same port after :meth:`stop`)."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _TcpConnection(self), "127.0.0.1", self.port, reuse_address=True
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Stop listening and drop every connection: the server is gone."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-        for conn in list(self.connections):
-            if conn.transport is not None:
-                conn.transport.abort()
-        if server is not None:
-            await server.wait_closed()
-        for _ in range(3):  # let connection_lost callbacks run
-            await asyncio.sleep(0)
+        return self.port_name
 
     def write(self, data: bytes) -> None:
-        for conn in list(self.connections):
-            conn.write(data)
+        self.broadcast(data)
 
 
 def forma_frame(temperature: int | None, message: str = "") -> bytes:
