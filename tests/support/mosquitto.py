@@ -1,37 +1,28 @@
-"""A real Mosquitto broker on a free loopback port, for MQTT driver tests and benchmarks.
+"""A real Mosquitto broker on a free loopback port, for the MQTT tests: the simulators' own.
 
-``Mosquitto(tmp_path)`` writes a configuration into ``tmp_path`` (``listener PORT 127.0.0.1``,
-anonymous access, optional persistence, TLS and extra lines), starts ``mosquitto -c FILE`` and
-waits until the port accepts connections. ``stop`` ends it with SIGTERM (a clean stop writes
-the persistence file) and ``restart`` brings it back on the same port, which is how the tests
-take the broker away from a running coordinator. The broker's log goes to ``tmp_path`` and is
-quoted in the error when it fails to start.
+:class:`Mosquitto` is :class:`simulators.broker.PrivateBroker` (configuration and log in its
+folder, ``listener PORT 127.0.0.1``, anonymous, optional persistence, TLS and extra lines;
+``stop``/``start``/``restart`` on the same port) with what only tests need: a skip when the
+binary is missing, waiting for a line in the broker's log, and publishers (an aiomqtt client,
+or ``mosquitto_pub`` in a separate process for floods).
 
 Tests skip with a clear message when the ``mosquitto`` binary is missing (``apt-get install
 mosquitto``); nothing here ever talks to a system broker on 1883.
-
-Processes are watched by polling ``Popen.poll`` rather than through asyncio's child watcher,
-which would start a thread per broker that the leak check would see.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
-import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from simulators.broker import free_port as _free_port
-from simulators.broker import mosquitto_binary
+from simulators.broker import PrivateBroker, TlsFiles, mosquitto_binary
 
 HOST = "127.0.0.1"
 
@@ -45,19 +36,6 @@ def require_mosquitto() -> str:
             "(apt-get install mosquitto)"
         )
     return binary
-
-
-def free_port() -> int:
-    return _free_port(HOST)
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """A CA and a server certificate for 127.0.0.1, as made by :func:`make_tls_files`."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
 
 
 def make_tls_files(folder: Path) -> TlsFiles:
@@ -83,8 +61,8 @@ def make_tls_files(folder: Path) -> TlsFiles:
     return TlsFiles(ca_crt, crt, key)
 
 
-class Mosquitto:
-    """One broker process; ``start``/``stop``/``restart`` keep its port and its files."""
+class Mosquitto(PrivateBroker):
+    """The simulators' broker, skipping the test when Mosquitto is not installed."""
 
     def __init__(
         self,
@@ -95,56 +73,15 @@ class Mosquitto:
         tls: TlsFiles | None = None,
         extra: Sequence[str] = (),
     ) -> None:
-        self.binary = require_mosquitto()
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.host = HOST
-        self.persistence = persistence
-        self.tls = tls
-        self.extra = list(extra)
-        self.config_file = folder / "mosquitto.conf"
-        self.log_file = folder / "mosquitto.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def config_text(self) -> str:
-        lines = [
-            f"listener {self.port} {HOST}",
-            "allow_anonymous true",
-            f"log_dest file {self.log_file}",
-            "log_type error",
-            "log_type warning",
-            "log_type notice",
-            "log_type information",
-        ]
-        if os.geteuid() == 0:
-            # as root, mosquitto drops to user "mosquitto", who cannot write to tmp_path
-            lines.append(f"user {getpass.getuser()}")
-        if self.tls is not None:
-            lines += [
-                f"cafile {self.tls.ca_file}",
-                f"certfile {self.tls.cert_file}",
-                f"keyfile {self.tls.key_file}",
-            ]
-        if self.persistence:
-            lines += [
-                "persistence true",
-                f"persistence_location {self.folder}/",
-                "persistence_file mosquitto.db",
-            ]
-        else:
-            lines.append("persistence false")
-        return "\n".join([*lines, *self.extra]) + "\n"
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        super().__init__(
+            require_mosquitto(),
+            folder,
+            HOST,
+            port=port or 0,
+            persistence=persistence,
+            tls=tls,
+            extra=extra,
+        )
 
     async def wait_for_log(self, text: str, timeout: float = 5.0) -> None:
         """Wait until the broker's log mentions ``text`` (e.g. a client id connecting)."""
@@ -153,54 +90,6 @@ class Mosquitto:
             if time.monotonic() > deadline:
                 raise AssertionError(f"broker log never said {text!r}:\n{self.log_tail()}")
             await asyncio.sleep(0.02)
-
-    async def start(self, timeout: float = 10.0) -> None:
-        if self.running:
-            return
-        self.config_file.write_text(self.config_text())
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 -- no child-watcher thread
-            [self.binary, "-c", str(self.config_file)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                self.proc = None
-                raise RuntimeError(
-                    f"mosquitto exited at start:\n{err}\n{self.log_tail()}\n"
-                    f"config:\n{self.config_file.read_text()}"
-                )
-            if await _accepts(self.port):
-                return
-            await asyncio.sleep(0.02)
-        await self.stop()
-        raise RuntimeError(f"mosquitto did not listen on {self.port}:\n{self.log_tail()}")
-
-    async def stop(self, timeout: float = 5.0, *, kill: bool = False) -> None:
-        """SIGTERM (a clean stop, persistence saved) or SIGKILL (a crash); wait for the end."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while proc.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-            if proc.poll() is None:
-                proc.kill()
-                while proc.poll() is None:  # noqa: ASYNC110 -- a process, not an event
-                    await asyncio.sleep(0.01)
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-    async def restart(self, down_for: float = 0.0) -> None:
-        await self.stop()
-        if down_for:
-            await asyncio.sleep(down_for)
-        await self.start()
 
     async def publish(
         self,
@@ -259,17 +148,6 @@ class Mosquitto:
                 proc.stderr.close()
         if proc.returncode != 0:
             raise RuntimeError(f"mosquitto_pub failed ({proc.returncode}): {err}")
-
-
-async def _accepts(port: int) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 0.5)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
 
 
 @contextlib.asynccontextmanager
