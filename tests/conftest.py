@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.clock import FakeClock
-from tests.support.ports import free_port
+from tests.support.ports import ClosedPorts, free_port
 
 # Threads that belong to the interpreter or to libraries' long-lived pools, not to a test.
 _ALLOWED_THREAD_PREFIXES = ("asyncio_", "ThreadPoolExecutor", "pytest_timeout")
@@ -67,3 +67,11 @@ def clock() -> FakeClock:
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[ClosedPorts]:
+    """``closed_port()``: a loopback port where nobody listens for the whole test."""
+    ports = ClosedPorts()
+    yield ports
+    ports.close()

@@ -20,7 +20,7 @@ from alarms.notify.base import NotifyError
 from alarms.notify.email import EmailNotifier, EmailSettings
 from monitor.clock import FakeClock
 from tests.support.notify import SOP, T0, Tls, make_tls, notification, person
-from tests.support.ports import free_port
+from tests.support.ports import ClosedPorts, free_port
 
 
 @dataclass
@@ -224,15 +224,15 @@ async def test_recipient_refusals(plain_server: Server) -> None:
     assert plain_server.mailbox.messages == []
 
 
-async def test_nobody_listening_is_retryable() -> None:
+async def test_nobody_listening_is_retryable(closed_port: ClosedPorts) -> None:
     with pytest.raises(NotifyError, match="cannot connect") as info:
-        await mailer(free_port()).send(notification(), person())
+        await mailer(closed_port()).send(notification(), person())
     assert info.value.retryable
 
 
-async def test_no_address_is_not_retryable() -> None:
+async def test_no_address_is_not_retryable(closed_port: ClosedPorts) -> None:
     with pytest.raises(NotifyError) as info:
-        await mailer(free_port()).send(notification(), person(email=None))
+        await mailer(closed_port()).send(notification(), person(email=None))
     assert not info.value.retryable
 
 

@@ -15,7 +15,7 @@ from alarms.notify.horn import HornNotifier, HornSettings
 from monitor.clock import FakeClock
 from tests.support.modbus_server import HORN_COIL, ModbusTestServer, Unit, modbus_server, read_coil
 from tests.support.notify import notification, person
-from tests.support.ports import free_port
+from tests.support.ports import ClosedPorts
 
 COIL = HORN_COIL
 HORN = person("lab-horn", channels=("horn",), phone=None, email=None, pin=None)
@@ -23,7 +23,7 @@ HORN = person("lab-horn", channels=("horn",), phone=None, email=None, pin=None)
 
 @pytest.fixture
 async def server() -> AsyncIterator[ModbusTestServer]:
-    async with modbus_server(free_port(), Unit(coils={COIL: False})) as srv:
+    async with modbus_server(0, Unit(coils={COIL: False})) as srv:
         yield srv
 
 
@@ -116,7 +116,7 @@ async def test_closing_leaves_a_sounding_horn_on(
 
 
 async def test_rtu_through_a_serial_gateway() -> None:
-    async with modbus_server(free_port(), {3: Unit(coils={COIL: False})}, framing="rtu") as srv:
+    async with modbus_server(0, {3: Unit(coils={COIL: False})}, framing="rtu") as srv:
         notifier = HornNotifier(
             "lab-horn",
             HornSettings(serial_port=srv.url, unit=3, coil=COIL, timeout=2),
@@ -140,8 +140,8 @@ async def test_a_wrong_address_is_not_retryable(server: ModbusTestServer) -> Non
         await notifier.aclose()
 
 
-async def test_nobody_listening_is_retryable() -> None:
-    notifier = horn(free_port(), timeout=0.5)
+async def test_nobody_listening_is_retryable(closed_port: ClosedPorts) -> None:
+    notifier = horn(closed_port(), timeout=0.5)
     try:
         with pytest.raises(NotifyError) as info:
             await notifier.send(notification(), HORN)

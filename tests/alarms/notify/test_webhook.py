@@ -15,7 +15,7 @@ from aiohttp import web
 from alarms.notify.base import NotifyError
 from alarms.notify.webhook import WebhookNotifier, WebhookSettings
 from tests.support.notify import Tls, make_tls, notification, person
-from tests.support.ports import free_port
+from tests.support.ports import ClosedPorts
 
 SOP = "Move material to ULT-07 <now> & call QA. Then log it."
 SUMMARY = (
@@ -61,7 +61,7 @@ class Hook:
 
 
 async def _serve(tls: Tls | None = None) -> AsyncIterator[Hook]:
-    hook = Hook(free_port(), scheme="https" if tls else "http")
+    hook = Hook(0, scheme="https" if tls else "http")
     app = web.Application()
     app.router.add_post("/{tail:.*}", hook.handle)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
@@ -70,6 +70,7 @@ async def _serve(tls: Tls | None = None) -> AsyncIterator[Hook]:
         runner, "127.0.0.1", hook.port, ssl_context=tls.server_context() if tls else None
     )
     await site.start()
+    hook.port = int(runner.addresses[0][1])  # port 0: the one the OS picked
     try:
         yield hook
     finally:
@@ -302,8 +303,10 @@ async def test_redirect_is_not_followed(hook: Hook, notifiers: list[WebhookNotif
     assert [r[0] for r in hook.received] == ["/redirect"]
 
 
-async def test_nobody_listening_is_retryable(notifiers: list[WebhookNotifier]) -> None:
-    notifier = make(notifiers, f"http://127.0.0.1:{free_port()}/hook/T0KEN")
+async def test_nobody_listening_is_retryable(
+    notifiers: list[WebhookNotifier], closed_port: ClosedPorts
+) -> None:
+    notifier = make(notifiers, f"http://127.0.0.1:{closed_port()}/hook/T0KEN")
     with pytest.raises(NotifyError, match=r"cannot connect to 127\.0\.0\.1") as info:
         await notifier.send(notification(), person())
     assert info.value.retryable

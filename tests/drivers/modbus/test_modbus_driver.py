@@ -18,7 +18,7 @@ from drivers.modbus.driver import ModbusDriver
 from monitor.clock import SystemClock
 from monitor.model import Quality, Reading
 from tests.support.modbus_server import Unit, at, encode, modbus_server
-from tests.support.ports import free_port
+from tests.support.ports import ClosedPorts, free_port
 
 TS = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
@@ -291,7 +291,8 @@ async def test_pause_between_requests(port: int) -> None:
 
 
 @pytest.mark.parametrize("framing", ["tcp", "rtu"])
-async def test_no_server_is_a_driver_error(port: int, framing: str) -> None:
+async def test_no_server_is_a_driver_error(closed_port: ClosedPorts, framing: str) -> None:
+    port = closed_port()
     settings = tcp(port) if framing == "tcp" else serial(f"socket://127.0.0.1:{port}")
     drv = driver(settings, {"x.t": hr(0, "int16")})
     with pytest.raises(DriverError, match=f"127.0.0.1:{port}"):

@@ -27,6 +27,7 @@ from drivers.mqtt.driver import MqttDriver
 from monitor.clock import SystemClock
 from monitor.model import FLAG_LATE, Quality, Reading
 from tests.support.mosquitto import HOST, Mosquitto, make_tls_files, mosquitto, running_broker
+from tests.support.ports import ClosedPorts
 
 __all__ = ["mosquitto"]  # the fixture, imported for pytest
 
@@ -475,8 +476,10 @@ async def test_two_devices_may_not_share_a_client_id(mosquitto: Mosquitto) -> No
         await second.close()
 
 
-async def test_connection_refused_is_a_driver_error(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path / "never-started")
+async def test_connection_refused_is_a_driver_error(
+    tmp_path: Path, closed_port: ClosedPorts
+) -> None:
+    broker = Mosquitto(tmp_path / "never-started", port=closed_port())
     driver = make_driver(broker, {"fr.t": {"topic": "dev/t"}})
     with pytest.raises(DriverError, match=r"cannot connect to broker 127\.0\.0\.1"):
         await driver.connect()

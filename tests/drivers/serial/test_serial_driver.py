@@ -23,6 +23,7 @@ from monitor.clock import SystemClock
 from monitor.config.loader import load
 from monitor.model import Quality, Reading
 from tests.support.paths import REPO
+from tests.support.ports import ClosedPorts
 from tests.support.serial_peer import LineDevice, PtyPeer, TcpPeer, forma_frame, taylor_wharton_line
 
 TS = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -233,13 +234,14 @@ async def test_echo_is_skipped_and_commands_are_paced(pty: PtyPeer) -> None:
     assert gap >= 0.1
 
 
-async def test_query_over_socket_url(port: int) -> None:
-    async with TcpPeer(LineDevice(TEC), port) as peer:
+async def test_query_over_socket_url() -> None:
+    async with TcpPeer(LineDevice(TEC)) as peer:
         readings = await read_once(make(query(peer.url), {"d.level": {"command": "CALVL?"}}))
     assert readings["d.level"].value == 123.4
 
 
-async def test_a_port_that_cannot_be_opened(tmp_path: Path, port: int) -> None:
+async def test_a_port_that_cannot_be_opened(tmp_path: Path, closed_port: ClosedPorts) -> None:
+    port = closed_port()
     for where in (str(tmp_path / "ttyUSB9"), f"socket://127.0.0.1:{port}"):
         driver = make(query(where), {"d.level": {"command": "CALVL?"}})
         with pytest.raises(DriverError, match="cannot open"):
@@ -369,19 +371,19 @@ async def test_forma_frames_become_readings_and_events(pty: PtyPeer) -> None:
         await stop(task, driver)
 
 
-async def test_taylor_wharton_event_lines(port: int) -> None:
-    settings = {
-        "mode": "push",
-        "port": f"socket://127.0.0.1:{port}",
-        "events": [
-            {
-                "pattern": r"^Fill (?P<what>Started|Complete) on (?P<date>[\d/]+)"
-                r" @ (?P<time>\d+:\d\d)",
-                "kind": "fill",
-            }
-        ],
-    }
-    async with TcpPeer(port=port) as peer:
+async def test_taylor_wharton_event_lines() -> None:
+    async with TcpPeer() as peer:  # a port the OS picked
+        settings = {
+            "mode": "push",
+            "port": peer.url,
+            "events": [
+                {
+                    "pattern": r"^Fill (?P<what>Started|Complete) on (?P<date>[\d/]+)"
+                    r" @ (?P<time>\d+:\d\d)",
+                    "kind": "fill",
+                }
+            ],
+        }
         driver = make(settings, {})
         sink = Sink()
         task = await receiving(driver, sink)
@@ -424,10 +426,10 @@ async def test_a_flood_of_garbage_is_bounded_and_framing_recovers(pty: PtyPeer) 
         await stop(task, driver)
 
 
-async def test_push_port_lost_raises_then_resumes(tmp_path: Path, port: int) -> None:
+async def test_push_port_lost_raises_then_resumes(tmp_path: Path) -> None:
     """socket://: the server goes away (receive raises), a new one on the same port is
     read again after a reconnect; for a pty, the device node disappears."""
-    peer = TcpPeer(port=port)
+    peer = TcpPeer()  # a port the OS picked; start() again listens on the same one
     await peer.start()
     driver = make(forma(peer.url), {"f.t": {"pattern": FORMA_VALUE}})
     sink = Sink()
@@ -461,7 +463,7 @@ async def test_push_port_lost_raises_then_resumes(tmp_path: Path, port: int) -> 
         await driver.close()
 
 
-async def test_the_example_configuration_reads_the_fake_devices(pty: PtyPeer, port: int) -> None:
+async def test_the_example_configuration_reads_the_fake_devices(pty: PtyPeer) -> None:
     """config/serial-example.yaml, pointed at the fakes: its patterns really read them."""
     loaded = load(EXAMPLE)
 
@@ -485,7 +487,7 @@ async def test_the_example_configuration_reads_the_fake_devices(pty: PtyPeer, po
         "dewar-02.fill_valve_open": 1.0,
         "dewar-02.last_fill_time": pytest.approx(5.75),
     }
-    async with TcpPeer(port=port) as peer:
+    async with TcpPeer() as peer:
         freezer = build("forma900-05", peer.url)
         sink = Sink()
         task = await receiving(freezer, sink)

@@ -76,8 +76,8 @@ def qualities(rows: list[Reading]) -> list[Quality]:
     return runs
 
 
-async def test_query_device_outage_is_rows_and_polling_resumes(tmp_path: Path, port: int) -> None:
-    peer = TcpPeer(LineDevice({"CALVL?": "+123.4", "FILL?": "ON"}), port)
+async def test_query_device_outage_is_rows_and_polling_resumes(tmp_path: Path) -> None:
+    peer = TcpPeer(LineDevice({"CALVL?": "+123.4", "FILL?": "ON"}))
     await peer.start()
     settings = {"mode": "query", "port": peer.url, "response_timeout": 0.1}
     channels = [

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from monitor.cli import main
@@ -18,6 +19,7 @@ from monitor.config.loader import load
 from monitor.model import EventKind, Quality
 from monitor.store.factory import open_store
 from tests.support.paths import REPO
+from tests.support.ports import ClosedPorts
 
 ROOT = REPO
 
@@ -39,10 +41,10 @@ def example_with_store(tmp_path: Path, port_a: int, port_b: int) -> Path:
     return path
 
 
-def test_runs_with_no_device_reachable_and_stops_cleanly(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from tests.support.ports import free_port
-
-    config = example_with_store(tmp_path, free_port(), free_port())
+def test_runs_with_no_device_reachable_and_stops_cleanly(
+    tmp_path: Path, closed_port: ClosedPorts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = example_with_store(tmp_path, closed_port(), closed_port())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "run", "-c", str(config)],
@@ -139,10 +141,10 @@ def _start(config: Path, cwd: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def test_a_killed_daemon_is_noticed_at_the_next_start(tmp_path: Path) -> None:
-    from tests.support.ports import free_port
-
-    config = example_with_store(tmp_path, free_port(), free_port())
+def test_a_killed_daemon_is_noticed_at_the_next_start(
+    tmp_path: Path, closed_port: ClosedPorts
+) -> None:
+    config = example_with_store(tmp_path, closed_port(), closed_port())
     db = tmp_path / "cw.db"
     proc = _start(config, tmp_path)
     try:
@@ -187,14 +189,15 @@ def test_a_killed_daemon_is_noticed_at_the_next_start(tmp_path: Path) -> None:
         store.close()
 
 
-async def test_the_start_is_on_disk_before_anything_can_page(tmp_path: Path) -> None:
+async def test_the_start_is_on_disk_before_anything_can_page(
+    tmp_path: Path, closed_port: ClosedPorts
+) -> None:
     """A run killed in its first second must still be found unclean at the next start: its
     ``daemon_started`` is committed before the alarm engine, the escalator or the pollers
     start (they write alarm records and pages at once, readings and events come batched)."""
     from monitor.daemon import Daemon
-    from tests.support.ports import free_port
 
-    config = example_with_store(tmp_path, free_port(), free_port())
+    config = example_with_store(tmp_path, closed_port(), closed_port())
     daemon = Daemon(load(config), base_dir=tmp_path)
     seen: list[int] = []
     original = daemon.coordinator.start
@@ -210,7 +213,7 @@ async def test_the_start_is_on_disk_before_anything_can_page(tmp_path: Path) -> 
 
 
 async def test_a_store_that_refuses_the_start_marker_does_not_stop_the_daemon(
-    tmp_path: Path,
+    tmp_path: Path, closed_port: ClosedPorts
 ) -> None:
     """A full disk at start: the daemon still starts (and the writer's retries raise the
     store alarm); the start is recorded with the readings once the store takes writes."""
@@ -218,9 +221,8 @@ async def test_a_store_that_refuses_the_start_marker_does_not_stop_the_daemon(
 
     from monitor.daemon import Daemon
     from monitor.store.base import StoreError
-    from tests.support.ports import free_port
 
-    config = example_with_store(tmp_path, free_port(), free_port())
+    config = example_with_store(tmp_path, closed_port(), closed_port())
     daemon = Daemon(load(config), base_dir=tmp_path)
     append = daemon.store.append
     calls = 0
