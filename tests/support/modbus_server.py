@@ -1,11 +1,12 @@
 """A real pymodbus server in-process, for driver tests, simulators and benchmarks.
 
 ``modbus_server(port, {unit: Unit(...)}, framing="tcp"|"rtu"|"ascii")`` starts a pymodbus
-``ModbusTcpServer`` on 127.0.0.1 with the given register image; with ``rtu`` or ``ascii``
-framing a client reaches it as the serial port ``socket://127.0.0.1:<port>``, like a
-serial-to-Ethernet gateway. Every request is recorded (to count what a driver asks for) and
-faults are injected per unit: refuse some addresses with an exception code, answer late,
-ignore some addresses, or stay silent like a dead unit on a live RS-485 bus. A ``Unit``'s
+``ModbusTcpServer`` on 127.0.0.1 (port 0: one the OS picks) with the given register image;
+with ``rtu`` or ``ascii`` framing a client reaches it as the serial port
+``socket://127.0.0.1:<port>``, like a serial-to-Ethernet gateway. Every request is recorded
+(to count what a driver asks for) and faults are injected per unit: refuse some addresses with
+an exception code, answer late, ignore some addresses, or stay silent like a dead unit on a
+live RS-485 bus. A ``Unit``'s
 fault fields may be changed while the server runs; ``ModbusTestServer.write`` changes values.
 
 Registers missing from the image answer "illegal data address" (exception 2). Bits are
@@ -242,8 +243,14 @@ class ModbusTestServer:
             raise ValueError(f"cannot write {kind} {address}: {error!r}")
 
     async def start(self) -> None:
+        """Listen on :attr:`port`; port 0 takes one the OS picks (kept by a later start)."""
         self._server = _Server(self)
         await self._server.serve_forever(background=True)
+        listener = self._server.transport  # pymodbus only logs a failed listen
+        if not isinstance(listener, asyncio.Server) or not listener.sockets:
+            await self.stop()
+            raise RuntimeError(f"the Modbus test server could not listen on 127.0.0.1:{self.port}")
+        self.port = int(listener.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -260,7 +267,8 @@ class ModbusTestServer:
 async def modbus_server(
     port: int, units: Mapping[int, Unit] | Unit, *, framing: Framing = "tcp"
 ) -> AsyncIterator[ModbusTestServer]:
-    """Run a Modbus server on 127.0.0.1:``port``; a bare :class:`Unit` is unit 1."""
+    """Run a Modbus server on 127.0.0.1:``port`` (0: a port the OS picks, then in
+    ``server.port``); a bare :class:`Unit` is unit 1."""
     server = ModbusTestServer(port, {1: units} if isinstance(units, Unit) else units, framing)
     await server.start()
     try:

@@ -55,7 +55,6 @@ from tests.support.ack import (
 from tests.support.alarm_engine import Factory, Harness
 from tests.support.escalation import SOP, Rig
 from tests.support.notify import notification
-from tests.support.ports import free_port
 
 S = AlarmState
 ALICE = "+4915100000001"  # the escalation tests' people: alice on call, bob, sam tier 2
@@ -177,7 +176,7 @@ class Listener:
 @pytest.fixture
 async def listener(flood: Flood) -> AsyncIterator[Listener]:
     server = TwilioWebhook(
-        flood.service, BASE, lambda: TOKEN, voice=VoiceFlow(flood.service, BASE), port=free_port()
+        flood.service, BASE, lambda: TOKEN, voice=VoiceFlow(flood.service, BASE), port=0
     )
     await server.start()
     session = aiohttp.ClientSession()

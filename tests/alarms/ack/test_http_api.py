@@ -17,7 +17,6 @@ from alarms.codes import make_code
 from alarms.model import AlarmState
 from tests.support.ack import Stack, stack_fixture  # noqa: F401
 from tests.support.alarm_engine import KEY
-from tests.support.ports import free_port
 
 Start = Callable[..., Any]
 
@@ -28,7 +27,7 @@ async def start(stack: Stack) -> AsyncIterator[Start]:
     sessions: list[aiohttp.ClientSession] = []
 
     async def make(**kwargs: Any) -> tuple[str, aiohttp.ClientSession]:
-        api = HttpApi(stack.service, port=free_port(), **kwargs)
+        api = HttpApi(stack.service, port=0, **kwargs)
         await api.start()
         apis.append(api)
         sessions.append(aiohttp.ClientSession())

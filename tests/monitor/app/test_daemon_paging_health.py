@@ -20,14 +20,13 @@ from monitor.model import EventKind
 from monitor.store.factory import open_store
 from tests.support.fakes import fake_config
 from tests.support.modbus_server import ModbusTestServer, Unit, modbus_server, read_coil
-from tests.support.ports import free_port
 
 COIL = 3
 
 
 @pytest.fixture
 async def horn_server() -> AsyncIterator[ModbusTestServer]:
-    async with modbus_server(free_port(), Unit(coils={COIL: False})) as srv:
+    async with modbus_server(0, Unit(coils={COIL: False})) as srv:
         yield srv
 
 
@@ -48,9 +47,9 @@ async def refusing_webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     app.router.add_post("/hook", hook)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    port = int(runner.addresses[0][1])  # the one the OS picked
     try:
         yield f"http://127.0.0.1:{port}/hook", received
     finally:
