@@ -46,6 +46,10 @@ class BrokerError(RuntimeError):
     pass
 
 
+class _PortTaken(BrokerError):
+    pass
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     """A CA and the broker's certificate and key, for a TLS listener."""
@@ -73,6 +77,8 @@ class PrivateBroker:
         self.folder = folder
         self.host = host
         self.port = port or free_port(host)
+        self._port_is_ours = not port
+        """The port was picked here (so may be picked again while never listened on)."""
         self.persistence = persistence
         self.tls = tls
         self.extra = list(extra)
@@ -125,10 +131,25 @@ class PrivateBroker:
             return "(no log)"
 
     async def start(self, timeout: float = 10.0) -> None:
+        """Start the broker and wait until it accepts connections. A port picked here may
+        have been taken by another program between the pick and the broker's bind: then a
+        new one is picked (before the first start only; a restart keeps its port)."""
+        for _ in range(3):
+            try:
+                await self._start(timeout)
+            except _PortTaken:
+                self.port = free_port(self.host)
+                continue
+            self._port_is_ours = False  # listened on: a restart must come back on it
+            return
+        await self._start(timeout)
+
+    async def _start(self, timeout: float) -> None:
         if self.running:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.config_text())
+        logged = self.log_file.stat().st_size if self.log_file.exists() else 0
         self.proc = subprocess.Popen(  # noqa: ASYNC220 -- no child-watcher thread
             [self.binary, "-c", str(self.config_file)],
             stdin=subprocess.DEVNULL,
@@ -138,19 +159,34 @@ class PrivateBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                self.proc = None
+                proc, self.proc = self.proc, None
+                err = ""
+                if proc.stderr is not None:
+                    err = proc.stderr.read().decode(errors="replace")
+                    proc.stderr.close()
+                if self._port_is_ours and "Address already in use" in self._log_since(logged):
+                    raise _PortTaken(self.port)
                 raise BrokerError(
                     f"mosquitto exited at start:\n{err}\n{self.log_tail()}\n"
                     f"config:\n{self.config_file.read_text()}"
                 )
-            if await _accepts(self.host, self.port):
+            # "running" is logged once every listener is open: before that, a connection
+            # could reach another program on a port that was taken after it was picked
+            if " running" in self._log_since(logged) and await _accepts(self.host, self.port):
                 return
             await asyncio.sleep(0.02)
         await self.stop()
         raise BrokerError(
             f"mosquitto did not listen on {self.host}:{self.port}:\n{self.log_tail()}"
         )
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     async def stop(self, timeout: float = 5.0, *, kill: bool = False) -> None:
         """SIGTERM (a clean stop, persistence saved) or SIGKILL (a crash); wait for the end."""
