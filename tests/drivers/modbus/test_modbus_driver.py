@@ -1,5 +1,6 @@
 """The Modbus driver against a real pymodbus server on 127.0.0.1 (TCP, and RTU/ASCII framing
-over ``socket://``, as through a serial-to-Ethernet gateway)."""
+over ``socket://``, as through a serial-to-Ethernet gateway); at the end, without a server, how
+an answer is checked against its request."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import logging
 import math
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from drivers.base import DriverContext, DriverError, Point
 from drivers.modbus.config import ModbusPoint, ModbusSettings
-from drivers.modbus.driver import ModbusDriver
+from drivers.modbus.driver import Answer, Failed, ModbusDriver, Refused, _check
+from drivers.modbus.plan import Span
 from monitor.clock import SystemClock
 from monitor.model import Quality, Reading
 from tests.support.modbus_server import Unit, at, encode, modbus_server
@@ -573,3 +576,30 @@ async def test_reading_never_raises_on_odd_values(port: int) -> None:
     assert readings["o.text"].quality is Quality.GOOD and readings["o.text"].value == "\ufffd\ufffd"
     assert readings["o.max"].quality is Quality.COMM_ERROR
     assert "cannot decode uint64" in (readings["o.max"].detail or "")
+
+
+# --- answers are checked against their request (no server) -------------------------------
+
+
+def response(**kw: Any) -> Any:
+    base: dict[str, Any] = {"dev_id": 5, "function_code": 3, "registers": [1, 2], "bits": []}
+    base.update(kw)
+    return SimpleNamespace(isError=lambda: base["function_code"] > 0x80, **base)
+
+
+def test_answers_that_do_not_fit_the_request_are_not_used() -> None:
+    span = Span("holding", 0, 2)
+    assert _check(response(), span, 5, 3) == Answer([1, 2])
+    wrong_unit = _check(response(dev_id=6), span, 5, 3)
+    assert isinstance(wrong_unit, Failed) and "unit 6" in wrong_unit.detail
+    assert isinstance(_check(response(registers=[1]), span, 5, 3), Failed)
+    assert isinstance(_check(response(function_code=4), span, 5, 3), Failed)
+    refused = _check(response(function_code=0x83, exception_code=2), span, 5, 3)
+    assert refused == Refused(2) and refused.detail == "modbus exception 2 (illegal data address)"
+    bits = _check(response(function_code=1, bits=[True] + [False] * 7), Span("coil", 0, 3), 5, 1)
+    assert bits == Answer([True, False, False])
+    assert isinstance(
+        _check(response(function_code=1, bits=[True]), Span("coil", 0, 3), 5, 1), Failed
+    )
+    # unit 0 (broadcast on serial, "any" on many TCP devices): pymodbus skips the check too
+    assert _check(response(dev_id=17), span, 0, 3) == Answer([1, 2])
