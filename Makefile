@@ -31,7 +31,7 @@ demo: $(STAMP)
 
 ## test: lint, type-check and run the whole test suite
 test: $(STAMP) test-deps lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --durations=25
 
 ## test-deps: system packages the tests talk to (a real Mosquitto broker, its clients, openssl)
 test-deps:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.core.clock import FakeClock
+from tests.support.ports import ClosedPorts, free_port
 
 # Threads that belong to the interpreter or to libraries' long-lived pools, not to a test.
 _ALLOWED_THREAD_PREFIXES = ("asyncio_", "ThreadPoolExecutor", "pytest_timeout")
@@ -64,12 +64,14 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[ClosedPorts]:
+    """``closed_port()``: a loopback port where nobody listens for the whole test."""
+    ports = ClosedPorts()
+    yield ports
+    ports.close()

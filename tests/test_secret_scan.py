@@ -34,18 +34,18 @@ from typing import Any, Literal
 import aiohttp
 import pytest
 
-import tests.fakes  # noqa: F401  (registers the in-memory drivers)
+import tests.support.fakes  # noqa: F401  (registers the in-memory drivers)
 from alarms.notify import twilio_common
 from monitor.app.cli import main
 from monitor.app.config import load
 from monitor.app.daemon import Daemon
 from monitor.core.secrets import REDACTED
-from tests.alarms.test_ack_support import ACCOUNT, BASE, OUR_NUMBER, signed_post, sms_params
-from tests.conftest import free_port
-from tests.core.test_daemon_paging_health import until
-from tests.fakes import write_config
-from tests.fixtures_modbus import Unit, modbus_server
-from tests.secret_scan_peers import (
+from tests.monitor.app.test_daemon_paging_health import until
+from tests.support.ack import ACCOUNT, BASE, OUR_NUMBER, signed_post, sms_params
+from tests.support.fakes import write_config
+from tests.support.modbus_server import Unit, modbus_server
+from tests.support.ports import free_port
+from tests.support.secret_scan_peers import (
     PEER_LOGGERS,
     TwilioCloud,
     broker_on,

@@ -8,8 +8,13 @@
   mode (coldwatch opens ``socket://127.0.0.1:<port>``); also carries Modbus TCP.
 
 Each connection gets its own :class:`Session` (the protocol's framing state); the session
-turns received bytes into the reply bytes. ``broadcast`` is for devices that push.
-No threads: everything runs on the event loop.
+turns received bytes into the reply bytes. A session that answers later (a slow device) also
+has ``bind(write)``: the line calls it with its connection's writer before the first bytes
+arrive. ``broadcast`` is for devices that push. A line is an async context manager, and can be
+started again after :meth:`Line.stop` (a pty: a new pair under the same link, as a USB adapter
+plugged in again; a socket: the same port). No threads: everything runs on the event loop.
+
+The tests' fake serial devices (tests/support/serial_peer.py) sit on these same lines.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import tty
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +43,31 @@ class Session(Protocol):
 
 
 SessionFactory = Callable[[], Session]
+Writer = Callable[[bytes], None]
+
+
+def _bind(session: Session, write: Writer) -> None:
+    """Give a session that answers later its connection's writer (see the module's doc)."""
+    bind = getattr(session, "bind", None)
+    if bind is not None:
+        bind(write)
 
 
 class Line(ABC):
     def __init__(self, factory: SessionFactory) -> None:
         self.factory = factory
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     @abstractmethod
     async def start(self) -> None: ...
@@ -69,6 +95,7 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.line.connections.add(self)
+        _bind(self.session, self.write)
 
     def data_received(self, data: bytes) -> None:
         reply = self.session.feed(data)
@@ -125,9 +152,17 @@ class SocketLine(Line):
 class PtyLine(Line):
     """The device end of a pseudo-terminal; coldwatch opens :attr:`port_name`."""
 
-    def __init__(self, factory: SessionFactory, link: Path | None = None) -> None:
+    def __init__(
+        self,
+        factory: SessionFactory,
+        link: Path | None = None,
+        *,
+        max_pending: int | None = MAX_PENDING,
+    ) -> None:
         super().__init__(factory)
         self.link = link
+        self.max_pending = max_pending
+        """Bytes kept for a reader that is not reading (None: all of them)."""
         self.tty_name = ""
         self._master: int | None = None
         self._slave: int | None = None
@@ -136,6 +171,8 @@ class PtyLine(Line):
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
+        """Open a new pair (again after :meth:`stop`), under ``link`` if given."""
+        await self.stop()
         self._loop = asyncio.get_running_loop()
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo, no line editing: bytes pass as they are
@@ -150,9 +187,13 @@ class PtyLine(Line):
             tmp.symlink_to(self.tty_name)
             tmp.replace(self.link)
         self._session = self.factory()
+        _bind(self._session, self._write)
         self._loop.add_reader(master, self._readable)
 
     async def stop(self) -> None:
+        """Close both ends and remove the link, as udev does when a USB adapter is pulled out:
+        to coldwatch, the port is gone. (A dangling link would be worse than unreal: the
+        kernel reuses pty numbers, so it could lead to another program's device.)"""
         if self.link is not None and self.link.is_symlink():
             self.link.unlink()
         if self._master is not None and self._loop is not None:
@@ -174,8 +215,10 @@ class PtyLine(Line):
     def _write(self, data: bytes) -> None:
         if self._master is None:
             return
-        room = MAX_PENDING - len(self._out)
-        self._out += data[: max(0, room)]
+        if self.max_pending is None:
+            self._out += data
+        else:
+            self._out += data[: max(0, self.max_pending - len(self._out))]
         self._flush()
 
     def _flush(self) -> None:

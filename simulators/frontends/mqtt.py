@@ -90,7 +90,7 @@ class MqttPublisher(FrontEnd):
 
     async def _run(self) -> None:
         clock = self.env.clock
-        while True:
+        while self._task is asyncio.current_task():
             try:
                 await self._session()
             except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
@@ -121,7 +121,7 @@ class MqttPublisher(FrontEnd):
             self.connected.set()
             clock, interval = self.env.clock, self.settings.interval
             due = clock.monotonic()
-            while True:
+            while self._task is asyncio.current_task():
                 await self._publish_once(client)
                 due += interval
                 if due < clock.monotonic() - interval:

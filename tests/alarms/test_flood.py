@@ -4,7 +4,7 @@ fewer than 5): recorded, and exposed for the notification layer."""
 from __future__ import annotations
 
 from alarms.model import AlarmState
-from tests.alarms.conftest import Factory, at
+from tests.support.alarm_engine import Factory, at
 
 S = AlarmState
 CHANNELS = [f"c{i}" for i in range(1, 13)]

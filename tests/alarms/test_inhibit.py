@@ -3,56 +3,11 @@ causes, never a limit alarm; the record says which alarm came first."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from alarms.model import AlarmState
 from monitor.core.model import Quality
-from tests.alarms.conftest import ULT_CHANNELS, Factory
+from tests.support.alarm_engine import PARENT, Factory, site
 
 S = AlarmState
-PARENT = "ups-room.mains/power_failure"
-
-
-def site(**inhibit: Any) -> dict[str, Any]:
-    return {
-        "alarms": {
-            "equipment": {
-                "ups-room": {
-                    "rules": {
-                        "power_failure": {
-                            "condition": "discrete",
-                            "channel": "mains",
-                            "priority": "critical",
-                        }
-                    }
-                },
-                "fr": {"rules": {"no_data": {"after": "2m"}}},
-            },
-            "inhibit": [
-                {
-                    "id": "site-power",
-                    "when": [PARENT],
-                    "suppress": {"equipment": ["fr"], "devices": ["dev"]},
-                    **inhibit,
-                }
-            ],
-        },
-        "equipment": [
-            {"id": "fr", "kind": "ult_freezer", "channels": ULT_CHANNELS},
-            {
-                "id": "ups-room",
-                "kind": "other",
-                "channels": [
-                    {
-                        "id": "mains",
-                        "quantity": "power_failure",
-                        "unit": "bool",
-                        "source": {"device": "ups"},
-                    }
-                ],
-            },
-        ],
-    }
 
 
 async def test_a_power_failure_suppresses_what_it_causes_but_not_a_warming_freezer(

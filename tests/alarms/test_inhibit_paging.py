@@ -11,9 +11,8 @@ from __future__ import annotations
 from alarms.escalation.state import MemoryEscalationLog
 from alarms.model import AlarmState
 from monitor.core.clock import FakeClock
-from tests.alarms.conftest import Factory, Harness
-from tests.alarms.test_escalation_support import Rig
-from tests.alarms.test_inhibit import PARENT, site
+from tests.support.alarm_engine import PARENT, Factory, Harness, site
+from tests.support.escalation import Rig
 
 S = AlarmState
 WARM = "fr.temp/warm"  # ult_freezer template: high -65 C, high-high -60 C, 5 min on-delay

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from alarms.model import AlarmState
 from monitor.core.model import FLAG_LATE
-from tests.alarms.conftest import Factory, at
-from tests.alarms.test_states import KEY, cfg
+from tests.support.alarm_engine import KEY, Factory, at, cfg
 
 S = AlarmState
 

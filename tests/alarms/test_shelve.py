@@ -9,8 +9,7 @@ import pytest
 
 from alarms.model import AlarmCommandError, AlarmState
 from monitor.store.base import AlarmRecord
-from tests.alarms.conftest import Factory, at
-from tests.alarms.test_states import KEY, cfg
+from tests.support.alarm_engine import KEY, Factory, at, cfg
 
 S = AlarmState
 

@@ -11,31 +11,9 @@ from alarms import states
 from alarms.codes import make_code, parse_code
 from alarms.model import AlarmCommandError, AlarmState
 from alarms.states import Trigger
-from tests.alarms.conftest import Factory, at
+from tests.support.alarm_engine import KEY, Factory, at, cfg
 
 S = AlarmState
-KEY = "box.t/lim"
-
-
-def cfg(**rule: Any) -> dict[str, Any]:
-    return {
-        "alarms": {
-            "equipment": {
-                "box": {
-                    "rules": {"lim": {"condition": "limit", "channel": "t", "high": 10, **rule}}
-                }
-            }
-        },
-        "equipment": [
-            {
-                "id": "box",
-                "kind": "other",
-                "channels": [
-                    {"id": "t", "quantity": "temperature", "unit": "C", "source": {"device": "dev"}}
-                ],
-            }
-        ],
-    }
 
 
 def test_the_table_is_the_reference_table() -> None:

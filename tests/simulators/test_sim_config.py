@@ -10,8 +10,9 @@ import pytest
 from monitor.app.cli import main
 from monitor.config.issues import ConfigError
 from simulators.loader import load_sim_config, parse
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 @pytest.mark.parametrize("name", ["sim-demo.yaml", "sim-example.yaml"])

@@ -28,7 +28,7 @@ from alarms.people import Person
 from drivers.mqtt.config import MqttSettings
 from monitor.app.config import ConfigError, load
 from monitor.core.secrets import REDACTED, Secret, secret_field_names, secrets_deferred
-from tests.fakes import write_config
+from tests.support.fakes import write_config
 
 SLACK = "https://hooks.slack.com/services/T0001/B0002/Xq9zSLACKSECRET"
 TEAMS = "https://example.webhook.office.com/webhookb2/TEAMSSECRET"

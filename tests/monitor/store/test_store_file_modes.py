@@ -34,10 +34,10 @@ from monitor.app.config import load
 from monitor.app.daemon import Daemon
 from monitor.core.file_access import FileAccess, group_id
 from monitor.store.fallback_journal import FallbackJournal
-from tests.conftest import free_port
-from tests.core.test_daemon_paging_health import until
-from tests.fakes import write_config
-from tests.fixtures_modbus import Unit, modbus_server
+from tests.monitor.app.test_daemon_paging_health import until
+from tests.support.fakes import write_config
+from tests.support.modbus_server import Unit, modbus_server
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,0 +1,192 @@
+"""The monitor watching itself: disk, clock, store writes, downtime (timelines on FakeClock)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.core.clock import FakeClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import Event, EventKind, Quality, Reading
+from monitor.runtime.health import (
+    DiskUsage,
+    HealthMonitor,
+    kernel_clock_synchronised,
+    last_run_marker,
+    record_downtime,
+)
+from monitor.runtime.pipeline import Pipeline
+from monitor.store.sqlite import SQLiteStore
+from monitor.store.writer import StoreWriter
+from tests.support.fakes import Collector
+
+GIB = 1 << 30
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "cw.db")
+    s.open()
+    yield s
+    s.close()
+
+
+class Rig:
+    def __init__(self, store: SQLiteStore, clock: FakeClock, tmp_path: Path) -> None:
+        self.sink = Collector()
+        self.pipeline = Pipeline(Metrics())
+        self.pipeline.inline.append(self.sink)
+        self.writer = StoreWriter(store, clock, Metrics())
+        self.free = 50 * GIB
+        self.synced: bool | None = True
+        self.health = HealthMonitor(
+            self.pipeline,
+            clock,
+            self.writer,
+            tmp_path,
+            tick=30,
+            disk_usage=lambda _: DiskUsage(100 * GIB, self.free),
+            clock_synchronised=lambda: self.synced,
+        )
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.sink.events]
+
+
+@pytest.fixture
+def rig(store: SQLiteStore, clock: FakeClock, tmp_path: Path) -> Rig:
+    return Rig(store, clock, tmp_path)
+
+
+def test_disk_low_is_announced_once_and_recovery_needs_a_margin(rig: Rig) -> None:
+    rig.health.check()
+    rig.free = 8 * GIB  # below 10 %
+    rig.health.check()
+    rig.health.check()
+    assert rig.kinds() == [EventKind.DISK_LOW]
+    assert rig.sink.events[0].data["free_percent"] == 8.0
+    rig.free = 12 * GIB  # above 10 % but inside the hysteresis band
+    rig.health.check()
+    assert rig.kinds() == [EventKind.DISK_LOW]
+    rig.free = 20 * GIB
+    rig.health.check()
+    assert rig.kinds() == [EventKind.DISK_LOW, EventKind.DISK_OK]
+
+
+def test_a_small_disk_is_low_by_absolute_space_too(rig: Rig) -> None:
+    rig.health.disk_usage = lambda _: DiskUsage(4 * GIB, GIB // 2)  # 12.5 % but only 512 MiB
+    rig.health.check()
+    assert rig.kinds() == [EventKind.DISK_LOW]
+
+
+async def test_a_clock_step_is_announced_with_its_size(rig: Rig, clock: FakeClock) -> None:
+    rig.health.check()
+    await clock.advance(30)
+    rig.health.check()
+    assert rig.kinds() == []
+    clock.step_wall(-90)  # NTP stepped the clock back 90 s
+    await clock.advance(30)
+    rig.health.check()
+    assert rig.kinds() == [EventKind.CLOCK_STEP]
+    assert rig.sink.events[0].data["step_seconds"] == -90.0
+
+
+def test_clock_synchronisation_changes_are_announced(rig: Rig) -> None:
+    rig.health.check()
+    rig.synced = False
+    rig.health.check()
+    rig.health.check()
+    rig.synced = None  # cannot tell: no change
+    rig.health.check()
+    rig.synced = True
+    rig.health.check()
+    assert rig.kinds() == [EventKind.CLOCK_UNSYNCHRONISED, EventKind.CLOCK_SYNCHRONISED]
+
+
+def test_the_kernel_can_be_asked_about_ntp() -> None:
+    assert kernel_clock_synchronised() in (True, False, None)
+
+
+def test_store_write_failure_and_recovery(rig: Rig) -> None:
+    rig.writer.last_error = "disk I/O error"
+    rig.health.check()
+    rig.health.check()
+    rig.writer.last_error = None
+    rig.health.check()
+    assert rig.kinds() == [EventKind.STORE_WRITE_FAILED, EventKind.STORE_WRITE_RECOVERED]
+
+
+async def test_checks_run_on_their_tick(rig: Rig, clock: FakeClock) -> None:
+    import asyncio
+
+    task = asyncio.create_task(rig.health.run())
+    await clock.advance(1)
+    rig.free = GIB
+    await clock.advance(25)
+    assert rig.kinds() == []
+    await clock.advance(5)  # t = 31: the second check
+    assert rig.kinds() == [EventKind.DISK_LOW]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def test_downtime_after_an_unclean_stop_is_an_event_and_rows(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    t0 = clock.now()
+    store.append(
+        [Reading.good("fr.a", t0, -80.0), Reading.good("fr.b", t0, -79.0)],
+        [Event(t0 - timedelta(seconds=5), EventKind.DAEMON_STARTED, "daemon", "started")],
+    )
+    sink = Collector()
+    pipeline = Pipeline(Metrics())
+    pipeline.inline.append(sink)
+    now = t0 + timedelta(minutes=10)
+    event = record_downtime(
+        store,
+        pipeline,
+        ["fr.a", "fr.b", "fr.new"],
+        {"fr.a": 15.0, "fr.b": 15.0, "fr.new": 15.0},
+        now,
+        last_run_marker(store),
+    )
+    assert event is not None and event.kind == EventKind.UNCLEAN_RESTART
+    assert event.data["downtime_seconds"] == 600.0 and event.data["unclean"] is True
+    assert [(r.channel, r.quality) for r in sink.readings] == [
+        ("fr.a", Quality.STALE),
+        ("fr.b", Quality.STALE),
+        ("fr.new", Quality.STALE),
+    ]
+    assert all(
+        r.ts == now and "coldwatch was not running" in (r.detail or "") for r in sink.readings
+    )
+
+
+def test_a_clean_stop_still_leaves_no_hole(store: SQLiteStore, clock: FakeClock) -> None:
+    t0 = clock.now()
+    store.append(
+        [Reading.good("fr.a", t0, -80.0)],
+        [Event(t0, EventKind.DAEMON_STOPPED, "daemon", "stopped")],
+    )
+    sink = Collector()
+    pipeline = Pipeline(Metrics())
+    pipeline.inline.append(sink)
+    event = record_downtime(
+        store, pipeline, ["fr.a"], {"fr.a": 15.0}, t0 + timedelta(hours=1), last_run_marker(store)
+    )
+    assert event is not None and event.kind == EventKind.DOWNTIME
+    assert [r.quality for r in sink.readings] == [Quality.STALE]
+    # a quick restart inside the interval leaves nothing to mark
+    sink.readings.clear()
+    record_downtime(
+        store, pipeline, ["fr.a"], {"fr.a": 15.0}, t0 + timedelta(seconds=5), last_run_marker(store)
+    )
+    assert sink.readings == []
+
+
+def test_a_new_store_has_no_downtime(store: SQLiteStore, clock: FakeClock) -> None:
+    marker = last_run_marker(store)
+    assert record_downtime(store, Pipeline(Metrics()), ["fr.a"], {}, clock.now(), marker) is None
