@@ -69,7 +69,9 @@ async def test_a_write_queued_as_the_connection_drops_never_hooks_a_reused_descr
 ) -> None:
     conn = await connected(mosquitto)
     paho = conn._client
-    fd = paho.socket().fileno()
+    sock = paho.socket()
+    assert sock is not None
+    fd = sock.fileno()
     writes = 0
     write = paho.loop_write
 
