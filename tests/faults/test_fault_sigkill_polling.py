@@ -1,11 +1,12 @@
 """Fault: the daemon is SIGKILLed while it polls and pages, and started again on the same store.
 
-A real pymodbus device holds two freezers' temperatures, polled every second. Freezer A is
-warm (-50 C, past the -60 C limit), so its critical alarm pages the call tree through the
-outbox from the first poll on, every second. The kill lands right after a page reached the
-outbox (the moment a page is most likely half-recorded); the restarted daemon records the
-downtime, resumes the escalation and pages on; then freezer A cools, the alarm returns to
-normal, the paging stops, and the daemon gets SIGTERM.
+A real pymodbus device holds three freezers' temperatures: A and B polled every second, C
+every 5 s (as a site polls: slower than a restart takes). Freezer A is warm (-50 C, past the
+-60 C limit), so its critical alarm pages the call tree through the outbox from the first poll
+on, every second. The kill lands right after freezer C's poll reached the device, its reading
+not yet committed (the store commits once a second); the restarted daemon records the downtime,
+resumes the escalation and pages on; then freezer A cools, the alarm returns to normal, the
+paging stops, and the daemon gets SIGTERM.
 """
 
 from __future__ import annotations
@@ -28,14 +29,36 @@ from tests.faults.fault_counts import (
 from tests.faults.fault_daemon import Daemons, paging, write_config
 from tests.faults.fault_report import FaultResult
 
-INTERVAL = 1.0
 POLLS = 5
-"""Polls of each run, at least."""
-ADDRESS = {"freezer_a.cabinet_temp": 0x540, "freezer_b.cabinet_temp": 0x542}
+"""Polls of the fast device in each run, at least."""
+FAST, SLOW = 1.0, 5.0
+CHANNELS = {  # channel: (device, poll interval, holding register)
+    "freezer_a.cabinet_temp": ("fast", FAST, 0x540),
+    "freezer_b.cabinet_temp": ("fast", FAST, 0x542),
+    "freezer_c.cabinet_temp": ("slow", SLOW, 0x544),
+}
+ADDRESS = {channel: address for channel, (_, _, address) in CHANNELS.items()}
 
 
 def sections(port: int, outbox: Path) -> dict[str, Any]:
-    def freezer(name: str) -> dict[str, Any]:
+    def device(name: str, interval: float) -> dict[str, Any]:
+        return {
+            "id": name,
+            "driver": "modbus",
+            "interval": f"{interval:g}s",
+            "timeout": "800ms",
+            "settings": {
+                "transport": "tcp",
+                "host": "127.0.0.1",
+                "port": port,
+                "unit": 1,
+                "request_timeout": "500ms",
+            },
+        }
+
+    def freezer(channel: str) -> dict[str, Any]:
+        name = channel.split(".")[0]
+        source, _, address = CHANNELS[channel]
         return {
             "id": name,
             "kind": "ult_freezer",
@@ -46,9 +69,9 @@ def sections(port: int, outbox: Path) -> dict[str, Any]:
                     "quantity": "temperature",
                     "unit": "C",
                     "source": {
-                        "device": "tsx",
+                        "device": source,
                         "register": "holding",
-                        "address": ADDRESS[f"{name}.cabinet_temp"],
+                        "address": address,
                         "type": "int32",
                         "scale": 0.1,
                     },
@@ -57,22 +80,8 @@ def sections(port: int, outbox: Path) -> dict[str, Any]:
         }
 
     return {
-        "devices": [
-            {
-                "id": "tsx",
-                "driver": "modbus",
-                "interval": f"{INTERVAL:g}s",
-                "timeout": "800ms",
-                "settings": {
-                    "transport": "tcp",
-                    "host": "127.0.0.1",
-                    "port": port,
-                    "unit": 1,
-                    "request_timeout": "500ms",
-                },
-            }
-        ],
-        "locations": [{"id": "room", "equipment": [freezer("freezer_a"), freezer("freezer_b")]}],
+        "devices": [device("fast", FAST), device("slow", SLOW)],
+        "locations": [{"id": "room", "equipment": [freezer(channel) for channel in CHANNELS]}],
         **paging(
             outbox,
             alarms={
@@ -108,27 +117,34 @@ async def test_daemon_sigkill_during_polling(
     def paged() -> int:
         return sum(outbox_pages(outbox).values())
 
-    async with modbus_peer({ADDRESS["freezer_a.cabinet_temp"]: -50.0,
-                            ADDRESS["freezer_b.cabinet_temp"]: -80.0}) as device:  # fmt: skip
+    warm_freezer = ADDRESS["freezer_a.cabinet_temp"]
+    async with modbus_peer(
+        {address: -80.0 for address in ADDRESS.values()} | {warm_freezer: -50.0}
+    ) as device:
 
-        def polled() -> int:
-            return len(device.served(ADDRESS["freezer_b.cabinet_temp"]))
+        def polled(channel: str) -> int:
+            return len(device.served(ADDRESS[channel]))
 
-        def at_least(polls: int, pages: int) -> Callable[[], bool | None]:
-            return lambda: (polled() >= polls and paged() >= pages) or None
+        def at_least(fast: int, slow: int, pages: int) -> Callable[[], bool | None]:
+            def reached() -> bool | None:
+                fast_ok = polled("freezer_b.cabinet_temp") >= fast
+                return (
+                    fast_ok and polled("freezer_c.cabinet_temp") >= slow and paged() >= pages
+                ) or None
+
+            return reached
 
         run = daemons(write_config(tmp_path, sections(device.port, outbox)))
         first = run.start()
-        await run.until("polls and pages before the kill", at_least(POLLS, 2))
-        size = outbox.stat().st_size
-        await run.until("the next page", lambda: outbox.stat().st_size > size or None, 0.001)
-        first.send(signal.SIGKILL)  # as a page reaches the outbox, before it is logged as sent
+        await run.until("polls and pages before the kill", at_least(POLLS, 1, 2))
+        slow = polled("freezer_c.cabinet_temp")
+        await run.until("the next slow poll", at_least(0, slow + 1, 0), every=0.001)
+        first.send(signal.SIGKILL)  # its reading is in the store's queue, not yet committed
         await first.exited()
         second = run.start()
-        await run.until(
-            "polls and pages after the restart", at_least(polled() + POLLS, paged() + 3)
-        )
-        await device.set(ADDRESS["freezer_a.cabinet_temp"], -80.0)
+        after = at_least(polled("freezer_b.cabinet_temp") + POLLS, slow + 3, paged() + 3)
+        await run.until("polls and pages after the restart", after)
+        await device.set(warm_freezer, -80.0)
         await run.until("the paging stopped", lambda: "paused" in escalation_actions(db) or None)
         await second.stop(signal.SIGTERM)
         served = {channel: device.served(address) for channel, address in ADDRESS.items()}
@@ -136,7 +152,8 @@ async def test_daemon_sigkill_during_polling(
     gaps = named_gaps(db)
     lost = uncommitted = polls = 0
     for channel, times in served.items():
-        count = count_readings(times, channel_rows(db, channel), INTERVAL, gaps.get(channel, []))
+        interval = CHANNELS[channel][1]
+        count = count_readings(times, channel_rows(db, channel), interval, gaps.get(channel, []))
         lost += count.lost
         uncommitted += count.uncommitted
         polls += count.polls
@@ -153,5 +170,5 @@ async def test_daemon_sigkill_during_polling(
             f"{pages.withdrawn} withdrawn",
         )
     )
-    assert polls >= len(ADDRESS) * 2 * POLLS
+    assert polls >= 2 * 2 * POLLS + 3
     assert pages.decided >= 5
