@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tests.faults.fault_report import FaultResult
+
 #: Escalation record actions after which the escalator no longer sends a track's pages.
 _CANCELLING = frozenset({"acknowledged", "paused", "closed", "stopped"})
 
@@ -203,3 +205,21 @@ def count_pages(db: Path, outbox: Path) -> PageCount:
             else:
                 lost += 1
     return PageCount(decided, lost, duplicated, withdrawn)
+
+
+def paging_result(
+    fault: str, folder: Path, *, readings_lost: int, crashes: int, note: str
+) -> FaultResult:
+    """A fault's figures, its pages counted from ``folder``'s store (``cw.db``) and outbox
+    (``outbox.jsonl``), as :func:`~tests.faults.fault_daemon.write_config` and
+    :func:`~tests.faults.fault_daemon.paging` lay them out."""
+    pages = count_pages(folder / "cw.db", folder / "outbox.jsonl")
+    withdrawn = f", {pages.withdrawn} withdrawn" if pages.withdrawn else ""
+    return FaultResult(
+        fault,
+        readings_lost=readings_lost,
+        pages_lost=pages.lost,
+        pages_duplicated=pages.duplicated,
+        crashes=crashes,
+        note=f"{note}; {pages.decided} pages decided{withdrawn}",
+    )

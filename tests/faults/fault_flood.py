@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.faults.fault_counts import count_pages, stored_numbers
+from tests.faults.fault_counts import paging_result, stored_numbers
 from tests.faults.fault_daemon import DEADLINE, Daemons, paging, write_config
 from tests.faults.fault_mqtt import CHANNEL, PROBE, NumberedPublisher, mqtt_sections
 from tests.faults.fault_report import FaultResult
@@ -103,17 +103,13 @@ async def flood_through(
 
 
 def flood_result(fault: str, flood: FloodCount, run: Daemons, during: str) -> FaultResult:
-    """The figures: numbers lost from the flood, pages from the escalation record and the
-    outbox, crashes; ``during`` says what was away while ``during_fault`` were published."""
-    folder = run.config.parent
-    pages = count_pages(folder / "cw.db", folder / "outbox.jsonl")
-    return FaultResult(
+    """The figures: numbers lost from the flood, pages, crashes; ``during`` says what was away
+    while ``during_fault`` numbers were published."""
+    return paging_result(
         fault,
+        run.config.parent,
         readings_lost=flood.lost,
-        pages_lost=pages.lost,
-        pages_duplicated=pages.duplicated,
         crashes=run.crashes(),
         note=f"{flood.acknowledged} of {flood.published} messages acknowledged by the broker, "
-        f"{flood.during_fault} published while {during}, {flood.duplicated} stored twice; "
-        f"{pages.decided} pages decided",
+        f"{flood.during_fault} published while {during}, {flood.duplicated} stored twice",
     )

@@ -24,6 +24,7 @@ from tests.faults.fault_counts import (
     count_readings,
     named_gaps,
     outbox_pages,
+    paging_result,
     read_only,
 )
 from tests.faults.fault_daemon import Daemons, paging, write_config
@@ -157,18 +158,14 @@ async def test_daemon_sigkill_during_polling(
         lost += count.lost
         uncommitted += count.uncommitted
         polls += count.polls
-    pages = count_pages(db, outbox)
-    fault_report(
-        FaultResult(
-            "daemon SIGKILL during polling",
-            readings_lost=lost,
-            pages_lost=pages.lost,
-            pages_duplicated=pages.duplicated,
-            crashes=run.crashes(),
-            note=f"{polls} polls, {uncommitted} taken < commit_interval before the kill and "
-            f"named in the restart's gap row; {pages.decided} pages decided, "
-            f"{pages.withdrawn} withdrawn",
-        )
+    result = paging_result(
+        "daemon SIGKILL during polling",
+        tmp_path,
+        readings_lost=lost,
+        crashes=run.crashes(),
+        note=f"{polls} polls, {uncommitted} taken < commit_interval before the kill and "
+        "named in the restart's gap row",
     )
+    fault_report(result)
     assert polls >= 2 * 2 * POLLS + 3
-    assert pages.decided >= 5
+    assert count_pages(db, outbox).decided >= 5
