@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_SECONDS ?= 0
 
-.PHONY: demo test test-deps check lint typecheck bench clean
+.PHONY: demo test test-deps faults check lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "coldwatch needs Python 3.11 or newer")'
@@ -29,9 +29,14 @@ demo: $(STAMP)
 	  fi; }
 	$(BIN)/coldwatch demo --data-dir ./data/demo $(if $(filter-out 0,$(DEMO_SECONDS)),--for $(DEMO_SECONDS))
 
-## test: lint, type-check and run the whole test suite
+## test: lint, type-check and run the whole test suite (but the fault suite: `make faults`)
 test: $(STAMP) test-deps lint typecheck
-	$(BIN)/python -m pytest -q -n 2 --durations=25
+	$(BIN)/python -m pytest -q -n 2 --durations=25 -m "not faults"
+
+## faults: the fault suite (tests/faults): daemon kills, broker restarts... against real peers,
+## one line per fault with readings lost, pages lost, pages duplicated and crashes
+faults: $(STAMP) test-deps
+	$(BIN)/python -m pytest -q -m faults tests/faults --durations=10
 
 ## test-deps: system packages the tests talk to (a real Mosquitto broker, its clients, openssl)
 test-deps:

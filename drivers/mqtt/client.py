@@ -14,6 +14,9 @@
   ``max_queued_incoming_bytes`` payload bytes wait; a payload over ``max_payload_bytes`` is
   replaced by an :class:`Oversized` stub at once (so its bytes are not kept). What does not
   fit is acknowledged (so that the broker does not stall on it), dropped and counted.
+* **Write registration that cannot outlive its socket.** A packet queued on the loop's
+  thread (an acknowledgement) registers the socket for writing there and then, not in a
+  deferred call that a dropped connection can overtake (see ``_register_write``).
 
 This module is the only one that touches aiomqtt internals (the paho client ``_client``,
 ``_queue``, the ``_connected`` / ``_disconnected`` futures) and patches paho's ``loop_read``;
@@ -26,6 +29,7 @@ import asyncio
 import ssl
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import aiomqtt
 from aiomqtt import Message
@@ -145,6 +149,34 @@ class Connection(aiomqtt.Client):
             return rc
 
         paho.loop_read = read_burst  # type: ignore[method-assign]
+        paho.on_socket_register_write = self._register_write
+
+    def _register_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        """Watch ``sock`` for room to write paho's queued packets.
+
+        aiomqtt defers this ``add_writer`` with ``call_soon_threadsafe`` even on the loop's own
+        thread, with the descriptor number taken at once. When the connection drops before the
+        deferred call runs (a broker restart while we acknowledge), it registered a closed
+        descriptor (an "Exception in callback" traceback) or, once the number was reused, another
+        socket, whose writability then ran this dead client's writes. Here it is registered at
+        once on the loop's thread; from paho's connect in an executor thread it is deferred and
+        then registered only if ``sock`` is still this client's open socket."""
+
+        def write() -> None:
+            try:
+                client.loop_write()
+            except Exception as exc:  # a broken connection: aiomqtt's receive ends with it
+                if not self._disconnected.done():
+                    self._disconnected.set_exception(exc)
+
+        def register() -> None:
+            if client.socket() is sock and sock.fileno() != -1:
+                self._loop.add_writer(sock.fileno(), write)
+
+        if _running_loop() is self._loop:
+            register()
+        else:
+            self._loop.call_soon_threadsafe(register)
 
     def ack(self, message: Message) -> None:
         """Acknowledge a QoS 1/2 message once its readings are handed on (no-op for QoS 0,
@@ -175,6 +207,13 @@ class Connection(aiomqtt.Client):
         that it does not hold the persistent session (and acknowledge nothing) in the dark.
         Synchronous: paho sends DISCONNECT and closes the socket from its own callbacks."""
         self._client.disconnect()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # a thread without a loop: paho's connect in an executor
+        return None
 
 
 def tls_context(tls: TlsSettings) -> ssl.SSLContext:

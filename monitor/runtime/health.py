@@ -205,9 +205,11 @@ def record_downtime(
 ) -> Event | None:
     """At start: make the time coldwatch was not running visible in the records.
 
-    If the last run did not stop cleanly, an ``unclean_restart`` event says so. Either way,
-    every channel whose newest reading is older than its interval gets one ``stale`` row
-    naming the gap, and a ``downtime`` event lists them: a gap is a row, never a hole.
+    If the last run did not stop cleanly, an ``unclean_restart`` event says so, and every
+    channel gets one ``stale`` row naming the gap since its newest stored reading: what the
+    killed run had read but not yet committed (up to ``commit_interval``) is gone, however
+    quick the restart. After a clean stop, every channel whose newest reading is older than
+    its interval gets that row. A ``downtime`` event lists them: a gap is a row, never a hole.
     ``last_run``: the marker read (:func:`last_run_marker`) before this run wrote its own."""
     if last_run is None:
         return None  # a new store: nothing was missed
@@ -217,7 +219,8 @@ def record_downtime(
     gaps = {}
     for channel in channels:
         seen = latest[channel].ts if channel in latest else None
-        if seen is None or (now - seen).total_seconds() > expected_interval.get(channel, 0):
+        overdue = seen is None or (now - seen).total_seconds() > expected_interval.get(channel, 0)
+        if unclean or overdue:
             since = seen.isoformat() if seen else None
             gaps[channel] = since
             pipeline.publish(
@@ -227,7 +230,8 @@ def record_downtime(
                     None,
                     Quality.STALE,
                     0,
-                    f"no data since {since or 'the last run'}: coldwatch was not running",
+                    f"no data since {since or 'the last run'}: coldwatch was not running"
+                    + (" or stopped before storing it (unclean stop)" if unclean else ""),
                 )
             )
     downtime = (now - last_seen).total_seconds()
