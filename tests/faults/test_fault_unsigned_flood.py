@@ -1,26 +1,33 @@
 """A flood of unsigned requests against the daemon's Twilio listener, over real HTTP on
 loopback (every request from one source, as behind a reverse proxy): the store gains a few
 aggregated rows, not one per request; the flood is throttled (429); and a correctly signed SMS
-acknowledgement sent in the middle of it is accepted."""
+acknowledgement sent in the middle of it is accepted. In the fault suite: readings lost are the
+fake freezer's reads without a stored row; this site pages no one (it measures the
+acknowledgement path and the record), so no page can be lost."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import aiohttp
 
 from alarms.model import AlarmState
+from tests.faults.fault_report import FaultResult
 from tests.support.ack import ALICE_PHONE, BASE, signature, signed_post, sms_params
 from tests.support.ack_listener import KEY, Site, site_fixture  # noqa: F401
+from tests.support.fakes import FakePolled
 
 FLOOD = 2_000
 AT_ONCE = 32
 
 
 async def test_a_flood_of_unsigned_requests_adds_a_few_rows_and_blocks_no_acknowledgement(
-    site: Site,
+    site: Site, fault_report: Callable[[FaultResult], None]
 ) -> None:
     url = f"http://127.0.0.1:{site.twilio_port}/twilio/sms"
     code = site.code
@@ -61,7 +68,20 @@ async def test_a_flood_of_unsigned_requests_adds_a_few_rows_and_blocks_no_acknow
     assert site.daemon.metrics.get("ack_refused") == FLOOD
 
     await site.stop()
+    reads = len(FakePolled.instances["dev"].read_times)
+    stored = _stored(site)
     rows = site.refusal_rows()
+    fault_report(
+        FaultResult(
+            "a flood of unsigned webhook requests",
+            readings_lost=max(0, reads - stored),
+            pages_lost=0,
+            pages_duplicated=0,
+            crashes=sum(status >= 500 for status in statuses),
+            note=f"{FLOOD} requests, {statuses.count(429)} throttled; {len(rows)} refusal rows "
+            f"stored; {reads} polls, {stored} rows; the signed acknowledgement was taken",
+        )
+    )
     assert len(rows) <= 4, [r.message for r in rows]  # first and sum, per reason
     assert {(r.source, r.data["reason"], r.data["who"]) for r in rows} == {
         ("ack.sms", "bad_signature", "127.0.0.1"),
@@ -69,3 +89,12 @@ async def test_a_flood_of_unsigned_requests_adds_a_few_rows_and_blocks_no_acknow
     }
     assert sum(r.data["count"] for r in rows) == FLOOD
     assert all("0000" not in r.message and "0000" not in str(r.data) for r in rows)
+
+
+def _stored(site: Site) -> int:
+    with contextlib.closing(
+        sqlite3.connect(f"file:{site.tmp_path / 'cw.db'}?mode=ro", uri=True)
+    ) as conn:
+        return int(
+            conn.execute("SELECT count(*) FROM readings WHERE channel = 'fr.temp'").fetchone()[0]
+        )
