@@ -8,8 +8,6 @@ acknowledgement path and the record), so no page can be lost."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -17,6 +15,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from alarms.model import AlarmState
+from tests.faults.fault_counts import channel_rows
 from tests.faults.fault_report import FaultResult
 from tests.support.ack import ALICE_PHONE, BASE, signature, signed_post, sms_params
 from tests.support.ack_listener import KEY, Site, site_fixture  # noqa: F401
@@ -69,7 +68,7 @@ async def test_a_flood_of_unsigned_requests_adds_a_few_rows_and_blocks_no_acknow
 
     await site.stop()
     reads = len(FakePolled.instances["dev"].read_times)
-    stored = _stored(site)
+    stored = len(channel_rows(site.tmp_path / "cw.db", "fr.temp"))
     rows = site.refusal_rows()
     fault_report(
         FaultResult(
@@ -89,12 +88,3 @@ async def test_a_flood_of_unsigned_requests_adds_a_few_rows_and_blocks_no_acknow
     }
     assert sum(r.data["count"] for r in rows) == FLOOD
     assert all("0000" not in r.message and "0000" not in str(r.data) for r in rows)
-
-
-def _stored(site: Site) -> int:
-    with contextlib.closing(
-        sqlite3.connect(f"file:{site.tmp_path / 'cw.db'}?mode=ro", uri=True)
-    ) as conn:
-        return int(
-            conn.execute("SELECT count(*) FROM readings WHERE channel = 'fr.temp'").fetchone()[0]
-        )

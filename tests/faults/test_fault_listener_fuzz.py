@@ -2,7 +2,9 @@
 requests (a seeded random list, so a failure repeats) over real HTTP on loopback and the real
 unix socket, against a running daemon. Every answer is a 4xx or the documented success for a
 request that happens to be valid, never a 5xx, never a dropped connection; nothing is logged
-at ERROR or with a traceback; and afterwards each listener still answers a valid request."""
+at ERROR or with a traceback; and afterwards each listener still answers a valid request.
+In the fault suite: a 5xx answer or an error logged counts as a crash; this site pages no one,
+so no page can be lost, and its fake freezer's reads are counted against the stored rows."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import logging
 import random
 import socket
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,12 +22,15 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from tests.faults.fault_counts import channel_rows
+from tests.faults.fault_report import FaultResult
 from tests.support.ack import ALICE_PHONE, BASE, signature
 from tests.support.ack_listener import (
     ALICE_API_TOKEN,
     Site,
     site_fixture,  # noqa: F401
 )
+from tests.support.fakes import FakePolled
 
 SEED = 20260309
 API_REQUESTS = 900
@@ -261,7 +266,7 @@ def loud(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_every_malformed_request_gets_a_4xx_and_the_listeners_keep_serving(
-    site: Site, caplog: pytest.LogCaptureFixture
+    site: Site, caplog: pytest.LogCaptureFixture, fault_report: Callable[[FaultResult], None]
 ) -> None:
     caplog.set_level(logging.DEBUG)
     rng = random.Random(SEED)
@@ -272,33 +277,59 @@ async def test_every_malformed_request_gets_a_4xx_and_the_listeners_keep_serving
     for batch in socket_lines(rng, code):
         replies += await asyncio.to_thread(talk, str(site.socket_path), batch)
 
-    assert len(api) + len(twilio) + len(replies) >= 2_000
+    sent = len(api) + len(twilio) + len(replies)
+    server_errors = sum(status >= 500 for status, _ in api + twilio)
+    loud_lines = loud(caplog)
+    serving = await still_serving(site, code)
+    await site.stop()
+    reads = len(FakePolled.instances["dev"].read_times)
+    stored = len(channel_rows(site.tmp_path / "cw.db", "fr.temp"))
+    refusal_rows = len(site.refusal_rows())
+    fault_report(
+        FaultResult(
+            "a malformed-request fuzz of each listener",
+            readings_lost=max(0, reads - stored),
+            pages_lost=0,
+            pages_duplicated=0,
+            crashes=server_errors + len(loud_lines) + (serving is not None),
+            note=f"{sent} requests ({len(api)} HTTP API, {len(twilio)} Twilio, {len(replies)} "
+            f"socket); {refusal_rows} refusal rows; {reads} polls, {stored} rows",
+        )
+    )
+    assert sent >= 2_000
     assert not [a for a in api if not (400 <= a[0] < 500 or a[0] == 200)]
     assert not [a for a in twilio if not (400 <= a[0] < 500 or a[0] in (200, 204))]
     assert {s for s, _ in twilio} >= {200, 204, 400, 403, 409, 415, 429}
     assert {s for s, _ in api} >= {200, 400, 401, 404, 405, 409, 415, 421}
     assert all(r.get("ok") is True or r.get("reason") for r in replies)
     assert {r.get("reason") for r in replies} >= {"bad_request", None}
-    assert loud(caplog) == []
+    assert loud_lines == []
+    assert serving is None, serving
+    assert refusal_rows < 100  # aggregated: not one row per refused request
 
-    async with aiohttp.ClientSession() as session:  # each listener still serves
-        headers = {"Authorization": f"Bearer {ALICE_API_TOKEN}"}
-        url = f"http://127.0.0.1:{site.api_port}/api/v1/alarms"
-        async with session.get(url, headers=headers) as response:
-            assert response.status == 200
-            assert code in [a["code"] for a in (await response.json())["alarms"]]
-        status = {"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered"}
-        signed = {
-            "X-Twilio-Signature": signature(BASE + "/twilio/sms/status", status),
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-        async with session.post(
-            f"http://127.0.0.1:{site.twilio_port}/twilio/sms/status",
-            data=urlencode(status),
-            headers=signed,
-        ) as response:
-            assert response.status == 204
-    (listed,) = await asyncio.to_thread(talk, str(site.socket_path), [b'{"cmd": "list"}'])
-    assert listed["ok"] is True and code in [a["code"] for a in listed["alarms"]]
-    await site.stop()
-    assert len(site.refusal_rows()) < 100  # aggregated: not one row per refused request
+
+async def still_serving(site: Site, code: str) -> str | None:
+    """None if every listener still answers a valid request, else what failed."""
+    try:
+        async with aiohttp.ClientSession() as session:  # each listener still serves
+            headers = {"Authorization": f"Bearer {ALICE_API_TOKEN}"}
+            url = f"http://127.0.0.1:{site.api_port}/api/v1/alarms"
+            async with session.get(url, headers=headers) as response:
+                assert response.status == 200
+                assert code in [a["code"] for a in (await response.json())["alarms"]]
+            status = {"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered"}
+            signed = {
+                "X-Twilio-Signature": signature(BASE + "/twilio/sms/status", status),
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            async with session.post(
+                f"http://127.0.0.1:{site.twilio_port}/twilio/sms/status",
+                data=urlencode(status),
+                headers=signed,
+            ) as response:
+                assert response.status == 204
+        (listed,) = await asyncio.to_thread(talk, str(site.socket_path), [b'{"cmd": "list"}'])
+        assert listed["ok"] is True and code in [a["code"] for a in listed["alarms"]]
+    except AssertionError as exc:
+        return f"a listener stopped serving: {exc}"
+    return None
