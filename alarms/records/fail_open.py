@@ -5,9 +5,11 @@ the escalation record before it pages. When the store refuses the write (a full 
 read-only or failing database), these wrappers keep the record in the fallback journal
 (:mod:`monitor.store.fallback_journal`: memory and a small file, ideally on another
 filesystem) and let the page go out anyway; the journal's replay writes the records into the
-store once it accepts writes again, each marked with when it was recorded late. While a
-notification-log record waits, reads of the log (what this delivery has done so far, what is
-unfinished) include it, so delivery still retries, de-duplicates and falls back as usual.
+store once it accepts writes again, each marked with when it was recorded late. While records
+of a kind wait, later ones queue behind them (never straight to the store), so each table
+keeps its order. While a notification-log record waits, reads of the log (what this delivery
+has done so far, what is unfinished) include it, also after a restart, so delivery still
+retries, de-duplicates and falls back as usual.
 """
 
 from __future__ import annotations
@@ -43,21 +45,26 @@ class FailOpenNotificationLog:
         self.journal = journal
         self.now = now
         journal.register(NOTIFICATION_KIND, self.write_late)
-        self._waiting: list[LogRecord] = []
         self._local_seq = itertools.count(_LOCAL_SEQ_BASE)
+        self._waiting: list[LogRecord] = [  # what waited when the last run stopped
+            dataclasses.replace(_record_of(entry.data), seq=next(self._local_seq))
+            for entry in journal.pending()
+            if entry.kind == NOTIFICATION_KIND
+        ]
         self._lock = threading.Lock()
         self._limiter = RateLimiter(60.0)
 
     def append(self, record: LogRecord) -> LogRecord:
-        try:
-            return self.primary.append(record)
-        except Exception as exc:
-            _warn(self._limiter, "notification log", exc)
-        with self._lock:
-            kept = dataclasses.replace(record, seq=next(self._local_seq))
-            self._waiting.append(kept)
-        self.journal.append(NOTIFICATION_KIND, record.at, _record_json(record))
-        return kept
+        if not self.journal.waiting(NOTIFICATION_KIND):
+            try:
+                return self.primary.append(record)
+            except Exception as exc:
+                _warn(self._limiter, "notification log", exc)
+        kept = dataclasses.replace(record, seq=next(self._local_seq))
+        if self.journal.append(NOTIFICATION_KIND, record.at, _record_json(record)):
+            with self._lock:
+                self._waiting.append(kept)
+        return kept  # the page goes out even if the journal was full (counted there)
 
     def write_late(self, entry: JournalEntry) -> None:
         """The journal's writer: into the store, marked as recorded late; then no longer
@@ -120,10 +127,11 @@ class FailOpenEscalationLog:
         self._limiter = RateLimiter(60.0)
 
     def append(self, row: EscalationRow) -> EscalationRow:
-        try:
-            return self.primary.append(row)
-        except Exception as exc:
-            _warn(self._limiter, "escalation record", exc)
+        if not self.journal.waiting(ESCALATION_KIND):
+            try:
+                return self.primary.append(row)
+            except Exception as exc:
+                _warn(self._limiter, "escalation record", exc)
         self.journal.append(ESCALATION_KIND, row.at, _row_json(row))
         return row
 

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: How often records waiting in the fallback journal are offered to the store again.
 JOURNAL_REPLAY_INTERVAL = 5.0
+#: At most this many records per offer (about half a second of synced commits).
+JOURNAL_REPLAY_BATCH = 200
 
 
 def service_user() -> str:
@@ -210,12 +212,14 @@ class Daemon:
         start = self.clock.monotonic()
         for tick in itertools.count(1):
             await self.clock.sleep_until(start + tick * JOURNAL_REPLAY_INTERVAL)
-            self._replay_journal()
+            self._replay_journal(limit=JOURNAL_REPLAY_BATCH)
 
-    def _replay_journal(self) -> None:
+    def _replay_journal(self, limit: int | None = None) -> None:
+        """Offer what waits in the fallback journal to the store (``limit`` entries at most:
+        each is a synced commit, and the loop must keep polling and paging meanwhile)."""
         if not len(self.journal):
             return
-        written = self.journal.replay()
+        written = self.journal.replay(limit=limit)
         if written:
             log.warning(
                 "%d records written to the store late, from the fallback journal (%d waiting)",

@@ -139,6 +139,9 @@ def _scalar(node: yaml.Node, file: str, path: PathKey) -> Any:
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or "not a value YAML's safe loader reads"
         raise _stop(file, node.start_mark.line + 1, path, f"invalid value: {problem}") from None
+    except (ValueError, OverflowError) as exc:  # a date like 2024-13-01, a 5,000-digit number
+        message = f"invalid value: {str(exc)[:120]}"
+        raise _stop(file, node.start_mark.line + 1, path, message) from None
     finally:
         loader.dispose()
 

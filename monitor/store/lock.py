@@ -69,8 +69,10 @@ class StoreLock:
             raise
         started = (now or datetime.now(UTC)).isoformat(timespec="seconds")
         record = json.dumps({"pid": os.getpid(), "started": started}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record + b"\n", 0)
+        # the holder's record only feeds a refusal message: a full disk must not stop the start
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, record + b"\n", 0)
         self._fd = fd
         return self
 

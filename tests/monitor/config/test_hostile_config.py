@@ -86,6 +86,20 @@ def test_unsafe_tag_is_refused(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("2024-13-01", "month must be in 1..12"), ("1" * 5000, "Exceeds the limit")],
+    ids=["bad-date", "huge-integer"],
+)
+def test_a_value_the_yaml_loader_cannot_make_is_an_issue(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = _write(tmp_path, f"site: {{id: t, name: T}}\nnote: {value}\n")
+    (issue,) = _issues(path)
+    assert issue.startswith(f"{path}:2: note: invalid value: ")
+    assert message in issue
+
+
 def test_include_of_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo.yaml")
     path = _write(tmp_path, SITE + "include: fifo.yaml\n")

@@ -96,3 +96,54 @@ def test_an_unwritable_file_keeps_entries_in_memory(tmp_path: Path) -> None:
     journal = FallbackJournal(tmp_path / "missing-folder" / "j")
     assert journal.append("k", T0, {"n": 1})
     assert _entries(journal) == [("k", 1)]
+
+
+def test_an_entry_kept_in_memory_only_never_shifts_the_replay_markers(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    journal = FallbackJournal(path, max_bytes=400)
+    journal.append("k", T0, {"n": 1})
+    journal.append("k", T0, {"n": 2, "pad": "x" * 500})  # too big for the file: memory only
+    journal.append("k", T0, {"n": 3})
+    journal.append("k", T0, {"n": 4})
+    assert journal.memory_only == 1
+    assert journal.replay({"k": lambda e: None}, limit=2) == 2  # then the process dies
+    assert _entries(FallbackJournal(path)) == [("k", 3), ("k", 4)]
+
+
+def test_a_torn_tail_is_cut_off_and_the_next_entry_survives(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    FallbackJournal(path).append("k", T0, {"n": 1})
+    with path.open("ab") as handle:
+        handle.write(b'0badc0de {"kind":"k","at"')  # a crash in the middle of a write
+    reopened = FallbackJournal(path)
+    assert reopened.corrupted == 1
+    reopened.append("k", T0, {"n": 2})
+    assert _entries(FallbackJournal(path)) == [("k", 1), ("k", 2)]
+
+
+def test_a_refusal_that_will_not_pass_is_skipped_not_blocking(tmp_path: Path) -> None:
+    journal = FallbackJournal(tmp_path / "j")
+    for n in range(3):
+        journal.append("k", T0, {"n": n})
+    journal.append("orphan", T0, {"n": 9})  # its writer is gone (configuration changed)
+    journal.append("k", T0, {"n": 3})
+    taken: list[int] = []
+
+    def writer(entry: JournalEntry) -> None:
+        if entry.data["n"] == 1:
+            raise ValueError("a value the store cannot keep")
+        taken.append(entry.data["n"])
+
+    assert journal.replay({"k": writer}) == 3
+    assert taken == [0, 2, 3]
+    assert journal.failed == 1
+    assert _entries(journal) == [("orphan", 9)]
+    assert _entries(FallbackJournal(tmp_path / "j")) == [("orphan", 9)]
+
+
+def test_replay_takes_at_most_its_limit(tmp_path: Path) -> None:
+    journal = FallbackJournal(None)
+    for n in range(5):
+        journal.append("k", T0, {"n": n})
+    assert journal.replay({"k": lambda e: None}, limit=2) == 2
+    assert len(journal) == 3

@@ -44,3 +44,19 @@ def test_a_garbled_lock_file_still_refuses(tmp_path: Path) -> None:
         assert "in use by coldwatch another process" in str(refused.value)
     finally:
         first.release()
+
+
+def test_a_full_disk_does_not_stop_the_daemon_taking_its_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(*args: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("monitor.store.lock.os.pwrite", no_space)
+    lock = StoreLock(tmp_path / "cw.db").acquire()  # the holder's record is only a nicety
+    try:
+        assert lock.held
+        with pytest.raises(StoreLocked):
+            StoreLock(tmp_path / "cw.db").acquire()
+    finally:
+        lock.release()
