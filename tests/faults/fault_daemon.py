@@ -165,3 +165,43 @@ class Daemons:
             if daemon.running:
                 daemon.proc.kill()
             daemon.proc.wait(timeout=DEADLINE)
+
+
+def freezers_on_one_device(
+    port: int, addresses: dict[str, int], interval: float, outbox: Path
+) -> dict[str, Any]:
+    """Sections for ULT freezers read from one Modbus TCP device (``tsx`` at ``port``), one
+    channel each (``<freezer>.cabinet_temp``: int32 tenths at its holding register); the
+    first freezer's warm alarm pages at once through :func:`paging`."""
+
+    def freezer(channel: str) -> dict[str, Any]:
+        source = {"device": "tsx", "register": "holding", "address": addresses[channel]}
+        return {
+            "id": channel.split(".")[0],
+            "kind": "ult_freezer",
+            "channels": [
+                {
+                    "id": "cabinet_temp",
+                    "quantity": "temperature",
+                    "unit": "C",
+                    "source": {**source, "type": "int32", "scale": 0.1},
+                }
+            ],
+        }
+
+    settings = {"transport": "tcp", "host": "127.0.0.1", "port": port, "unit": 1}
+    first = next(iter(addresses)).split(".")[0]
+    rules = {"warm": {"on_delay": 0, "off_delay": 0}, "warm_warning": {"enabled": False}}
+    return {
+        "devices": [
+            {
+                "id": "tsx",
+                "driver": "modbus",
+                "interval": f"{interval:g}s",
+                "timeout": "800ms",
+                "settings": {**settings, "request_timeout": "500ms"},
+            }
+        ],
+        "locations": [{"id": "room", "equipment": [freezer(c) for c in addresses]}],
+        **paging(outbox, alarms={"equipment": {first: {"rules": rules}}}),
+    }

@@ -9,86 +9,21 @@ the escalator decided reached the outbox, the records written late from the jour
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.faults.fault_counts import channel_rows, count_pages, count_readings, outbox_pages
-from tests.faults.fault_daemon import Daemons, paging, write_config
+from tests.faults.fault_daemon import Daemons, freezers_on_one_device, write_config
 from tests.faults.fault_report import FaultResult
+from tests.support.small_disk import fill, small_disk_fixture  # noqa: F401
 
-DISK_BYTES = 8 * 1024 * 1024
 WARM, OTHER = 0x540, 0x542
 ADDRESS = {"freezer_a.cabinet_temp": WARM, "freezer_b.cabinet_temp": OTHER}
 INTERVAL = 1.0
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small filesystem needs root (CI and the dev machines run as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES},mode=0750", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with filler.open("wb") as handle, contextlib.suppress(OSError):
-        while True:
-            handle.write(b"\0" * 65536)
-            handle.flush()
-    return filler
-
-
-def sections(port: int, disk: Path, run: Path) -> dict[str, Any]:
-    def freezer(channel: str) -> dict[str, Any]:
-        source = {"device": "tsx", "register": "holding", "address": ADDRESS[channel]}
-        return {
-            "id": channel.split(".")[0],
-            "kind": "ult_freezer",
-            "channels": [
-                {
-                    "id": "cabinet_temp",
-                    "quantity": "temperature",
-                    "unit": "C",
-                    "source": {**source, "type": "int32", "scale": 0.1},
-                }
-            ],
-        }
-
-    settings = {"transport": "tcp", "host": "127.0.0.1", "port": port, "unit": 1}
-    rules = {"warm": {"on_delay": 0, "off_delay": 0}, "warm_warning": {"enabled": False}}
-    return {
-        "store": {"path": str(disk / "cw.db"), "fallback_journal": str(run / "fallback.journal")},
-        "devices": [
-            {
-                "id": "tsx",
-                "driver": "modbus",
-                "interval": f"{INTERVAL:g}s",
-                "timeout": "800ms",
-                "settings": {**settings, "request_timeout": "500ms"},
-            }
-        ],
-        "locations": [{"id": "room", "equipment": [freezer(c) for c in ADDRESS]}],
-        **paging(run / "outbox.jsonl", alarms={"equipment": {"freezer_a": {"rules": rules}}}),
-    }
 
 
 @pytest.mark.timeout(90)
@@ -108,7 +43,9 @@ async def test_a_full_disk_while_a_freezer_warms(
         return sum(outbox_pages(outbox).values())
 
     async with modbus_peer({WARM: -80.0, OTHER: -80.0}) as device:
-        config = write_config(run_dir, sections(device.port, small_disk, run_dir))
+        sections = freezers_on_one_device(device.port, ADDRESS, INTERVAL, outbox)
+        store = {"path": str(db), "fallback_journal": str(journal)}
+        config = write_config(run_dir, {**sections, "store": store})
         run = daemons(config)
         daemon = run.start()
         await run.until("the first polls", lambda: (len(device.served(WARM)) >= 3) or None)

@@ -23,56 +23,12 @@ from tests.faults.fault_counts import (
     outbox_pages,
     paging_result,
 )
-from tests.faults.fault_daemon import Daemons, paging, write_config
+from tests.faults.fault_daemon import Daemons, freezers_on_one_device, write_config
 from tests.faults.fault_report import FaultResult
 
 ADDRESS = {"freezer_a.cabinet_temp": 0x540, "freezer_b.cabinet_temp": 0x542}
 INTERVAL = 1.0
 SECOND_TRIES = 3
-
-
-def sections(port: int, outbox: Path) -> dict[str, Any]:
-    def freezer(channel: str) -> dict[str, Any]:
-        source = {"device": "tsx", "register": "holding", "address": ADDRESS[channel]}
-        return {
-            "id": channel.split(".")[0],
-            "kind": "ult_freezer",
-            "channels": [
-                {
-                    "id": "cabinet_temp",
-                    "quantity": "temperature",
-                    "unit": "C",
-                    "source": {**source, "type": "int32", "scale": 0.1},
-                }
-            ],
-        }
-
-    settings = {"transport": "tcp", "host": "127.0.0.1", "port": port, "unit": 1}
-    return {
-        "devices": [
-            {
-                "id": "tsx",
-                "driver": "modbus",
-                "interval": f"{INTERVAL:g}s",
-                "timeout": "800ms",
-                "settings": {**settings, "request_timeout": "500ms"},
-            }
-        ],
-        "locations": [{"id": "room", "equipment": [freezer(c) for c in ADDRESS]}],
-        **paging(
-            outbox,
-            alarms={
-                "equipment": {
-                    "freezer_a": {
-                        "rules": {
-                            "warm": {"on_delay": 0, "off_delay": 0},
-                            "warm_warning": {"enabled": False},
-                        }
-                    }
-                }
-            },
-        ),
-    }
 
 
 def stored_twice(db: Path, channel: str) -> int:
@@ -95,7 +51,9 @@ async def test_a_second_daemon_on_the_store(
 
     warm = ADDRESS["freezer_a.cabinet_temp"]
     async with modbus_peer({warm: -50.0, ADDRESS["freezer_b.cabinet_temp"]: -80.0}) as device:
-        run = daemons(write_config(tmp_path, sections(device.port, outbox)))
+        run = daemons(
+            write_config(tmp_path, freezers_on_one_device(device.port, ADDRESS, INTERVAL, outbox))
+        )
         first = run.start()
         await run.until("polls and pages", lambda: (paged() >= 2) or None)
         refused = 0

@@ -8,13 +8,10 @@ once the disk has room again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
-import os
 import sqlite3
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +24,7 @@ from monitor.app.cli import main as cli_main
 from monitor.app.daemon import Daemon
 from tests.support.fakes import FakePolled, fake_config
 from tests.support.ports import free_port
-
-DISK_BYTES = 6 * 1024 * 1024
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 6 MiB filesystem (tmpfs), mounted for the test and unmounted after it."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small filesystem needs root (CI and the dev machines run as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES},mode=0750", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+from tests.support.small_disk import fill, small_disk_fixture  # noqa: F401
 
 
 @pytest.fixture
@@ -69,16 +45,6 @@ async def webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         yield f"http://127.0.0.1:{port}/hook", received
     finally:
         await runner.cleanup()
-
-
-def fill(disk: Path) -> Path:
-    """Take every free byte of ``disk``; returns the filler file (delete it to free them)."""
-    filler = disk / "filler"
-    with filler.open("wb") as handle, contextlib.suppress(OSError):
-        while True:
-            handle.write(b"\0" * 65536)
-            handle.flush()
-    return filler
 
 
 async def until(what: str, check: Any, timeout: float = 30.0) -> None:
