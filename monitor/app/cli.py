@@ -21,9 +21,9 @@ from monitor.app.cli_common import (
     open_store_readonly,
     with_config,
 )
+from monitor.app.cli_help import document_exit_codes, run_printing
 from monitor.app.config import ConfigError, load
 from monitor.core.model import Reading
-from monitor.core.secrets import secrets_deferred
 
 
 def _parse_time(text: str) -> datetime:
@@ -41,15 +41,20 @@ def _parse_time(text: str) -> datetime:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
-        if args.without_secrets:
-            with secrets_deferred():
-                loaded = load(args.config)
-        else:
-            loaded = load(args.config)
+        loaded = load(args.config, secrets=not args.without_secrets)
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue)
         return EXIT_CONFIG
+    if args.explain is not None:
+        from monitor.app.cli_explain import UnknownUnit, explain_unit
+
+        try:
+            print(explain_unit(loaded.config, args.explain))
+        except UnknownUnit as exc:
+            print(f"coldwatch: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return EXIT_OK
     if args.verbose:
         cfg = loaded.config
         print(
@@ -67,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.store.base import StoreError
     from monitor.store.lock import StoreLocked
 
-    loaded = load_or_exit(args.config)
+    loaded = load_or_exit(args.config, secrets=True)
     logs.configure(args.log_level or loaded.config.logging.level, loaded.config.logging.format)
     set_umask()  # nothing the daemon or a library creates is readable outside its group
     try:
@@ -99,7 +104,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             "hash chain intact"
         )
     else:
-        print(f"FAILED at batch {result.first_bad_batch}: {result.problem}")
+        print(f"FAILED: {result.problem}")  # the problem names its table and batch or row
     ok = result.ok
     store_cfg = loaded.config.store
     if store_cfg.backend == "sqlite":
@@ -201,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
             "run",
             help="run the monitoring daemon",
             description="Run the daemon: poll every device, store readings, until SIGTERM/SIGINT. "
-            "Logs go to stderr as JSON lines.",
+            "Logs go to stderr, as JSON lines (one object per line, for journald and log "
+            "shippers) unless the configuration sets logging.format: text, then as plain text "
+            "lines; `coldwatch demo` always logs plain text.",
         )
     )
     p.add_argument(
@@ -225,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not read secrets from environment variables or files (check everything else, "
         "e.g. in CI or before the secrets are installed)",
+    )
+    p.add_argument(
+        "--explain",
+        metavar="UNIT",
+        help="print the rules in force for one unit (e.g. freezer-07): each limit's value and "
+        "priority, the delays, deadband and SOP text, and where each comes from (the unit's "
+        "rules, a site template, a built-in template)",
     )
     p.set_defaults(func=cmd_check_config)
 
@@ -300,14 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     from simulators.cli import add_parser as add_sim_parser
 
     add_sim_parser(sub)
+    document_exit_codes(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    result: int = args.func(args)
-    return result
+    return run_printing(args)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from monitor.app.cli_common import (
     with_config,
 )
 from monitor.app.config import LoadedConfig
+from monitor.core.secrets import secrets_deferred
 
 
 def _parse_local_time(text: str) -> datetime:
@@ -41,12 +42,44 @@ def _control_socket(loaded: LoadedConfig, config_path: str) -> Path:
     return ack.control_socket.resolved_path(store_file)
 
 
+def _no_alarms_to_ask(loaded: LoadedConfig, args: argparse.Namespace) -> tuple[str, int] | None:
+    """What is true when the configuration itself says there is nothing to ask the daemon
+    (no ``alarms:`` section, or its control socket is off), with the exit code; else None.
+    Without this, the missing socket would read as "the daemon is not running"."""
+    cfg = loaded.config
+    if cfg.alarms is None:
+        if args.action == "list":
+            return (
+                "this configuration has no alarms: section, so coldwatch raises no alarms: "
+                "there are none to list (docs/alarms.md describes the section)",
+                EXIT_OK,
+            )
+        return (
+            f"coldwatch: this configuration has no alarms: section, so there is no alarm "
+            f"{args.id} (coldwatch raises no alarms without one)",
+            EXIT_CONFIG,
+        )
+    if cfg.acknowledgement is not None and not cfg.acknowledgement.control_socket.enabled:
+        return (
+            "coldwatch: the control socket is off in this configuration "
+            "(acknowledgement.control_socket.enabled: false); the alarms commands talk to the "
+            "daemon through it",
+            EXIT_CONFIG,
+        )
+    return None
+
+
 def cmd_alarms(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from alarms.ack import control_client as client
 
     loaded = load_or_exit(args.config)
+    unreachable = _no_alarms_to_ask(loaded, args)
+    if unreachable is not None:
+        text, code = unreachable
+        print(text, file=sys.stdout if code == EXIT_OK else sys.stderr)
+        return code
     path = _control_socket(loaded, args.config)
     zone = ZoneInfo(loaded.config.site.timezone)
     try:
@@ -70,11 +103,9 @@ def cmd_route_test(args: argparse.Namespace) -> int:
 
     loaded = load_or_exit(args.config)
     try:
-        print(
-            render_route(
-                loaded.config, PagingConfig.of(loaded.config), args.channel, args.condition, args.at
-            )
-        )
+        with secrets_deferred():  # the paging sections are validated again: read no secret
+            paging = PagingConfig.of(loaded.config)
+        print(render_route(loaded.config, paging, args.channel, args.condition, args.at))
     except RouteTestError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG

@@ -28,9 +28,13 @@ def with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def load_or_exit(path: str) -> LoadedConfig:
+def load_or_exit(path: str, *, secrets: bool = False) -> LoadedConfig:
+    """The configuration, or the command ends printing every issue with EXIT_CONFIG.
+
+    Secrets are not read unless ``secrets`` (only the daemon's ``run`` asks): a read-only
+    command must not need the paging secrets and PINs (:func:`monitor.app.config.load`)."""
     try:
-        return load(path)
+        return load(path, secrets=secrets)
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)

@@ -28,6 +28,7 @@ from monitor.config.loader import Checker, open_document
 from monitor.config.sections import SiteConfig
 from monitor.config.site_checks import check_site
 from monitor.core.file_access import group_id
+from monitor.core.secrets import secrets_deferred
 from monitor.store.factory import sqlite_path
 
 __all__ = ["Config", "ConfigError", "ConfigIssue", "LoadedConfig", "load"]
@@ -75,8 +76,20 @@ class LoadedConfig:
         return hashlib.sha256(self.effective_json.encode()).hexdigest()
 
 
-def load(path: str | Path) -> LoadedConfig:
-    """Load, validate and cross-check; raise :class:`ConfigError` with every issue found."""
+def load(path: str | Path, *, secrets: bool = True) -> LoadedConfig:
+    """Load, validate and cross-check; raise :class:`ConfigError` with every issue found.
+
+    ``secrets``: read every secret from its environment variable or file, so that one that
+    cannot be read is an issue (the daemon, ``check-config``). Without, where each secret
+    comes from is still checked but none is read: what the read-only commands load, so that
+    a QA reviewer running ``verify`` needs nobody's PIN."""
+    if secrets:
+        return _load(path)
+    with secrets_deferred():
+        return _load(path)
+
+
+def _load(path: str | Path) -> LoadedConfig:
     checker = open_document(path, {"alarms": describe_alarm_path})
     cfg = checker.validate(Config)
     check_site(cfg, checker)
