@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 from alarms.config import LimitSpec, LimitValue, RuleSpec
 from alarms.model import ConditionKind, Level, Priority
 from alarms.rules.report import RuleReport
-from monitor.core.model import DISCRETE_QUANTITIES, Quantity
+from monitor.core.model import DISCRETE_QUANTITIES, UNITS, Quantity
 
 if TYPE_CHECKING:
     from alarms.rules.roles import RoleBinding
@@ -81,12 +81,18 @@ def check_channel(
             f"a discrete rule needs an on/off channel; channel '{channel.id}' is "
             f"{channel.quantity.value}",
         )
-    if spec.unit is not None and spec.unit != channel.unit:
+    if spec.unit is not None and spec.unit != channel.unit and _known_unit(channel):
         report.add(
             "unit",
             f"the rule's values are in {spec.unit} but channel '{channel.id}' is "
             f"in {channel.unit}: set 'unit: {channel.unit}' and values in {channel.unit}",
         )
+
+
+def _known_unit(channel: Channel) -> bool:
+    """Whether the channel's unit is one its quantity allows: one that is not is reported
+    once, on the channel, not again by every rule on it (with a fix naming the bad unit)."""
+    return channel.unit in UNITS.get(channel.quantity, (channel.unit,))
 
 
 def _limit(value: LimitValue | None, default: Priority) -> tuple[float, Priority] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from alarms.config import AlarmsConfig, RuleSpec
+from alarms.config import AlarmsConfig, LimitSpec, LimitValue, RuleSpec
 from alarms.model import ConditionKind, Level, Priority
 
 if TYPE_CHECKING:
@@ -66,10 +66,32 @@ class RuleSet:
         return {rule.key: rule for rule in self.rules}
 
 
+LIMIT_LEVELS = ("low_low", "low", "high", "high_high")
+
+
 def merge_rule(base: RuleSpec, over: RuleSpec) -> RuleSpec:
-    """``over``'s explicitly set fields on top of ``base`` (``null`` clears a field)."""
+    """``over``'s explicitly set fields on top of ``base`` (``null`` clears a field).
+
+    A limit level set to a bare number (or ``{at: ...}`` without a priority) moves the limit
+    and keeps ``base``'s priority for that level: ``high_high: 39`` over the incubator's
+    critical high-high is still critical. Only ``{at: 39, priority: high}`` changes it."""
     update = {name: getattr(over, name) for name in over.model_fields_set}
+    for level in LIMIT_LEVELS:
+        if level in update:
+            update[level] = _limit_over(getattr(base, level), update[level])
     return base.model_copy(update=update)
+
+
+def _limit_over(base: LimitValue | None, over: LimitValue | None) -> LimitValue | None:
+    """The level's limit after ``over``: its value, with ``base``'s own priority unless
+    ``over`` names one."""
+    if over is None or not isinstance(base, LimitSpec) or base.priority is None:
+        return over
+    if isinstance(over, LimitSpec):
+        if over.priority is not None:
+            return over
+        return LimitSpec(at=over.at, priority=base.priority)
+    return LimitSpec(at=float(over), priority=base.priority)
 
 
 def merge_rules(base: dict[str, RuleSpec], over: dict[str, RuleSpec]) -> dict[str, RuleSpec]:

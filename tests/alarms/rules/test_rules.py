@@ -125,3 +125,80 @@ def test_a_rate_rule_on_a_door_is_refused(tmp_path: Path) -> None:
         "alarms.equipment.fr.rules.r.condition: a rate rule needs a measured value; "
         "channel 'door' is door_open"
     ]
+
+
+INCUBATOR = [
+    {"id": "chamber", "quantity": "temperature", "unit": "C", "source": {"device": "dev"}},
+]
+
+
+def incubator_rule(tmp_path: Path, temperature: dict[str, Any], **alarms: Any) -> Any:
+    rules = rules_of(
+        tmp_path,
+        equipment=[{"id": "inc", "kind": "co2_incubator", "channels": INCUBATOR}],
+        alarms={"equipment": {"inc": {"rules": {"temperature": temperature}}}, **alarms},
+    )
+    return rules["inc.chamber/temperature"]
+
+
+def test_a_bare_number_keeps_the_template_priority_of_its_level(tmp_path: Path) -> None:
+    """The incubator's high-high is critical; moving it to 39.5 must not make it high."""
+    rule = incubator_rule(tmp_path, {"high_high": 39.5, "low_low": 34})
+    assert rule.limits == {
+        Level.LOW_LOW: (34.0, Priority.CRITICAL),
+        Level.LOW: (36.0, Priority.HIGH),
+        Level.HIGH: (38.0, Priority.HIGH),
+        Level.HIGH_HIGH: (39.5, Priority.CRITICAL),
+    }
+
+
+def test_only_a_named_priority_changes_a_levels_priority(tmp_path: Path) -> None:
+    kept = incubator_rule(tmp_path, {"high_high": {"at": 39.5}})
+    assert kept.limits[Level.HIGH_HIGH] == (39.5, Priority.CRITICAL)
+    changed = incubator_rule(tmp_path, {"high_high": {"at": 39.5, "priority": "high"}})
+    assert changed.limits[Level.HIGH_HIGH] == (39.5, Priority.HIGH)
+    # the rule's own priority moves the levels that take it, not those with their own
+    ruled = incubator_rule(tmp_path, {"priority": "low", "high_high": 40})
+    assert ruled.limits[Level.HIGH] == (38.0, Priority.LOW)
+    assert ruled.limits[Level.HIGH_HIGH] == (40.0, Priority.CRITICAL)
+
+
+def test_a_bare_number_in_a_site_template_keeps_the_priority_too(tmp_path: Path) -> None:
+    rules = rules_of(
+        tmp_path,
+        equipment=[{"id": "inc", "kind": "co2_incubator", "channels": INCUBATOR}],
+        alarms={
+            "templates": {
+                "warm-room": {
+                    "extends": "co2_incubator",
+                    "rules": {"temperature": {"high_high": 40}},
+                }
+            },
+            "equipment": {
+                "inc": {"template": "warm-room", "rules": {"temperature": {"high_high": 39.5}}}
+            },
+        },
+    )
+    assert rules["inc.chamber/temperature"].limits[Level.HIGH_HIGH] == (39.5, Priority.CRITICAL)
+
+
+def test_a_channel_unit_that_is_not_allowed_is_reported_once(tmp_path: Path) -> None:
+    channels = [{**ULT_CHANNELS[0], "unit": "degC"}, *ULT_CHANNELS[1:]]
+    issues = issues_of(
+        tmp_path, equipment=[{"id": "fr", "kind": "ult_freezer", "channels": channels}]
+    )
+    assert issues == [
+        "locations[0].equipment[0].channels[0].unit: unit 'degC' is not one of C (for temperature)"
+    ]
+
+
+def test_a_rule_in_another_allowed_unit_names_the_fix(tmp_path: Path) -> None:
+    channels = [{"id": "co2", "quantity": "co2", "unit": "ppm", "source": {"device": "dev"}}]
+    issues = issues_of(
+        tmp_path,
+        equipment=[{"id": "inc", "kind": "co2_incubator", "channels": [*INCUBATOR, *channels]}],
+    )
+    assert issues == [
+        "locations[0].equipment[0]: template 'co2_incubator' rule 'co2': the rule's values are "
+        "in % but channel 'co2' is in ppm: set 'unit: ppm' and values in ppm"
+    ]
