@@ -41,7 +41,8 @@ def _parse_time(text: str) -> datetime:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
-        loaded = load(args.config, secrets=not args.without_secrets)
+        # --explain shows rules, reads no secret: plain check-config checks those
+        loaded = load(args.config, secrets=not (args.without_secrets or args.explain))
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue)
@@ -238,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="UNIT",
         help="print the rules in force for one unit (e.g. freezer-07): each limit's value and "
         "priority, the delays, deadband and SOP text, and where each comes from (the unit's "
-        "rules, a site template, a built-in template)",
+        "rules, a site template, a built-in template); reads no secret",
     )
     p.set_defaults(func=cmd_check_config)
 

@@ -24,9 +24,10 @@ exit codes (every command):
   2    usage or configuration error (each issue printed as file:line: path: message)
   {EXIT_PIPE_CLOSED}  the output pipe was closed early (e.g. `coldwatch status | head`)
 
-secrets: only `run` and `check-config` (without --without-secrets) read the *_env and *_file
-secrets of notifiers, people and devices. status, verify, readings, route-test and alarms
-read none, so they run where the paging secrets and PINs are not installed."""
+secrets: only `run` and `check-config` (without --without-secrets or --explain) read the
+*_env and *_file secrets of notifiers, people and devices, and refuse one they cannot read.
+status, verify, readings, route-test and alarms read none: they run where the paging secrets
+and PINs are not installed."""
 
 #: Each command's own codes, shown under its ``--help``.
 COMMAND_EXIT_CODES: dict[str, str] = {
@@ -34,8 +35,8 @@ COMMAND_EXIT_CODES: dict[str, str] = {
     "is locked by another daemon or cannot be opened); 2 usage or configuration error, "
     "including a secret that cannot be read (named with its file and line).",
     "check-config": "exit codes: 0 valid; 2 usage or configuration error (every issue printed), "
-    "including a secret that cannot be read unless --without-secrets, or an --explain unit that "
-    "does not exist.",
+    "including a secret that cannot be read (unless --without-secrets or --explain), or an "
+    "--explain unit that does not exist.",
     "verify": "exit codes: 0 every chain intact; 1 a chain is broken (the table and row named) "
     "or the records cannot be read; 2 usage or configuration error. Reads no secret.",
     "readings": "exit codes: 0 rows printed (perhaps none); 1 the store cannot be read; 2 usage "

@@ -14,8 +14,11 @@ INCUBATOR_OVERRIDE = "        temperature: {high_high: 39.5}   # moved; still cr
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    """config/alarms-example.yaml with the incubator's high-high moved to 39.5 C."""
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """config/alarms-example.yaml with the incubator's high-high moved to 39.5 C; none of
+    its secrets set (--explain reads none)."""
+    for name in ("TWILIO_AUTH_TOKEN", "SMTP_PASSWORD", "PIN_ALICE", "PIN_QUINN"):
+        monkeypatch.delenv(name, raising=False)
     lines = (REPO / "config" / "alarms-example.yaml").read_text().splitlines()
     at = next(i for i, line in enumerate(lines) if "ok_values: [0, 4]" in line)
     lines.insert(at + 1, INCUBATOR_OVERRIDE)
@@ -25,7 +28,7 @@ def config(tmp_path: Path) -> Path:
 
 
 def explain(config: Path, unit: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
-    assert main(["check-config", "--without-secrets", "-c", str(config), "--explain", unit]) == 0
+    assert main(["check-config", "-c", str(config), "--explain", unit]) == 0
     return capsys.readouterr().out.splitlines()
 
 
@@ -71,6 +74,6 @@ def test_explain_names_site_template_and_unit_overrides(
 def test_explain_an_unknown_unit_is_a_usage_error(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check-config", "--without-secrets", "-c", str(config), "--explain", "fr"]) == 2
+    assert main(["check-config", "-c", str(config), "--explain", "fr"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("coldwatch: no unit 'fr' in this configuration (units: crf-01, ")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import getpass
 import io
+import json
 import os
 import signal
 import sqlite3
@@ -96,17 +97,18 @@ def daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv(PIN, raising=False)
     monkeypatch.delenv(SMTP, raising=False)
     env = {**os.environ, PIN: "4711", SMTP: "smtp-secret"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.app.cli", "run", "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
+    log = tmp_path / "daemon.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.app.cli", "run", "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+        )
     try:
         db = tmp_path / "cw.db"
         _wait_for("two readings", lambda: _count(db) >= 2 or proc.poll() is not None)
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert proc.poll() is None, log.read_text()
         _wait_for("the control socket", lambda: (tmp_path / "control.sock").exists())
         yield config
     finally:
@@ -116,6 +118,9 @@ def daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    # as `run --help` says: JSON lines on stderr, the configuration not asking for text
+    logged = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert logged and all({"ts", "level", "logger", "msg"} <= set(entry) for entry in logged)
 
 
 def test_read_only_commands_need_no_secret(
