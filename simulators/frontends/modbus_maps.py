@@ -1,6 +1,6 @@
 """Register maps that follow real devices, and how role values become 16-bit words.
 
-* ``tsx``: a Thermo-TSX-like -80 C freezer (see /work/shared/reference/devices.md): set
+* ``tsx``: a Thermo-TSX-like -80 C freezer (docs/simulators.md has the register table): set
   points at 0x530/0x538/0x53C and the cabinet probe at 0x540, INT32 big-endian words x10;
   thermocouples TC2..TC5 as FLOAT32 ABCD at 0x4CC/0x4D0/0x4D4/0x4D8; status bits at 0x671
   (bit 1 power failure) and 0x674 (bit 9 door open). A broken probe reads the sentinel
