@@ -37,10 +37,9 @@ def _prose(path: Path) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                if isinstance(body[0].value.value, str):
-                    out.append((body[0].lineno, body[0].value.value))
+            docstring = ast.get_docstring(node, clean=False)
+            if docstring is not None:
+                out.append((node.body[0].lineno, docstring))
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
             out.append((token.start[0], token.string))
