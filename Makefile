@@ -6,6 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_SECONDS ?= 0
+KEEP ?= 0
 
 .PHONY: demo test test-deps faults check lint typecheck bench clean
 
@@ -16,7 +17,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-## demo: a simulated facility (Modbus, serial, MQTT) read by coldwatch into the embedded store
+## demo: a simulated facility (Modbus, serial, MQTT) read by coldwatch into the embedded store,
+## shown as a live table; starts from an empty data/demo unless KEEP=1 (DEMO_SECONDS=N stops it)
 ## (installs mosquitto for the MQTT device when run as root; without it the demo leaves MQTT out)
 demo: $(STAMP)
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
@@ -27,7 +29,8 @@ demo: $(STAMP)
 	  else \
 	    echo "mosquitto is not installed: the demo runs without its MQTT device (sudo apt-get install mosquitto)"; \
 	  fi; }
-	$(BIN)/coldwatch demo --data-dir ./data/demo $(if $(filter-out 0,$(DEMO_SECONDS)),--for $(DEMO_SECONDS))
+	$(BIN)/coldwatch demo --data-dir ./data/demo $(if $(filter-out 0,$(DEMO_SECONDS)),--for $(DEMO_SECONDS)) \
+	  $(if $(filter-out 0,$(KEEP)),--keep-data)
 
 ## test: lint, type-check and run the whole test suite (but the fault suite: `make faults`)
 test: $(STAMP) test-deps lint typecheck

@@ -27,17 +27,23 @@ def devices_text(sim: Simulation) -> str:
 
 
 def fault_hints(
-    sim: Simulation, sim_config: Path | None, control: str, prog: str = "coldwatch"
+    sim: Simulation,
+    sim_config: Path | None,
+    control: str,
+    prog: str = "coldwatch",
+    example: tuple[str, str] | None = None,
 ) -> str:
-    """The commands that inject and clear a fault, and the faults each device takes."""
+    """The commands that inject and clear a fault (``example``: which device and fault; by
+    default the first device's first), and the faults each device takes."""
     target = f"-c {shlex.quote(str(sim_config))}" if sim_config else f"--control {control}"
-    first = next(iter(sim.devices.values()))
-    process = sorted(first.model.process_faults) or ["comm_drop"]
-    example = f"{prog} sim fault {target} --device {first.id} --fault {process[0]}"
+    if example is None:
+        first = next(iter(sim.devices.values()))
+        example = (first.id, (sorted(first.model.process_faults) or ["comm_drop"])[0])
+    command = f"{prog} sim fault {target} --device {example[0]} --fault {example[1]}"
     width = max(len(d) for d in sim.devices)
     lines = [
-        f"    {example}",
-        f"    {example} --clear",
+        f"    {command}",
+        f"    {command} --clear",
         "  faults each device takes (sensor_open_circuit, sensor_drift, noisy, comm_drop: all):",
     ]
     for device_id, device in sim.devices.items():

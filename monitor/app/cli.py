@@ -178,6 +178,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.app.demo import run_demo
+    from monitor.app.demo_data import DemoDirError
     from monitor.core import logs
     from monitor.core.file_access import set_umask
     from monitor.store.lock import StoreLocked
@@ -185,7 +186,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     logs.configure("info", "text")
     set_umask()
     try:
-        return asyncio.run(run_demo(Path(args.data_dir), args.seconds, speed=args.speed))
+        return asyncio.run(
+            run_demo(Path(args.data_dir), args.seconds, speed=args.speed, keep_data=args.keep_data)
+        )
+    except DemoDirError as exc:
+        print(f"coldwatch: the demo did not start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except StoreLocked as exc:
         print(f"coldwatch: the demo did not start: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -289,13 +295,22 @@ def build_parser() -> argparse.ArgumentParser:
         "pushing serial frames, an LN2 dewar answering serial commands, CO2 incubators over "
         "Modbus RTU and MQTT, a controlled-rate freezer over Modbus ASCII) and the coldwatch "
         "daemon reading them into the embedded store in --data-dir, until Ctrl-C or for "
-        "--for seconds; then print the status. Prints how to look and how to inject faults.",
+        "--for seconds. Prints how to inject faults, list and acknowledge alarms and where "
+        "pages go, then shows every channel's value, quality, alarm and age: a table redrawn "
+        "in place on a terminal, one line every 10 s otherwise; and the table once more at "
+        "the end.",
     )
     p.add_argument(
         "--data-dir",
         default="./data/demo",
         metavar="DIR",
-        help="where the demo keeps its configurations, store and serial links",
+        help="where the demo keeps its configurations, store, pages and serial links; "
+        "emptied at each start (it must hold nothing but what the demo makes there)",
+    )
+    p.add_argument(
+        "--keep-data",
+        action="store_true",
+        help="keep what --data-dir holds from the last run (its store, alarms and pages)",
     )
     p.add_argument(
         "--for",
