@@ -102,6 +102,11 @@ def test_the_command_exits_2_on_a_foreign_directory(
     assert main(["demo", "--for", "1", "--data-dir", str(data)]) == 2
     assert "notes.txt" in capsys.readouterr().err
     assert (data / "notes.txt").exists()
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "2 usage error, or --data-dir holds files the demo did not make" in " ".join(
+        capsys.readouterr().out.split()
+    )
 
 
 def test_the_pin_file_is_the_owners_only(tmp_path: Path) -> None:
