@@ -1,7 +1,8 @@
 """Chattering and flood detection: counts in a sliding time window.
 
 Chattering (:class:`ChatterDetector`): one alarm activating ``count`` times within ``window``
-(3 in a minute); the activations are the alarm point's own, kept in its record. Flood
+(3 in a minute), until a whole window passes without an activation; the activations are the
+alarm point's own, kept in its record. Flood
 (:class:`FloodDetector`): more than ``start_above`` distinct alarms (rule and source: alarm
 keys) announced within ``window`` (10 in 10 minutes), ending when the count of distinct alarms
 announced in the window falls below ``end_below`` (5). One unit toggling across a limit is one
@@ -46,17 +47,19 @@ class ChatterDetector:
         return False
 
     def check(self, point: AlarmPoint, now: datetime) -> bool:
-        """True when ``point`` stopped chattering by ``now``."""
+        """True when ``point`` stopped chattering by ``now``: a whole window without an
+        activation. (Ending when the count merely fell below ``count`` again would end and
+        restart it with every activation of an alarm toggling at about the window's pace.)"""
         _drop_through(point.activations, now - self.span)
-        if point.chattering and len(point.activations) < self.count:
+        if point.chattering and not point.activations:
             point.chattering = False
             return True
         return False
 
     def due(self, point: AlarmPoint) -> datetime | None:
-        """When ``point``'s oldest activation leaves the window, while it chatters."""
+        """When ``point``'s newest activation leaves the window, while it chatters."""
         if point.chattering and point.activations:
-            return point.activations[0] + self.span
+            return point.activations[-1] + self.span
         return None
 
 

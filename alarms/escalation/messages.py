@@ -114,7 +114,9 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
 
     The codes are also in ``bundled`` (:func:`alarms.notify.sms.flood_codes`): the SMS ends
     with ``Reply ACK <every code> <PIN> <comment>``, and a key press + PIN on the call
-    acknowledges every alarm it announced."""
+    acknowledges every alarm it announced. Several pages of one alarm (a raise and a re-alarm
+    held in the same window) are not a bundle: the most urgent goes out as that alarm's page.
+    """
     head = lead(notifications)
     others = [notification for notification in notifications if notification is not head]
     ordered = [head, *others]
@@ -122,6 +124,11 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
     for notification in ordered:
         if all(listed.alarm_id != notification.alarm_id for listed in unique):
             unique.append(notification)
+    late = any(notification.late for notification in ordered)
+    if len(unique) == 1:  # one alarm, paged more than once in the window: its own page
+        return head.model_copy(
+            update={"event_at": at, "event_id": key, "late": late, "possible_duplicate": False}
+        )
     # the codes first: what an SMS must not lose
     codes = [notification.alarm_id for notification in unique]
     sop_lines = [flood_sentence(codes, [_line(notification) for notification in unique])]
@@ -130,7 +137,7 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
         for notification in unique
         if notification.sop
     ]
-    more = len(unique) - 1
+    more = len(unique) - 1  # at least one: never "+0 more"
     equipment = f"{head.equipment} +{more} more alarm{'s' if more != 1 else ''}"
     return head.model_copy(
         update={
@@ -138,7 +145,7 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
             "sop": "\n".join(sop_lines)[:4000],
             "event_at": at,
             "event_id": key,
-            "late": any(notification.late for notification in ordered),
+            "late": late,
             "possible_duplicate": False,
             "bundled": tuple(codes),
         }

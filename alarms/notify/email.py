@@ -117,6 +117,13 @@ class EmailNotifier:
         pass
 
 
+CHATTERING_NOTE = (
+    "The alarm keeps going into alarm and back to normal. Its returns and recurrences are not "
+    "paged while it chatters; escalation goes on until it is acknowledged, and you are told "
+    "once when it stops."
+)
+
+
 def subject(n: Notification, prefix: str) -> str:
     return f"{prefix} {n.summary()}".strip()
 
@@ -145,6 +152,8 @@ def body(n: Notification) -> str:
         lines.append(f"{n.title.capitalize()} by: {n.acknowledged_by or 'coldwatch (by design)'}")
     if n.kind in ("acknowledged", "silenced") and n.comment:
         lines.append(f"Comment:     {n.comment}")
+    if n.kind == "chattering":
+        lines += ["", CHATTERING_NOTE]
     if n.possible_duplicate:
         lines += ["", "This may repeat an earlier message whose delivery was not confirmed."]
     if n.late:

@@ -17,8 +17,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Kind = Literal["raised", "escalated", "re-alarm", "returned-to-normal", "acknowledged", "silenced"]
-"""``silenced``: shelved, suppressed by design or taken out of service; paging stops."""
+Kind = Literal[
+    "raised",
+    "escalated",
+    "re-alarm",
+    "returned-to-normal",
+    "acknowledged",
+    "silenced",
+    "chattering",
+]
+"""``silenced``: shelved, suppressed by design or taken out of service; paging stops.
+``chattering``: the alarm keeps activating and clearing; told once, its returns are not paged."""
 
 #: Kinds that tell of a person's action on the alarm, with who (``acknowledged_by``) and why.
 ACTION_KINDS: frozenset[str] = frozenset({"acknowledged", "silenced"})
@@ -36,6 +45,7 @@ KIND_TITLES: dict[str, str] = {
     "returned-to-normal": "BACK TO NORMAL",
     "acknowledged": "ACKNOWLEDGED",
     "silenced": "SILENCED",
+    "chattering": "CHATTERING",
 }
 
 _SILENCED_TITLES: dict[str, str] = {

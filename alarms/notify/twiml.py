@@ -107,6 +107,12 @@ def speech(n: Notification, sop_chars: int = 600) -> str:
     elif n.kind == "silenced":
         who = f" by {n.acknowledged_by}" if n.acknowledged_by else ""
         parts.append(f"{subject} was {n.title.lower()}{who} at {when}. Paging has stopped.")
+    elif n.kind == "chattering":
+        parts.append(
+            f"{subject} is chattering: it keeps going into alarm and back since {since}. "
+            f"You will not be called for each return; you will hear once it stops. "
+            f"The {what}, {limit}{condition}."
+        )
     else:
         who = f" by {n.acknowledged_by}" if n.acknowledged_by else ""
         parts.append(f"{subject} was acknowledged{who} at {when}. The {what}.")
