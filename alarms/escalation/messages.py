@@ -16,8 +16,8 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from alarms.model import AlarmView
-from alarms.notify.message import Kind, Notification
+from alarms.model import AlarmView, ConditionKind
+from alarms.notify.message import Kind, Notification, Shape
 from alarms.notify.sms import flood_sentence
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,31 @@ def channel_text(view: AlarmView) -> str:
         return view.source_name
     if view.equipment and view.source.startswith(f"{view.equipment}."):
         return view.source[len(view.equipment) + 1 :]
+    return ""
+
+
+#: The sentence shape of each kind of condition (see :meth:`Notification.headline`).
+SHAPES: dict[ConditionKind, Shape] = {
+    ConditionKind.LIMIT: "limit",
+    ConditionKind.RATE: "limit",
+    ConditionKind.DEVIATION: "limit",
+    ConditionKind.COMM_LOSS: "comm_loss",
+    ConditionKind.STALE: "comm_loss",
+    ConditionKind.SYSTEM: "system",
+    ConditionKind.CALIBRATION: "calibration",
+    ConditionKind.DISCRETE: "state",
+    ConditionKind.STATUS: "state",
+    ConditionKind.QUALITY: "state",
+}
+
+
+def source_text(view: AlarmView) -> str:
+    """Where data stopped coming from, in words: ``device tsx-03``, ``channel chamber
+    temperature``; empty for the other kinds of alarm."""
+    if view.condition is ConditionKind.COMM_LOSS:
+        return f"device {view.source_name or view.source}"
+    if view.condition is ConditionKind.STALE:
+        return f"channel {channel_text(view) or view.source}"
     return ""
 
 
@@ -87,6 +112,8 @@ def notification_for(
             comment=comment[:500] if comment else None,
             site=site[:100] if site else None,
             event_id=key,
+            shape=SHAPES.get(view.condition, "limit"),
+            source=source_text(view)[:200],
         )
     except ValidationError as exc:  # a bug, not a configuration: never page nothing silently
         log.error("cannot build the notification of %s: %s", view.code, exc)

@@ -139,9 +139,16 @@ def body(n: Notification) -> str:
         lines.append(f"Site:        {n.site}")
     if n.channel:
         lines.append(f"Channel:     {n.channel}")
+    if n.shape == "limit":
+        lines += [
+            f"Value:       {n.reading_text()}",
+            f"Limit:       {n.limit_text()}{condition}",
+        ]
+    else:  # no limit to show: what is wrong, in the alarm's own words
+        lines.append(f"Problem:     {n.headline()}")
+        if n.shape == "state" and n.value is not None:
+            lines.append(f"Value:       {n.reading_text()}")
     lines += [
-        f"Value:       {n.reading_text()}",
-        f"Limit:       {n.limit_text()}{condition}",
         f"State:       {n.state}, escalation tier {n.tier}",
         f"Raised:      {n.local_text(n.raised_at)} ({n.utc_text(n.raised_at)})",
         f"This event:  {n.kind} at {n.local_text()} ({n.utc_text()})",
