@@ -1,9 +1,12 @@
 """Chattering and flood detection: counts in a sliding time window.
 
 Chattering (:class:`ChatterDetector`): one alarm activating ``count`` times within ``window``
-(3 in a minute); the activations are the alarm point's own, kept in its record. Flood
-(:class:`FloodDetector`): more than ``start_above`` alarms announced within ``window`` (10 in 10
-minutes), ending when the count in the window falls below ``end_below`` (5). The detectors say
+(3 in a minute), until a whole window passes without an activation; the activations are the
+alarm point's own, kept in its record. Flood
+(:class:`FloodDetector`): more than ``start_above`` distinct alarms (rule and source: alarm
+keys) announced within ``window`` (10 in 10 minutes), ending when the count of distinct alarms
+announced in the window falls below ``end_below`` (5). One unit toggling across a limit is one
+alarm however often it recurs: that is chattering, not a flood. The detectors say
 when either starts or ends; :mod:`alarms.lifecycle` records it and the alarm views show it, and
 the flood state is what the notification layer uses to bundle pages.
 """
@@ -26,28 +29,6 @@ def _drop_through(times: collections.deque[datetime], oldest: datetime) -> None:
         times.popleft()
 
 
-class SlidingWindow:
-    """Times within the last ``span``; the window moves with the ``now`` it is asked at."""
-
-    __slots__ = ("span", "times")
-
-    def __init__(self, seconds: float, times: list[datetime] | None = None) -> None:
-        self.span = timedelta(seconds=seconds)
-        self.times: collections.deque[datetime] = collections.deque(sorted(times or ()))
-
-    def add(self, at: datetime) -> int:
-        self.times.append(at)
-        return self.count(at)
-
-    def count(self, now: datetime) -> int:
-        _drop_through(self.times, now - self.span)
-        return len(self.times)
-
-    def next_drop(self) -> datetime | None:
-        """When the oldest time leaves the window."""
-        return self.times[0] + self.span if self.times else None
-
-
 class ChatterDetector:
     """Whether an alarm point chatters, from its activations within the last ``window``."""
 
@@ -66,31 +47,43 @@ class ChatterDetector:
         return False
 
     def check(self, point: AlarmPoint, now: datetime) -> bool:
-        """True when ``point`` stopped chattering by ``now``."""
+        """True when ``point`` stopped chattering by ``now``: a whole window without an
+        activation. (Ending when the count merely fell below ``count`` again would end and
+        restart it with every activation of an alarm toggling at about the window's pace.)"""
         _drop_through(point.activations, now - self.span)
-        if point.chattering and len(point.activations) < self.count:
+        if point.chattering and not point.activations:
             point.chattering = False
             return True
         return False
 
     def due(self, point: AlarmPoint) -> datetime | None:
-        """When ``point``'s oldest activation leaves the window, while it chatters."""
+        """When ``point``'s newest activation leaves the window, while it chatters."""
         if point.chattering and point.activations:
-            return point.activations[0] + self.span
+            return point.activations[-1] + self.span
         return None
 
 
 class FloodDetector:
+    """Distinct alarms announced within the window: a flood is many alarms, not one alarm
+    many times."""
+
     def __init__(self, spec: FloodSpec) -> None:
         self.start_above = spec.start_above
         self.end_below = spec.end_below
-        self.window = SlidingWindow(spec.window)
+        self.span = timedelta(seconds=spec.window)
+        self.newest: dict[str, datetime] = {}  # alarm key -> its newest announcement
         self.active = False
         self.since: datetime | None = None
 
-    def add(self, at: datetime) -> bool:
+    def remember(self, at: datetime, key: str) -> None:
+        """Count an announcement without deciding anything (restoring the window)."""
+        if key not in self.newest or self.newest[key] < at:
+            self.newest[key] = at
+
+    def add(self, at: datetime, key: str) -> bool:
         """Count one announced alarm; True when this starts a flood."""
-        count = self.window.add(at)
+        self.remember(at, key)
+        count = self.count(at)
         if not self.active and count > self.start_above:
             self.active, self.since = True, at
             return True
@@ -98,13 +91,20 @@ class FloodDetector:
 
     def check(self, now: datetime) -> bool:
         """True when the flood ended by ``now``."""
-        if self.active and self.window.count(now) < self.end_below:
+        if self.active and self.count(now) < self.end_below:
             self.active, self.since = False, None
             return True
         return False
 
     def due(self) -> datetime | None:
-        return self.window.next_drop() if self.active else None
+        """When the alarm announced longest ago leaves the window, while flooding."""
+        if not self.active or not self.newest:
+            return None
+        return min(self.newest.values()) + self.span
 
     def count(self, now: datetime) -> int:
-        return self.window.count(now)
+        """Distinct alarms announced within the window ending at ``now``."""
+        oldest = now - self.span
+        for key in [key for key, at in self.newest.items() if at <= oldest]:
+            del self.newest[key]
+        return len(self.newest)

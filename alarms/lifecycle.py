@@ -319,13 +319,15 @@ class Lifecycle(AlarmRecorder):
     # --- chattering (alarms.flood) and inhibition (alarms.suppression) --------------------
 
     def count_chatter(self, point: AlarmPoint, at: datetime) -> None:
-        """Count one activation of ``point``; record it when it starts ``point`` chattering."""
+        """Count one activation of ``point``; record it when it starts ``point`` chattering,
+        announced when an occurrence is open (those paged for it are told, once)."""
         if self.chatter.activated(point, at):
             self.record(
                 point,
                 Action.CHATTERING,
                 at,
                 point.state,
+                AnnouncementKind.CHATTERING if point.code and not point.hidden else None,
                 detail={
                     "activations": len(point.activations),
                     "window_s": self.chatter.span.total_seconds(),
@@ -333,9 +335,12 @@ class Lifecycle(AlarmRecorder):
             )
 
     def check_chatter(self, point: AlarmPoint, now: datetime) -> None:
-        """Record the end of ``point``'s chattering once its activations leave the window."""
+        """Record the end of ``point``'s chattering once a whole window passed without an
+        activation; announced when an occurrence is open (its return is told now)."""
         if self.chatter.check(point, now):
-            self.record(point, Action.CHATTERING_ENDED, now, point.state)
+            told = point.code is not None and not point.hidden
+            announce = AnnouncementKind.CHATTERING_ENDED if told else None
+            self.record(point, Action.CHATTERING_ENDED, now, point.state, announce)
 
     def chatter_due(self, point: AlarmPoint) -> datetime | None:
         return self.chatter.due(point)

@@ -96,6 +96,8 @@ class AnnouncementKind(enum.StrEnum):
     RESET = "reset"
     SILENCED = "silenced"  # shelved, suppressed or out of service: stop paging, still recorded
     RETIRED = "retired"  # its rule was removed by a configuration change
+    CHATTERING = "chattering"  # started chattering: told once; its returns are not paged
+    CHATTERING_ENDED = "chattering-ended"  # stopped: its return to normal is told now, once
     FLOOD_STARTED = "flood-started"
     FLOOD_ENDED = "flood-ended"
 

@@ -1,7 +1,8 @@
 """The alarm history's rows, as the lifecycle writes them: one per change of an alarm point
 (with the point's view after the change) and one per change of the engine's own state (flood,
 inhibition, configuration). Every row carries the occurrence codes issued so far and whether a
-flood is on; every announced raise counts toward a flood, and a flood's start and end are rows.
+flood is on; every announced raise counts its alarm toward a flood (each alarm once however often
+it recurs), and a flood's start and end are rows.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class AlarmRecorder:
             )
         )
         if announce in (AnnouncementKind.RAISED, AnnouncementKind.LATE_FOUND):
-            self.count_for_flood()
+            self.count_for_flood(point.key)
 
     def record_engine(
         self,
@@ -102,9 +103,9 @@ class AlarmRecorder:
             )
         )
 
-    def count_for_flood(self) -> None:
+    def count_for_flood(self, key: str) -> None:
         now = self.clock.now()
-        if self.flood.add(now):
+        if self.flood.add(now, key):
             self.record_engine(
                 FLOOD_KEY,
                 Action.FLOOD_STARTED,

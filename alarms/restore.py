@@ -89,10 +89,13 @@ def resume(
 
 
 def _engine_rows(
-    life: Lifecycle, latest: dict[str, AlarmRecord], announced: list[datetime], now: datetime
+    life: Lifecycle,
+    latest: dict[str, AlarmRecord],
+    announced: list[tuple[datetime, str]],
+    now: datetime,
 ) -> None:
-    for ts in announced:
-        life.flood.window.add(ts)
+    for ts, key in announced:
+        life.flood.remember(ts, key)
     flood = latest.get(FLOOD_KEY)
     if flood is not None and flood.data.get("active"):
         life.flood.active = True

@@ -115,22 +115,39 @@ class Debounce:
     """On-delay and off-delay on sample timestamps.
 
     The condition turns true once it has been seen true on good samples for the whole
-    on-delay (first true sample at t0, a true sample at or after t0 + on_delay), and false
-    once seen false for the whole off-delay. A sample agreeing with the current state cancels
-    a pending change. :meth:`expire` completes a pending change on the clock for conditions
-    whose devices report only changes (a door that opened and said nothing since).
+    on-delay (first true sample at t0, then at t0 + on_delay on the clock, or a true sample at
+    or after it), and false once seen false for the whole off-delay. A sample agreeing with the
+    current state cancels a pending change. :meth:`expire` completes a pending change on the
+    clock, at its end, while the newest sample was good (:attr:`known`): a sample that could
+    not be evaluated since (bad quality, :meth:`unknown`) leaves the state unknown, and the
+    next good sample decides.
     """
 
-    __slots__ = ("active", "off_delay", "on_delay", "since")
+    __slots__ = ("active", "known", "off_delay", "on_delay", "since")
 
     def __init__(self, on_delay: float, off_delay: float) -> None:
         self.on_delay = timedelta(seconds=on_delay)
         self.off_delay = timedelta(seconds=off_delay)
         self.active = False
         self.since: datetime | None = None  # first sample of the opposite state
+        self.known = False  # the newest sample was good and evaluated
+
+    def unknown(self) -> bool:
+        """A sample that says nothing (bad quality); True when this stops a pending change
+        from completing on the clock (its due time changed)."""
+        changed = self.known and self.since is not None
+        self.known = False
+        return changed
 
     def update(self, bad: bool, ts: datetime) -> tuple[bool, bool]:
         """(changed state, pending timer changed) after a good sample."""
+        if not self.known:
+            self.known = True
+            if self.since is not None:  # a pending change may complete on the clock again
+                return self._update(bad, ts)[0], True
+        return self._update(bad, ts)
+
+    def _update(self, bad: bool, ts: datetime) -> tuple[bool, bool]:
         if bad == self.active:
             if self.since is None:
                 return False, False
@@ -147,13 +164,15 @@ class Debounce:
         return False, timer_changed
 
     def due(self) -> datetime | None:
-        if self.since is None:
+        """When the pending change completes on the clock (None: none, or the newest sample
+        was not good)."""
+        if self.since is None or not self.known:
             return None
         return self.since + (self.off_delay if self.active else self.on_delay)
 
     def expire(self, now: datetime) -> datetime | None:
         """Complete a pending change whose delay has passed by ``now``; return when it took
-        effect, or None."""
+        effect (its end), or None."""
         due = self.due()
         if due is None or now < due:
             return None

@@ -32,6 +32,7 @@ class DeviationCondition(Condition):
         self.times = [t for t, _ in points]
         self.temps = [v for _, v in points]
         self.reference: tuple[datetime, float] | None = None
+        self.newest: tuple[float, float] = (0.0, 0.0)  # the newest sample and its set point
         self.run_start: datetime | None = None
 
     def setpoint(self, ts: datetime) -> float | None:
@@ -62,19 +63,37 @@ class DeviationCondition(Condition):
         if channel == self.rule.profile_start:
             return self._run_state(reading)
         value = number(reading)
-        if value is None:
+        setpoint = self.setpoint(reading.ts) if value is not None else None
+        if value is None or setpoint is None:  # bad, or nothing to compare with
+            self.dirty |= self.debounce.unknown()
             return None
-        setpoint = self.setpoint(reading.ts)
-        if setpoint is None:
-            return None
-        off = value - setpoint
-        bad = abs(off) > self.tolerance
+        self.newest = (value, setpoint)
+        bad = abs(value - setpoint) > self.tolerance
         since = self.debounce.since
         changed, timer = self.debounce.update(bad, reading.ts)
         self.dirty |= timer
         if not changed:
             return None
         self.active = bad
+        return self._verdict(reading.ts, since)
+
+    def due(self) -> datetime | None:
+        return self.debounce.due()
+
+    def on_time(self, now: datetime) -> Verdict | None:
+        """The delay ended with the newest sample still on the same side of the tolerance."""
+        since = self.debounce.since
+        at = self.debounce.expire(now)
+        if at is None:
+            return None
+        self.active = self.debounce.active
+        self.dirty = True
+        return self._verdict(at, since)
+
+    def _verdict(self, at: datetime, since: datetime | None) -> Verdict:
+        value, setpoint = self.newest
+        off = value - setpoint
+        bad = self.active
         unit = self.rule.unit
         detail = (
             f"{value:g} {unit} is {off:+.1f} {unit} off the program ({setpoint:.1f} {unit}; "
@@ -82,7 +101,7 @@ class DeviationCondition(Condition):
             if bad
             else f"{value:g} {unit} back on the program ({setpoint:.1f} {unit})"
         )
-        return Verdict(bad, reading.ts, None, value, round(setpoint, 3), since, detail)
+        return Verdict(bad, at, None, value, round(setpoint, 3), since, detail)
 
     def _run_state(self, reading: Reading) -> Verdict | None:
         if reading.quality is not Quality.GOOD:

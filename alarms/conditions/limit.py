@@ -6,6 +6,12 @@ per level: high-high completes its own on-delay and then raises the same alarm's
 alarm leaves a level only when the value is back inside that limit by more than the deadband
 (``v < high - deadband``) for the whole off-delay; it then drops to the lower level that still
 holds, or clears. Bad samples are ignored: they neither clear the alarm nor touch a delay.
+
+A delay completes at its start + delay on the engine's clock (:meth:`LimitCondition.on_time`),
+not at the first sample after it: polling jitter of a fraction of a millisecond must not cost a
+whole poll. It completes on the clock only while the newest sample is good (and so still says
+which side of the limit the value is on); after a bad sample the next good one decides, as a
+sample at or after the delay's end does. After a restart the first good sample decides too.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class LimitCondition(Condition):
         self._low = [(lvl, v) for lvl, v in self.thresholds.items() if not lvl.high_side]
         self.pending: dict[Level, datetime] = {}  # level -> first sample beyond it
         self.clearing: datetime | None = None  # first sample back inside (off-delay)
+        self.newest_good = False  # the newest sample was good: a delay may complete on time
+        self.newest: float = 0.0  # the newest good sample's value
         # the band in which a sample changes nothing while the alarm is off and no delay runs
         self._top = min((v for _, v in self._high), default=math.inf)
         self._bottom = max((v for _, v in self._low), default=-math.inf)
@@ -52,10 +60,40 @@ class LimitCondition(Condition):
     def on_reading(self, reading: Reading) -> Verdict | None:
         value = number(reading)
         if value is None:
+            if self.newest_good:
+                self.newest_good = False
+                self.dirty |= bool(self.pending) or self.clearing is not None
             return None
+        self.newest = value
+        if not self.newest_good:
+            self.newest_good = True
+            self.dirty |= bool(self.pending) or self.clearing is not None
         if not self.active and not self.pending and self._bottom <= value <= self._top:
             return None  # the common case: well inside, nothing pending
-        ts = reading.ts
+        return self._evaluate(value, reading.ts)
+
+    def due(self) -> datetime | None:
+        """When a pending on- or off-delay completes, while the newest sample is good."""
+        if not self.newest_good:
+            return None
+        current = self.level if self.active else None
+        dues = [
+            start + self.on_delay
+            for lvl, start in self.pending.items()
+            if current is None or lvl.rank > current.rank or lvl.high_side != current.high_side
+        ]
+        if self.clearing is not None:
+            dues.append(self.clearing + self.off_delay)
+        return min(dues) if dues else None
+
+    def on_time(self, now: datetime) -> Verdict | None:
+        """Complete the delay that ended by ``now``, at its end, on the newest good sample."""
+        due = self.due()
+        if due is None or now < due:
+            return None
+        return self._evaluate(self.newest, due)
+
+    def _evaluate(self, value: float, ts: datetime) -> Verdict | None:
         beyond = self._beyond(value)
         pending = self.pending
         if pending or beyond:

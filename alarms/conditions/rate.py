@@ -10,6 +10,7 @@ and recomputed exactly every thousand samples so rounding never accumulates.
 from __future__ import annotations
 
 import collections
+from datetime import datetime
 from typing import Any
 
 from alarms.conditions.base import Condition, Debounce, Verdict, iso, number, parse_ts
@@ -37,6 +38,7 @@ class RateCondition(Condition):
         self._n = 0
         self._st = self._sv = self._stt = self._stv = 0.0
         self._updates = 0
+        self.newest_slope = 0.0  # the slope at the newest good sample
 
     def _add(self, epoch: float, value: float) -> None:
         points = self._points
@@ -79,11 +81,14 @@ class RateCondition(Condition):
     def on_reading(self, reading: Reading) -> Verdict | None:
         value = number(reading)
         if value is None:
+            self.dirty |= self.debounce.unknown()
             return None
         self._add(reading.ts.timestamp(), value)
         slope = self.slope()
         if slope is None:
+            self.dirty |= self.debounce.unknown()
             return None
+        self.newest_slope = slope
         bad = (self.rise is not None and slope > self.rise) or (
             self.fall is not None and slope < -self.fall
         )
@@ -93,6 +98,23 @@ class RateCondition(Condition):
         if not changed:
             return None
         self.active = self.debounce.active
+        return self._verdict(reading.ts, since or reading.ts)
+
+    def due(self) -> datetime | None:
+        return self.debounce.due()
+
+    def on_time(self, now: datetime) -> Verdict | None:
+        """The delay ended with the newest slope still on the same side of its limit."""
+        since = self.debounce.since
+        at = self.debounce.expire(now)
+        if at is None:
+            return None
+        self.active = self.debounce.active
+        self.dirty = True
+        return self._verdict(at, since or at)
+
+    def _verdict(self, at: datetime, since: datetime) -> Verdict:
+        slope = self.newest_slope
         unit = self.rule.unit
         limit = self.rise if slope > 0 else self.fall
         if self.active:
@@ -102,9 +124,7 @@ class RateCondition(Condition):
             )
         else:
             detail = f"rate back to {slope:+.2f} {unit}/min"
-        return Verdict(
-            self.active, reading.ts, None, round(slope, 4), limit, since or reading.ts, detail
-        )
+        return Verdict(self.active, at, None, round(slope, 4), limit, since, detail)
 
     def timers(self) -> dict[str, Any]:
         return {"since": iso(self.debounce.since)}

@@ -71,26 +71,45 @@ class QualityCondition(Condition):
         names = spec.qualities or ("sensor_fault", "out_of_range")
         self.qualities = frozenset(Quality(q) for q in names)
         self.debounce = Debounce(spec.on_delay or 0.0, spec.off_delay or 0.0)
+        self.newest: tuple[str, str | None] = ("good", None)  # the newest quality, its detail
 
     def on_reading(self, reading: Reading) -> Verdict | None:
         if reading.quality in self.qualities:
             bad = True
         elif reading.quality is Quality.GOOD:
             bad = False
-        else:
+        else:  # comm_error, stale: the sensor's state is unknown
+            self.dirty |= self.debounce.unknown()
             return None
+        self.newest = (reading.quality.value, reading.detail)
         since = self.debounce.since
         changed, timer = self.debounce.update(bad, reading.ts)
         self.dirty |= timer
         if not changed:
             return None
         self.active = bad
-        detail = (
-            f"{reading.quality.value}: {reading.detail}"
-            if bad and reading.detail
-            else (reading.quality.value if bad else "good readings again")
-        )
-        return Verdict(bad, reading.ts, value=reading.quality.value, since=since, detail=detail)
+        return self._verdict(reading.ts, since)
+
+    def _verdict(self, at: datetime, since: datetime | None) -> Verdict:
+        quality, detail = self.newest
+        bad = self.active
+        text = "good readings again"
+        if bad:
+            text = f"{quality}: {detail}" if detail else quality
+        return Verdict(bad, at, value=quality, since=since, detail=text)
+
+    def due(self) -> datetime | None:
+        return self.debounce.due()
+
+    def on_time(self, now: datetime) -> Verdict | None:
+        """The delay ended with the newest reading still telling the same quality."""
+        since = self.debounce.since
+        at = self.debounce.expire(now)
+        if at is None:
+            return None
+        self.active = self.debounce.active
+        self.dirty = True
+        return self._verdict(at, since)
 
     def timers(self) -> dict[str, Any]:
         return {"since": iso(self.debounce.since)}
@@ -120,6 +139,7 @@ class _Debounced(Condition):
     def on_reading(self, reading: Reading) -> Verdict | None:
         if reading.quality is not Quality.GOOD:
             self.newest_good = False
+            self.dirty |= self.debounce.unknown()
             return None
         self.newest_good = True
         bad = self.is_bad(reading)
@@ -165,7 +185,7 @@ class _Debounced(Condition):
         super().restore(active, None, timers)
         self.debounce.active = active
         self.debounce.since = parse_ts(timers.get("since"))
-        self.newest_good = bool(timers.get("newest_good"))
+        self.newest_good = self.debounce.known = bool(timers.get("newest_good"))
         self.value = timers.get("value")
 
 

@@ -16,10 +16,17 @@ Per alarm occurrence (alarm code):
 - ``severity-raised`` while nobody has acknowledged: the current tier is paged again at once
   with the new severity, and the escalation keeps its timing (it never goes back a tier).
 - returned to normal before anyone acknowledged: paging stops and everyone paged is told; the
-  alarm stays RTN_UNACK. If it recurs, escalation carries on from the tier it had reached: a
-  chattering alarm nobody acknowledges still climbs the call tree. A *latched* alarm keeps being
-  paged after its condition clears, until acknowledged: that is what latching is for.
+  alarm stays RTN_UNACK. If it recurs, escalation carries on from the tier it had reached.
+  A *latched* alarm keeps being paged after its condition clears, until acknowledged: that is
+  what latching is for.
 - shelved, suppressed, out of service, retired, reset: paging stops.
+- chattering (the alarm activated ``chattering.count`` times within ``chattering.window``):
+  everyone paged is told once when it starts; while it chatters its returns to normal are not
+  told and do not pause the escalation, its recurrences do not page again, and the call tree
+  keeps its timing and climbs until someone acknowledges. When it stops (a whole window without
+  an activation), if it is back to normal and unacknowledged everyone paged is told so, once,
+  and the escalation pauses as for any return; if it is in alarm the escalation goes on. An
+  acknowledged occurrence that returns while chattering closes without telling anyone.
 
 A step that reaches nobody moves on to the next at once: paging knows who was reached, so that
 rule is :class:`Page`'s ``climbing`` (see :mod:`alarms.escalation.paging`).
@@ -35,6 +42,8 @@ from alarms.escalation.policy import Policy, Step
 from alarms.escalation.state import Track
 from alarms.model import ATTENTION_KINDS, AlarmState, AlarmView, Announcement, AnnouncementKind
 from alarms.notify.message import Kind
+
+_CHATTER_KINDS = frozenset({AnnouncementKind.CHATTERING, AnnouncementKind.CHATTERING_ENDED})
 
 #: States in which an alarm is not paged: it is hidden from the operators on purpose.
 HIDDEN = frozenset({AlarmState.SHELVED, AlarmState.SUPPRESSED, AlarmState.OUT_OF_SERVICE})
@@ -127,8 +136,12 @@ def decide(
     track = changed(track, view=view)
     if kind is AnnouncementKind.ACKNOWLEDGED:
         return _acknowledged(track)
-    if kind is AnnouncementKind.RETURNED_TO_NORMAL:
+    if kind is AnnouncementKind.RETURNED_TO_NORMAL and not view.chattering:
         return _returned(track)
+    if kind is AnnouncementKind.RETURNED_TO_NORMAL:
+        return _returned_while_chattering(track)
+    if kind in _CHATTER_KINDS:
+        return _chattering_changed(kind, track)
     if kind is AnnouncementKind.SILENCED:  # shelved, suppressed, out of service
         return closing(track, kind.value, tell="silenced")  # those paged are told
     if kind in (AnnouncementKind.RETIRED, AnnouncementKind.RESET):
@@ -197,6 +210,8 @@ def _attention(announcement: Announcement, track: Track, now: datetime, policy: 
             return Decision(track, (Record("resumed"),))
         step = policy.step(track.step)
         track.due = now + timedelta(seconds=step.wait) if step else None
+        if track.view.chattering:  # told once that it chatters: no page per recurrence
+            return Decision(track, (Record("resumed", detail="chattering"),))
         return _page_again(track, policy)
     # acknowledged before: an acknowledgement resets the call tree
     track.status, track.policy = "running", policy.id
@@ -237,3 +252,35 @@ def changed(track: Track, **changes: Any) -> Track:
     """A new track with ``changes``; its lists are copies, so that paging the new one leaves
     the old one as it was."""
     return replace(track, paged=list(track.paged), last_people=list(track.last_people), **changes)
+
+
+# --- a chattering alarm (see the module docstring) -------------------------------------------
+
+#: Escalations a chattering alarm's announcements change (acked and closed ones: nothing).
+_FOLLOWED = ("running", "paused")
+
+
+def _chattering_changed(kind: AnnouncementKind, track: Track) -> Decision:
+    """``kind``: CHATTERING or CHATTERING_ENDED, for ``track`` (with the view after it)."""
+    if track.status not in _FOLLOWED:
+        return Decision(track, (Record("updated"),))
+    if kind is AnnouncementKind.CHATTERING:
+        return Decision(track, (Record("chattering"), Tell("chattering")))
+    view = track.view
+    if view.active or view.base_state is AlarmState.LATCHED_UNACK:
+        return Decision(track, (Record("chattering-ended"),))
+    if not view.needs_ack:
+        return closing(track, "returned-to-normal", tell="returned-to-normal")
+    track.status, track.due = "paused", None
+    return Decision(
+        track,
+        (CancelPages(), Record("paused", detail="stopped chattering"), Tell("returned-to-normal")),
+    )
+
+
+def _returned_while_chattering(track: Track) -> Decision:
+    """A return to normal while chattering: not told; an unacknowledged escalation goes on,
+    an acknowledged one closes quietly."""
+    if track.status in _FOLLOWED and track.view.needs_ack:
+        return Decision(track, (Record("updated", detail="returned to normal, chattering"),))
+    return closing(track, "returned-to-normal")

@@ -16,8 +16,8 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from alarms.model import AlarmView
-from alarms.notify.message import Kind, Notification
+from alarms.model import AlarmView, ConditionKind
+from alarms.notify.message import Kind, Notification, Shape
 from alarms.notify.sms import flood_sentence
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,31 @@ def channel_text(view: AlarmView) -> str:
         return view.source_name
     if view.equipment and view.source.startswith(f"{view.equipment}."):
         return view.source[len(view.equipment) + 1 :]
+    return ""
+
+
+#: The sentence shape of each kind of condition (see :meth:`Notification.headline`).
+SHAPES: dict[ConditionKind, Shape] = {
+    ConditionKind.LIMIT: "limit",
+    ConditionKind.RATE: "limit",
+    ConditionKind.DEVIATION: "limit",
+    ConditionKind.COMM_LOSS: "comm_loss",
+    ConditionKind.STALE: "comm_loss",
+    ConditionKind.SYSTEM: "system",
+    ConditionKind.CALIBRATION: "calibration",
+    ConditionKind.DISCRETE: "state",
+    ConditionKind.STATUS: "state",
+    ConditionKind.QUALITY: "state",
+}
+
+
+def source_text(view: AlarmView) -> str:
+    """Where data stopped coming from, in words: ``device tsx-03``, ``channel chamber
+    temperature``; empty for the other kinds of alarm."""
+    if view.condition is ConditionKind.COMM_LOSS:
+        return f"device {view.source_name or view.source}"
+    if view.condition is ConditionKind.STALE:
+        return f"channel {channel_text(view) or view.source}"
     return ""
 
 
@@ -87,6 +112,8 @@ def notification_for(
             comment=comment[:500] if comment else None,
             site=site[:100] if site else None,
             event_id=key,
+            shape=SHAPES.get(view.condition, "limit"),
+            source=source_text(view)[:200],
         )
     except ValidationError as exc:  # a bug, not a configuration: never page nothing silently
         log.error("cannot build the notification of %s: %s", view.code, exc)
@@ -114,7 +141,9 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
 
     The codes are also in ``bundled`` (:func:`alarms.notify.sms.flood_codes`): the SMS ends
     with ``Reply ACK <every code> <PIN> <comment>``, and a key press + PIN on the call
-    acknowledges every alarm it announced."""
+    acknowledges every alarm it announced. Several pages of one alarm (a raise and a re-alarm
+    held in the same window) are not a bundle: the most urgent goes out as that alarm's page.
+    """
     head = lead(notifications)
     others = [notification for notification in notifications if notification is not head]
     ordered = [head, *others]
@@ -122,6 +151,11 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
     for notification in ordered:
         if all(listed.alarm_id != notification.alarm_id for listed in unique):
             unique.append(notification)
+    late = any(notification.late for notification in ordered)
+    if len(unique) == 1:  # one alarm, paged more than once in the window: its own page
+        return head.model_copy(
+            update={"event_at": at, "event_id": key, "late": late, "possible_duplicate": False}
+        )
     # the codes first: what an SMS must not lose
     codes = [notification.alarm_id for notification in unique]
     sop_lines = [flood_sentence(codes, [_line(notification) for notification in unique])]
@@ -130,7 +164,7 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
         for notification in unique
         if notification.sop
     ]
-    more = len(unique) - 1
+    more = len(unique) - 1  # at least one: never "+0 more"
     equipment = f"{head.equipment} +{more} more alarm{'s' if more != 1 else ''}"
     return head.model_copy(
         update={
@@ -138,7 +172,7 @@ def bundle(notifications: Sequence[Notification], key: str, at: datetime) -> Not
             "sop": "\n".join(sop_lines)[:4000],
             "event_at": at,
             "event_id": key,
-            "late": any(notification.late for notification in ordered),
+            "late": late,
             "possible_duplicate": False,
             "bundled": tuple(codes),
         }

@@ -117,6 +117,13 @@ class EmailNotifier:
         pass
 
 
+CHATTERING_NOTE = (
+    "The alarm keeps going into alarm and back to normal. Its returns and recurrences are not "
+    "paged while it chatters; escalation goes on until it is acknowledged, and you are told "
+    "once when it stops."
+)
+
+
 def subject(n: Notification, prefix: str) -> str:
     return f"{prefix} {n.summary()}".strip()
 
@@ -132,9 +139,16 @@ def body(n: Notification) -> str:
         lines.append(f"Site:        {n.site}")
     if n.channel:
         lines.append(f"Channel:     {n.channel}")
+    if n.shape == "limit":
+        lines += [
+            f"Value:       {n.reading_text()}",
+            f"Limit:       {n.limit_text()}{condition}",
+        ]
+    else:  # no limit to show: what is wrong, in the alarm's own words
+        lines.append(f"Problem:     {n.headline()}")
+        if n.shape == "state" and n.value is not None:
+            lines.append(f"Value:       {n.reading_text()}")
     lines += [
-        f"Value:       {n.reading_text()}",
-        f"Limit:       {n.limit_text()}{condition}",
         f"State:       {n.state}, escalation tier {n.tier}",
         f"Raised:      {n.local_text(n.raised_at)} ({n.utc_text(n.raised_at)})",
         f"This event:  {n.kind} at {n.local_text()} ({n.utc_text()})",
@@ -145,6 +159,8 @@ def body(n: Notification) -> str:
         lines.append(f"{n.title.capitalize()} by: {n.acknowledged_by or 'coldwatch (by design)'}")
     if n.kind in ("acknowledged", "silenced") and n.comment:
         lines.append(f"Comment:     {n.comment}")
+    if n.kind == "chattering":
+        lines += ["", CHATTERING_NOTE]
     if n.possible_duplicate:
         lines += ["", "This may repeat an earlier message whose delivery was not confirmed."]
     if n.late:

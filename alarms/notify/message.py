@@ -17,8 +17,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Kind = Literal["raised", "escalated", "re-alarm", "returned-to-normal", "acknowledged", "silenced"]
-"""``silenced``: shelved, suppressed by design or taken out of service; paging stops."""
+Kind = Literal[
+    "raised",
+    "escalated",
+    "re-alarm",
+    "returned-to-normal",
+    "acknowledged",
+    "silenced",
+    "chattering",
+]
+"""``silenced``: shelved, suppressed by design or taken out of service; paging stops.
+``chattering``: the alarm keeps activating and clearing; told once, its returns are not paged."""
 
 #: Kinds that tell of a person's action on the alarm, with who (``acknowledged_by``) and why.
 ACTION_KINDS: frozenset[str] = frozenset({"acknowledged", "silenced"})
@@ -36,6 +45,7 @@ KIND_TITLES: dict[str, str] = {
     "returned-to-normal": "BACK TO NORMAL",
     "acknowledged": "ACKNOWLEDGED",
     "silenced": "SILENCED",
+    "chattering": "CHATTERING",
 }
 
 _SILENCED_TITLES: dict[str, str] = {
@@ -43,6 +53,15 @@ _SILENCED_TITLES: dict[str, str] = {
     "SUPPRESSED": "SUPPRESSED",
     "OUT_OF_SERVICE": "OUT OF SERVICE",
 }
+
+Shape = Literal["limit", "comm_loss", "system", "calibration", "state"]
+"""The sentence an alarm is told in (:meth:`Notification.headline`)."""
+
+#: A limit alarm's level, and on which side of its limit the value is while in alarm.
+_SIDES: dict[str, str] = {"high": "above", "high-high": "above", "low": "below", "low-low": "below"}
+
+#: States in which the condition is still true: a limit alarm's value is past its limit.
+_IN_ALARM_STATES: frozenset[str] = frozenset({"UNACK", "ACKED"})
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)|\n")
 
@@ -87,6 +106,13 @@ class Notification(BaseModel):
     site: str | None = Field(default=None, max_length=100)
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
     """The engine's id of the event; when absent, ``key`` is derived from the fields."""
+    shape: Shape = "limit"
+    """How the alarm is told: a value past a limit (``limit``: equipment, rate, deviation),
+    no data from a device or channel (``comm_loss``), a check of coldwatch itself
+    (``system``), a sensor past its calibration date (``calibration``), or a state such as a
+    door, a status code or a sensor fault (``state``)."""
+    source: str = Field(default="", max_length=200)
+    """Where data stopped coming from, in words (``device tsx-03``): comm loss only."""
     bundled: tuple[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")], ...] = Field(
         default=(), max_length=2000
     )
@@ -161,19 +187,61 @@ class Notification(BaseModel):
     def sop_first_sentence(self) -> str:
         return first_sentence(self.sop)
 
+    @property
+    def side(self) -> str | None:
+        """``above`` / ``below``: a limit alarm whose value is past its limit now."""
+        if self.shape != "limit" or self.limit is None or self.value is None:
+            return None
+        if self.state.upper() not in _IN_ALARM_STATES:
+            return None
+        return _SIDES.get(self.condition)
+
+    def since_text(self) -> str:
+        """``01 Mar 03:12 CET``: when the alarm was raised, in the site's zone."""
+        return self.local(self.raised_at).strftime("%d %b %H:%M %Z")
+
+    def headline(self) -> str:
+        """What is wrong, in the alarm's own sentence shape (no code, no title):
+
+        - limit: ``ULT-03, chamber temperature -61.5 °C above high limit -65 °C`` (while past
+          it; otherwise ``... -70.2 °C (limit -65 °C, high)``);
+        - comm loss: ``ULT-03: no data from device tsx-03 since 01 Mar 03:12 CET``;
+        - system: ``coldwatch: clock not synchronised``;
+        - calibration: ``ULT-03, chamber temperature: calibration due since 01 Mar 03:12 CET``;
+        - state: ``ULT-03, door: door open (1)``.
+        """
+        channel = f", {self.channel}" if self.channel else ""
+        if self.shape == "comm_loss":
+            source = self.source or "the device"
+            return f"{self.equipment}: no data from {source} since {self.since_text()}"
+        if self.shape == "system":
+            return f"coldwatch: {self.condition or 'a check failed'}"
+        if self.shape == "calibration":
+            return f"{self.equipment}{channel}: calibration due since {self.since_text()}"
+        if self.shape == "state":
+            value = f" ({self.reading_text()})" if self.value is not None else ""
+            return f"{self.equipment}{channel}: {self.condition or 'alarm'}{value}"
+        side = self.side
+        if side is not None:
+            return (
+                f"{self.equipment}{channel} {self.reading_text()} {side} {self.condition} "
+                f"limit {self.limit_text()}"
+            )
+        condition = f", {self.condition}" if self.condition else ""
+        return (
+            f"{self.equipment}{channel} {self.reading_text()} "
+            f"(limit {self.limit_text()}{condition})"
+        )
+
     def summary(self) -> str:
         """One line for subjects and chat: ``A1234 CRITICAL ALARM: ULT-03, chamber
-        temperature -61.5 °C (limit -65 °C, high)``, flags first."""
+        temperature -61.5 °C above high limit -65 °C``, flags first (:meth:`headline`)."""
         flags = ("[possible duplicate] " if self.possible_duplicate else "") + (
             "[late] " if self.late else ""
         )
         tier = f" tier {self.tier}" if self.kind == "escalated" else ""
-        channel = f", {self.channel}" if self.channel else ""
-        condition = f", {self.condition}" if self.condition else ""
         return (
-            f"{flags}{self.alarm_id} {self.priority.upper()} {self.title}{tier}: "
-            f"{self.equipment}{channel} {self.reading_text()} "
-            f"(limit {self.limit_text()}{condition})"
+            f"{flags}{self.alarm_id} {self.priority.upper()} {self.title}{tier}: {self.headline()}"
         )
 
 

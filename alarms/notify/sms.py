@@ -179,17 +179,11 @@ def _pieces(n: Notification) -> list[_Piece]:
     pieces = [_Piece("", _clean(head))]
     if n.kind in ACTION_KINDS and n.acknowledged_by:
         pieces.append(_Piece(" by ", _clean(n.acknowledged_by), rank=3, minimum=4, cap=40))
-    pieces.append(_Piece(": ", _clean(n.equipment), rank=1, minimum=6, cap=60))
-    if n.channel:
-        pieces.append(_Piece(", ", _clean(n.channel), rank=4, minimum=6, cap=40))
-    pieces.append(_Piece(" ", _reading(n.value, n.unit)))
-    pieces.append(_Piece(" (limit ", _reading(n.limit, n.unit) if n.limit is not None else "none"))
-    if n.condition:
-        pieces.append(_Piece(", ", _clean(n.condition), rank=6, minimum=3))
-    pieces.append(_Piece("", ")"))
+    pieces += _what(n)
     # an active alarm: since when it is active; otherwise when it was dealt with
     when = n.local(n.raised_at if n.active else n.event_at).strftime("%d %b %H:%M %Z")
-    pieces.append(_Piece(" since " if n.active else " at ", _clean(when), rank=5, minimum=99))
+    if not (n.shape in _SAYS_SINCE and n.active):  # those say since when in their sentence
+        pieces.append(_Piece(" since " if n.active else " at ", _clean(when), rank=5, minimum=99))
     if n.kind in ACTION_KINDS and n.comment:
         pieces.append(_Piece('. "', _clean(n.comment), '"', rank=7))
     sop = n.sop_first_sentence().rstrip(".!? ")
@@ -198,6 +192,42 @@ def _pieces(n: Notification) -> list[_Piece]:
     if n.needs_ack:
         pieces.append(_Piece(". Reply ACK ", f"{n.alarm_id} <PIN> <comment>"))
     return pieces
+
+
+#: Shapes whose sentence says since when the alarm is active (:meth:`Notification.headline`).
+_SAYS_SINCE = frozenset({"comm_loss", "calibration"})
+
+
+def _what(n: Notification) -> list[_Piece]:
+    """What is wrong, in the alarm's sentence shape (:meth:`Notification.headline`): what
+    identifies the problem is never cut, names are cut as room requires."""
+    equipment = _Piece(": ", _clean(n.equipment), rank=1, minimum=6, cap=60)
+    channel = [_Piece(", ", _clean(n.channel), rank=4, minimum=6, cap=40)] if n.channel else []
+    since = _clean(n.since_text())
+    if n.shape == "system":
+        return [_Piece(": ", "coldwatch: " + truncate(_clean(n.condition or "a check failed"), 60))]
+    if n.shape == "comm_loss":
+        source = truncate(_clean(n.source or "the device"), 60)
+        tail = f" since {since}" if n.active else ""
+        return [equipment, _Piece(": no data from ", source + tail)]
+    if n.shape == "calibration":
+        tail = f" since {since}" if n.active else ""
+        return [equipment, *channel, _Piece(": ", "calibration due" + tail)]
+    if n.shape == "state":
+        out = [equipment, *channel, _Piece(": ", truncate(_clean(n.condition or "alarm"), 40))]
+        if n.value is not None:
+            out.append(_Piece(" (", _reading(n.value, n.unit), ")", rank=6, minimum=1))
+        return out
+    limit = _reading(n.limit, n.unit) if n.limit is not None else "none"
+    out = [equipment, *channel, _Piece(" ", _reading(n.value, n.unit))]
+    side = n.side
+    if side is not None:  # "above high-high limit -60 C"; the level's name is cut first
+        condition = _Piece(" ", _clean(n.condition), rank=6, minimum=3, cap=12)
+        return [*out, _Piece(f" {side}", ""), condition, _Piece(" limit ", limit)]
+    out.append(_Piece(" (limit ", limit))
+    if n.condition:
+        out.append(_Piece(", ", _clean(n.condition), rank=6, minimum=3))
+    return [*out, _Piece("", ")")]
 
 
 def _reading(value: float | str | None, unit: str) -> str:

@@ -79,6 +79,27 @@ def spelled(code: str) -> str:
     return " ".join(code)
 
 
+def spoken_facts(n: Notification) -> str:
+    """What is wrong, as said on a call, in the alarm's sentence shape
+    (:meth:`Notification.headline`)."""
+    if n.shape == "comm_loss":
+        since = n.local(n.raised_at).strftime("%H:%M %Z")
+        return f"No data from {n.source or 'the device'} since {since}."
+    if n.shape == "system":
+        return f"coldwatch reports: {n.condition or 'a check failed'}."
+    if n.shape == "calibration":
+        return f"The {n.channel or 'sensor'} is past its calibration due date."
+    if n.shape == "state":
+        value = f", {spoken_quantity(n.value, n.unit)}" if n.value is not None else ""
+        return f"The {n.channel or 'input'} reports {n.condition or 'an alarm'}{value}."
+    what = f"{n.channel or 'value'} is {spoken_quantity(n.value, n.unit)}"
+    limit = spoken_quantity(n.limit, n.unit)
+    if n.side is not None:
+        return f"The {what}, {n.side} the {n.condition} limit of {limit}."
+    condition = f", {n.condition}" if n.condition else ""
+    return f"The {what}, limit {limit}{condition}."
+
+
 def speech(n: Notification, sop_chars: int = 600) -> str:
     """The words of the call."""
     parts = ["This is coldwatch."]
@@ -88,28 +109,34 @@ def speech(n: Notification, sop_chars: int = 600) -> str:
         parts.append("This message is late.")
     subject = f"{n.priority.capitalize()} alarm {spelled(n.alarm_id)}, {n.equipment}"
     what = f"{n.channel or 'value'} is {spoken_quantity(n.value, n.unit)}"
-    limit = f"limit {spoken_quantity(n.limit, n.unit)}"
-    condition = f", {n.condition}" if n.condition else ""
+    facts = spoken_facts(n)
+    reads = f" The {what}." if n.shape == "limit" else ""  # what a return or ack leaves
     since = n.local(n.raised_at).strftime("%H:%M %Z")
     when = n.local().strftime("%H:%M %Z")
+    since_said = "" if n.shape == "comm_loss" else f" Since {since}."
     if n.kind == "raised":
-        parts.append(f"{subject}. The {what}, {limit}{condition}. Since {since}.")
+        parts.append(f"{subject}. {facts}{since_said}")
     elif n.kind == "escalated":
         parts.append(
             f"{subject}, escalated to tier {n.tier}: nobody has acknowledged it since {since}. "
-            f"The {what}, {limit}{condition}."
+            f"{facts}"
         )
     elif n.kind == "re-alarm":
-        parts.append(f"{subject} is still in alarm since {since}. The {what}, {limit}{condition}.")
+        parts.append(f"{subject} is still in alarm since {since}. {facts}")
     elif n.kind == "returned-to-normal":
         tail = " It is not acknowledged yet." if n.needs_ack else ""
-        parts.append(f"{subject} has returned to normal at {when}.{tail} The {what}.")
+        parts.append(f"{subject} has returned to normal at {when}.{tail}{reads}")
     elif n.kind == "silenced":
         who = f" by {n.acknowledged_by}" if n.acknowledged_by else ""
         parts.append(f"{subject} was {n.title.lower()}{who} at {when}. Paging has stopped.")
+    elif n.kind == "chattering":
+        parts.append(
+            f"{subject} is chattering: it keeps going into alarm and back since {since}. "
+            f"You will not be called for each return; you will hear once it stops. {facts}"
+        )
     else:
         who = f" by {n.acknowledged_by}" if n.acknowledged_by else ""
-        parts.append(f"{subject} was acknowledged{who} at {when}. The {what}.")
+        parts.append(f"{subject} was acknowledged{who} at {when}.{reads}")
     sop = n.sop_first_sentence()
     if sop and n.kind not in ("acknowledged", "silenced"):
         if len(sop) > sop_chars:

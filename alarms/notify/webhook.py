@@ -215,9 +215,13 @@ def facts(n: Notification) -> list[tuple[str, str]]:
     if n.channel:
         rows.append(("Channel", n.channel))
     condition = f" ({n.condition})" if n.condition else ""
+    if n.shape == "limit":
+        rows += [("Value", n.reading_text()), ("Limit", n.limit_text() + condition)]
+    else:  # no limit to show: what is wrong, in the alarm's own words
+        rows.append(("Problem", n.headline()))
+        if n.shape == "state" and n.value is not None:
+            rows.append(("Value", n.reading_text()))
     rows += [
-        ("Value", n.reading_text()),
-        ("Limit", n.limit_text() + condition),
         ("Priority", n.priority),
         ("State", f"{n.state}, tier {n.tier}"),
         ("Time", f"{n.local_text()} ({n.utc_text()})"),

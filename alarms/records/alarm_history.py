@@ -192,7 +192,8 @@ class StoredState:
     latest: dict[str, AlarmRecord]
     timers: dict[str, dict[str, Any]]
     codes_issued: int
-    announced_recently: list[datetime]
+    announced_recently: list[tuple[datetime, str]]
+    """(when, alarm key) of each raise announced within the flood window."""
 
 
 def read_state(store: Store, now: datetime, flood_window: float) -> StoredState:
@@ -201,7 +202,7 @@ def read_state(store: Store, now: datetime, flood_window: float) -> StoredState:
     codes = int(newest[0].data.get("codes_issued", 0)) if newest else 0
     recent = store.alarm_records(since=now - timedelta(seconds=flood_window))
     announced = [
-        r.recorded_at
+        (r.recorded_at, r.key)
         for r in recent
         if r.announce in (AnnouncementKind.RAISED, AnnouncementKind.LATE_FOUND)
     ]

@@ -94,9 +94,41 @@ async def test_chattering_is_detected_and_ends(engine_factory: Factory) -> None:
     await h.push("box.door", 1.0, 40)  # the third activation within a minute
     assert h.view(key).chattering
     await h.push("box.door", 0.0, 50)
-    await h.to(59)
+    await h.to(99)
     assert h.view(key).chattering
-    await h.to(60)
+    await h.to(100)  # a whole minute since the last activation
     assert not h.view(key).chattering
     actions = [r.action for r in h.store.alarm_records(key=key)]
     assert "chattering" in actions and actions[-1] == "chattering_ended"
+
+
+async def test_one_alarm_recurring_is_one_alarm_for_the_flood(engine_factory: Factory) -> None:
+    """A flood counts distinct alarms (rule and source), not re-occurrences: one unit toggling
+    across its limit 20 times in 10 minutes is one alarm (and chatters), never a flood."""
+    h = await engine_factory(**many())
+    for cycle in range(20):
+        await h.push("box.c1", 11.0, cycle * 20)
+        await h.push("box.c1", 9.0, cycle * 20 + 10)
+    assert h.kinds("box.c1/hot").count("raised") == 20
+    assert not h.engine.flood.active and h.engine.flood.count == 1
+    assert "flood-started" not in h.kinds()
+    # ten more distinct alarms: eleven in all, above ten, a flood
+    for i, channel in enumerate(CHANNELS[1:10]):
+        await h.push(f"box.{channel}", 11.0, 400 + i)
+    assert not h.engine.flood.active and h.engine.flood.count == 10
+    await h.push("box.c1", 11.0, 420)  # c1 again: still ten alarms
+    assert not h.engine.flood.active
+    await h.push("box.c11", 11.0, 421)
+    assert h.engine.flood.active and h.engine.flood.count == 11
+
+
+async def test_the_flood_window_restored_after_a_restart_counts_alarms(
+    engine_factory: Factory,
+) -> None:
+    h = await engine_factory(**many())
+    for cycle in range(12):
+        await h.push("box.c1", 11.0, cycle * 20)
+        await h.push("box.c1", 9.0, cycle * 20 + 10)
+    await h.to(250)
+    h2 = await engine_factory(restart=True, **many())
+    assert not h2.engine.flood.active and h2.engine.flood.count == 1

@@ -43,6 +43,7 @@ async def test_a_power_failure_suppresses_what_it_causes_but_not_a_warming_freez
     assert h.state("fr.temp/no_data") is S.UNACK
     assert sorted(h.take()) == sorted(
         [
+            ("raised", "fr.temp/warm_warning"),  # its 10 min on-delay ended at 900 s
             ("returned-to-normal", PARENT),
             ("raised", "dev/comm_loss"),
             ("raised", "fr.temp/no_data"),

@@ -16,6 +16,7 @@ from tests.support.escalation import Rig
 
 S = AlarmState
 WARM = "fr.temp/warm"  # ult_freezer template: high -65 C, high-high -60 C, 5 min on-delay
+WARNING = "fr.temp/warm_warning"  # high -70 C, 10 min on-delay, priority low
 CHILDREN = ("dev/comm_loss", "fr.temp/no_data", "fr.status/status")
 
 
@@ -56,16 +57,20 @@ async def test_a_freezer_warming_during_a_power_failure_is_paged(
         assert h.state("fr.status/status") is S.SUPPRESSED
         await rig.at(27)
         parent_code, warm_code = code(h, PARENT), code(h, WARM)
+        warning_code = code(h, WARNING)
         assert by_code(rig) == {
             parent_code: [(1, "alice", "raised", 1), (16, "sam", "escalated", 2)],
             # raised when its 5-minute on-delay ended (readings 5 ... 10), escalated 15 min on
             warm_code: [(10, "alice", "raised", 1), (25, "sam", "escalated", 2)],
+            # the -70 C warning's 10-minute on-delay ends at minute 15 on the clock, the
+            # newest reading (minute 10) still above it
+            warning_code: [(15, "alice", "raised", 1)],
         }
         first = next(p for p in rig.pages(("raised",)) if p.code == warm_code).notification
         assert (first.value, first.limit, first.priority) == (-64.0, -65.0, "high")
         # the suppressed alarms have no escalation at all, but every change is on the record
         tracked = {r.alarm_key for r in record.rows if r.alarm_key is not None}
-        assert tracked == {PARENT, WARM}
+        assert tracked == {PARENT, WARM, WARNING}
         for key in CHILDREN:
             records = h.store.alarm_records(key=key)
             assert records[0].action == "suppressed", key

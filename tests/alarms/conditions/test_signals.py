@@ -85,9 +85,10 @@ async def test_sensor_fault_and_out_of_range_are_alarms(engine_factory: Factory)
     await h.push("u.t", None, 10, Quality.COMM_ERROR)  # not a probe fault: changes nothing
     await h.push("u.t", None, 20, Quality.OUT_OF_RANGE)
     assert h.state(key) is S.NORMAL
-    await h.push("u.t", None, 30, Quality.SENSOR_FAULT)
+    await h.to(30)  # the delay ends on the clock, the newest reading (20 s) still a fault
     view = h.view(key)
-    assert view.state is S.UNACK and "sensor_fault" in view.message
+    assert view.state is S.UNACK and "out_of_range" in view.message
+    assert view.raised_at == at(30)
     await h.push("u.t", -80.0, 40)
     assert h.state(key) is S.RTN_UNACK
 

@@ -130,3 +130,36 @@ def test_an_alarm_held_twice_is_listed_once_head_first() -> None:
     merged = bundle([a, b, a.model_copy(update={"kind": "escalated"})], "esc/bundle/x", a.event_at)
     assert flood_codes(merged) == ("A1010", "A1007")
     assert merged.equipment.endswith("+1 more alarm")
+
+
+async def test_one_alarm_paged_twice_in_the_window_is_never_a_bundle_of_one(
+    clock: FakeClock,
+) -> None:
+    """A raise and a severity raise of the same alarm held in one window: one page of that
+    alarm, never "<unit> +0 more alarms"."""
+    rig = await Rig(clock).start()
+    rig.source.emit(K.FLOOD_STARTED)
+    rig.source.raise_("A1007", key="freezer-00.cabinet_temp/warm")
+    await rig.at(1 / 60)
+    rig.source.emit(
+        K.SEVERITY_RAISED, rig.source.views["A1007"]
+    )  # paged again at once as a re-alarm
+    await rig.at(0.5)
+    alice = [p for p in rig.pages() if p.person == "alice"]
+    assert len(alice) == 1
+    n = alice[0].notification
+    assert n.alarm_id == "A1007" and "more alarm" not in n.equipment
+    assert n.equipment == "TSX -80 C freezer 07"
+    assert flood_codes(n) == () and "ALARM FLOOD" not in compose_sms(n)
+    assert compose_sms(n).endswith("Reply ACK A1007 <PIN> <comment>")
+    await rig.stop()
+
+
+def test_bundle_text_counts_other_alarms_only() -> None:
+    from tests.support.notify import T0, notification
+
+    one = notification(alarm_id="A1007")
+    again = notification(alarm_id="A1007", kind="re-alarm")
+    other = notification(alarm_id="A1015", equipment="ULT-04")
+    assert bundle([one, again], "k", T0).equipment == "ULT-03 -80 freezer"
+    assert bundle([one, again, other], "k", T0).equipment == "ULT-03 -80 freezer +1 more alarm"

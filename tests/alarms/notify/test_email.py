@@ -128,7 +128,7 @@ async def test_headers_and_body(plain_server: Server) -> None:
     assert recipients == ["alice@lab.example.org"]
     assert msg["Subject"] == (
         "[coldwatch] A1007 CRITICAL ALARM: ULT-03 -80 freezer, chamber temperature -61.5 °C "
-        "(limit -65 °C, high)"
+        "above high limit -65 °C"
     )
     assert msg["From"] == "coldwatch <coldwatch@lab.example.org>"
     assert msg["To"] == "Alice Meyer <alice@lab.example.org>"

@@ -78,7 +78,7 @@ def test_typical_page() -> None:
     text = compose_sms(notification())
     assert text == (
         "A1007 CRITICAL ALARM: ULT-03 -80 freezer, chamber temperature -61.5 C "
-        "(limit -65 C, high) since 01 Mar 03:12 CET. SOP: Move all material to backup freezer "
+        "above high limit -65 C since 01 Mar 03:12 CET. SOP: Move all material to backup freezer "
         "ULT-07 within 30 minutes. Reply ACK A1007 <PIN> <comment>"
     )
     assert is_gsm7(text) and segments(text) == 2

@@ -231,7 +231,8 @@ async def test_call_request_fields_and_twiml(monkeypatch: pytest.MonkeyPatch) ->
         says = gather.findall("Say")
         assert says[0].get("voice") == "Polly.Vicki" and says[0].get("language") == "de-DE"
         assert "alarm A 1 0 0 7, ULT-03 -80 freezer" in (says[0].text or "")
-        assert "minus 61.5 degrees Celsius, limit minus 65 degrees Celsius" in (says[0].text or "")
+        said = says[0].text or ""
+        assert "minus 61.5 degrees Celsius, above the high limit of minus 65 degrees" in said
         assert "Procedure: Move all material to backup freezer ULT-07 within 30 minutes." in (
             says[0].text or ""
         )

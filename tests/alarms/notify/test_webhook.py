@@ -19,7 +19,7 @@ from tests.support.ports import ClosedPorts
 
 SOP = "Move material to ULT-07 <now> & call QA. Then log it."
 SUMMARY = (
-    "A1007 CRITICAL ALARM: ULT-03 -80 freezer, chamber temperature -61.5 °C (limit -65 °C, high)"
+    "A1007 CRITICAL ALARM: ULT-03 -80 freezer, chamber temperature -61.5 °C above high limit -65 °C"
 )
 TIME = "2026-03-01 03:12:05 CET (2026-03-01 02:12:05 UTC)"
 FACTS = [
@@ -149,6 +149,8 @@ async def test_generic_json(hook: Hook, notifiers: list[WebhookNotifier]) -> Non
             "comment": None,
             "site": "Berlin cell lab",
             "event_id": None,
+            "shape": "limit",
+            "source": "",
             "bundled": [],
         },
     }
