@@ -84,7 +84,7 @@ def ask_to_stop(
         while pid is not None and not process_ended(pid):
             if clock() >= deadline:
                 raise ControlError(
-                    f"coldwatch (pid {pid}) is still stopping after {timeout:g} s", TIMED_OUT
+                    f"the daemon (pid {pid}) is still stopping after {timeout:g} s", TIMED_OUT
                 )
             time.sleep(POLL)
         return Stopped(pid, person)
@@ -96,7 +96,7 @@ def _until_closed(sock: socket.socket, deadline: float, clock: Callable[[], floa
     while True:
         left = deadline - clock()
         if left <= 0:
-            raise ControlError("coldwatch accepted the stop but is still serving", TIMED_OUT)
+            raise ControlError("the daemon accepted the stop but still serves", TIMED_OUT)
         sock.settimeout(left)
         try:
             if not sock.recv(4096):
@@ -126,7 +126,7 @@ def _serving_again(
                 raise
         if clock() >= deadline:
             raise ControlError(
-                f"coldwatch stopped but does not answer again after {timeout:g} s: see its "
+                f"the daemon stopped, but none answers again after {timeout:g} s: see the "
                 "log (journalctl -u coldwatch) for why it did not start",
                 TIMED_OUT,
             )

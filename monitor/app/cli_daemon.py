@@ -49,7 +49,7 @@ def served_socket(loaded: LoadedConfig, config_path: str) -> Path | str:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     from alarms.ack import control_client as client
-    from alarms.ack.stop_client import ask_to_stop
+    from alarms.ack.stop_client import TIMED_OUT, ask_to_stop
 
     restart = args.command == "restart"
     with secrets_deferred():  # asking the daemon needs none of the paging secrets
@@ -65,7 +65,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
     try:
         done = ask_to_stop(path, reason, restart=restart, timeout=args.timeout)
     except client.ControlError as exc:
-        print(client.render_error(exc), file=sys.stderr)
+        slow = exc.reason == TIMED_OUT  # accepted, not refused: it did not finish in time
+        print(f"coldwatch: {exc.message}" if slow else client.render_error(exc), file=sys.stderr)
         return EXIT_FAILED
     who = f" as {done.person}" if done.person else ""
     pid = f" (pid {done.pid})" if done.pid else ""

@@ -96,7 +96,7 @@ async def test_a_stop_waits_for_the_process_to_end(daemon: Daemonish, socket_pat
     with pytest.raises(cc.ControlError) as info:
         await asyncio.to_thread(ask_to_stop, socket_path, "defrost", timeout=1.5)
     assert info.value.reason == "timeout"
-    assert info.value.message == f"coldwatch (pid {os.getpid()}) is still stopping after 1.5 s"
+    assert info.value.message == f"the daemon (pid {os.getpid()}) is still stopping after 1.5 s"
     assert [r.restart for r in daemon.requests] == [False]
 
 
