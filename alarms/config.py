@@ -123,6 +123,15 @@ class CommLossSpec(Strict):
     contingency: str | None = None
 
 
+class SystemAlarmSpec(CommLossSpec):
+    """A check of coldwatch itself (``alarms.system.<name>``)."""
+
+    clean_gap_threshold: Duration | None = Field(default=None, ge=0)
+    """``monitoring_gap`` only: the downtime after a clean stop (``coldwatch stop|restart``,
+    SIGTERM) raises the alarm only when longer than this (default 5 min); it is recorded
+    either way. An unclean stop (crash, SIGKILL, power loss) always raises it."""
+
+
 class SuppressSpec(Strict):
     equipment: tuple[str, ...] = ("*",)
     devices: tuple[str, ...] = ()
@@ -164,7 +173,7 @@ class AlarmsConfig(Strict):
     flood: FloodSpec = FloodSpec()
     comm_loss: CommLossSpec = CommLossSpec()
     devices: dict[str, CommLossSpec] = {}
-    system: dict[str, CommLossSpec] = {}
+    system: dict[str, SystemAlarmSpec] = {}
     templates: dict[str, TemplateSpec] = {}
     equipment: dict[str, EquipmentAlarms] = {}
     inhibit: tuple[InhibitSpec, ...] = ()

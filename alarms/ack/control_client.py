@@ -37,24 +37,40 @@ def request(
     socket_path: Path | str, payload: dict[str, Any], timeout: float = TIMEOUT
 ) -> dict[str, Any]:
     """Send one request, return the daemon's answer (``ok`` true); raise :class:`ControlError`."""
+    with connect(socket_path, timeout) as sock:
+        return exchange(sock, payload)
+
+
+def connect(socket_path: Path | str, timeout: float = TIMEOUT) -> socket.socket:
+    """A connection to the daemon (close it); raise :class:`ControlError`."""
     path = str(socket_path)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise ControlError(
-                f"the coldwatch daemon is not running (no control socket at {path})", NO_DAEMON
-            ) from None
-        except PermissionError:
-            raise ControlError(
-                f"no permission to use {path} (are you in the group that owns it?)", PERMISSION
-            ) from None
-        try:
-            sock.sendall(json.dumps(payload).encode() + b"\n")
-            line = _read_line(sock)
-        except OSError as exc:
-            raise ControlError(f"the daemon did not answer: {exc}", PROTOCOL) from None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        raise ControlError(
+            f"the coldwatch daemon is not running (no control socket at {path})", NO_DAEMON
+        ) from None
+    except PermissionError:
+        sock.close()
+        raise ControlError(
+            f"no permission to use {path} (are you in the group that owns it?)", PERMISSION
+        ) from None
+    except OSError as exc:
+        sock.close()
+        raise ControlError(f"cannot reach the daemon at {path}: {exc}", PROTOCOL) from None
+    return sock
+
+
+def exchange(sock: socket.socket, payload: dict[str, Any]) -> dict[str, Any]:
+    """One request and its answer on ``sock`` (``ok`` true); raise :class:`ControlError`."""
+    try:
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        line = _read_line(sock)
+    except OSError as exc:
+        raise ControlError(f"the daemon did not answer: {exc}", PROTOCOL) from None
     try:
         answer = json.loads(line)
     except json.JSONDecodeError:

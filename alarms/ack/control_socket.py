@@ -13,7 +13,13 @@ Requests, one JSON object per line, answered by one line each::
     {"cmd": "history", "id": "A1007"}       -> {"ok": true, "records": [AlarmRecord...]}
     {"cmd": "ack", "id": "A1007", "comment": "moved to BF-02"}
                                             -> {"ok": true, "alarm": AlarmView}
+    {"cmd": "stop", "reason": "new probe"}  -> {"ok": true, "stopping": "stop", "pid": 4711}
+    {"cmd": "restart", "reason": "..."}     -> {"ok": true, "stopping": "restart", "pid": 4711}
     anything refused                        -> {"ok": false, "error": "...", "reason": "..."}
+
+``stop`` and ``restart`` hand the daemon a :class:`StopRequest` (``on_stop``): the person and
+OS user from the peer credentials, the reason from the request (required). The daemon records
+it and stops (or restarts); the connection is closed when it stops serving.
 
 Bounded: a line of at most 64 KiB (a longer one is refused and the connection closed), at
 most 32 connections at once, an idle connection closed after a minute. An OS user not mapped
@@ -34,7 +40,7 @@ import pwd
 import socket
 import stat
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +57,21 @@ VIA = "cli"
 MAX_LINE = 64 * 1024
 IDLE_TIMEOUT = 60.0
 MAX_CLIENTS = 32
+MAX_REASON = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    """``coldwatch stop|restart --reason TEXT``: who asked (from the kernel) and why."""
+
+    restart: bool
+    reason: str
+    person: str
+    os_user: str
+
+
+#: The daemon's side of a stop request: None when it stops, else why it will not.
+OnStop = Callable[[StopRequest], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +110,10 @@ class ControlServer:
         idle_timeout: float = IDLE_TIMEOUT,
         throttle: FailureThrottle | None = None,
         max_clients: int = MAX_CLIENTS,
+        on_stop: OnStop | None = None,
     ) -> None:
         self.service = service
+        self.on_stop = on_stop
         self.path = path
         self.identities = dict(identities)
         self.mode = mode
@@ -210,6 +233,8 @@ class ControlServer:
                 "(people[].os_users)",
                 target,
             )
+        if cmd in ("stop", "restart"):
+            return self._stop(peer, request, restart=cmd == "restart")
         commands = self.service.commands
         if cmd == "list":
             return {"ok": True, "alarms": [v.to_json() for v in commands.active()]}
@@ -234,6 +259,28 @@ class ControlServer:
             return {"ok": True, "records": [record_to_json(r) for r in commands.history(target)]}
         except AlarmCommandError as exc:
             return error_json(str(exc), Reason.UNKNOWN_ALARM.value)
+
+    def _stop(self, peer: Peer, request: dict[str, Any], *, restart: bool) -> dict[str, Any]:
+        """Hand a stop (or restart) to the daemon, as the person the kernel names."""
+        assert peer.person is not None
+        text = request.get("reason")
+        reason = text.strip()[:MAX_REASON] if isinstance(text, str) else ""
+        if not reason:
+            return self._refuse(peer, Reason.BAD_REQUEST, "a reason is required (--reason TEXT)")
+        if self.on_stop is None:
+            return self._refuse(
+                peer, Reason.UNAVAILABLE, "this coldwatch is not stopped over its control socket"
+            )
+        os_user = peer.user or f"uid {peer.uid}"
+        refusal = self.on_stop(StopRequest(restart, reason, peer.person, os_user))
+        if refusal is not None:
+            return self._refuse(peer, Reason.UNAVAILABLE, refusal)
+        return {
+            "ok": True,
+            "stopping": "restart" if restart else "stop",
+            "person": peer.person,
+            "pid": os.getpid(),
+        }
 
     def _refuse(
         self, peer: Peer, reason: Reason, message: str, target: str | None = None

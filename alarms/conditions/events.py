@@ -3,7 +3,9 @@
 ``device_down`` .. ``device_up`` from the coordinator (once each per outage), ``disk_low`` ..
 ``disk_ok`` and the like from ``monitor.runtime.health``. An event with no "ok" counterpart (a clock
 step, a monitoring gap) is a pulse: the engine raises and returns it at once, so it waits in
-RTN_UNACK until a person acknowledges that it happened.
+RTN_UNACK until a person acknowledges that it happened. The monitoring gap after a clean stop
+(a ``downtime`` event) raises it only when longer than the rule's ``clean_gap_threshold``: a
+planned restart is in the record, not on anyone's phone.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from alarms.conditions.base import Condition, Verdict, iso, parse_ts
 from alarms.model import ConditionKind, Level
 from alarms.rules.model import Rule
-from monitor.core.model import Event
+from monitor.core.model import Event, EventKind
 
 
 class EventCondition(Condition):
@@ -73,3 +75,19 @@ class EventCondition(Condition):
 
 class SystemCondition(EventCondition):
     kind = ConditionKind.SYSTEM
+
+    def on_event(self, event: Event) -> Verdict | None:
+        if self.short_clean_gap(event):
+            return None
+        return super().on_event(event)
+
+    def short_clean_gap(self, event: Event) -> bool:
+        """A ``downtime`` event (a clean stop) no longer than the threshold. Anything that
+        cannot be read as one (no threshold, no figure, an unclean flag) is not: it raises."""
+        threshold = self.rule.clean_gap_threshold
+        if threshold is None or event.kind != EventKind.DOWNTIME:
+            return False
+        seconds = event.data.get("downtime_seconds")
+        if event.data.get("unclean") is not False or not isinstance(seconds, int | float):
+            return False
+        return bool(seconds <= threshold)

@@ -27,6 +27,10 @@ Per alarm occurrence (alarm code):
   an activation), if it is back to normal and unacknowledged everyone paged is told so, once,
   and the escalation pauses as for any return; if it is in alarm the escalation goes on. An
   acknowledged occurrence that returns while chattering closes without telling anyone.
+- a *pulse* (an event with no "ok" to follow: a monitoring gap, a clock step) is back to normal
+  the moment it is raised: unless it is critical or latching, its first tier is paged once and
+  the escalation stops there (``once``), the alarm waiting in RTN_UNACK for an acknowledgement.
+  A critical pulse climbs like any critical alarm: it never goes quiet while unacknowledged.
 
 A step that reaches nobody moves on to the next at once: paging knows who was reached, so that
 rule is :class:`Page`'s ``climbing`` (see :mod:`alarms.escalation.paging`).
@@ -112,11 +116,15 @@ def decide(
     now: datetime,
     policy: Policy | None,
     late_after: float,
+    once: bool = False,
 ) -> Decision:
     """What ``announcement`` does to ``track`` (the open escalation of its alarm code, if
     any). ``policy`` is the one the routes choose for the alarm now: needed only when the
     announcement asks for attention (:data:`~alarms.model.ATTENTION_KINDS`). An event that
-    happened more than ``late_after`` seconds before ``now`` opens a track marked late."""
+    happened more than ``late_after`` seconds before ``now`` opens a track marked late.
+    ``once``: the alarm is a non-critical pulse (:meth:`~alarms.escalation.setup.Setup.
+    pages_once`); a track it opens pages each step once, climbing only past a tier that
+    reaches nobody."""
     kind = announcement.kind
     if kind is AnnouncementKind.FLOOD_STARTED:
         return Decision(None, (FloodChanged(True),))
@@ -129,7 +137,7 @@ def decide(
         if policy is None:
             raise ValueError(f"a {kind.value} announcement needs the policy of its alarm")
         if track is None:
-            return _open(announcement, view, now, policy, late_after)
+            return _open(announcement, view, now, policy, late_after, once)
         return _attention(announcement, changed(track, view=view), now, policy)
     if track is None:
         return Decision(None)
@@ -157,10 +165,13 @@ def decide_due(track: Track, *, now: datetime, policy: Policy) -> Decision:
         track.due = None
         return Decision(track, (Record("stopped", detail="the policy's repeats are spent"),))
     track.step = step.index
-    track.due = now + timedelta(seconds=step.wait)
+    track.due = None if track.once else now + timedelta(seconds=step.wait)
     kind: Kind = "escalated"
     if step.index == 0:
         kind = "raised" if track.first_kind == "raised" else "re-alarm"
+    if track.once:
+        note = "a pulse, back to normal when raised: paged once, waits for an acknowledgement"
+        return Decision(track, (Page(kind, step, climbing=True), Record("stopped", detail=note)))
     return Decision(track, (Page(kind, step, climbing=True),))
 
 
@@ -175,7 +186,12 @@ def closing(track: Track, action: str, tell: Kind | None = None) -> Decision:
 
 
 def _open(
-    announcement: Announcement, view: AlarmView, now: datetime, policy: Policy, late_after: float
+    announcement: Announcement,
+    view: AlarmView,
+    now: datetime,
+    policy: Policy,
+    late_after: float,
+    once: bool,
 ) -> Decision:
     code = view.code
     assert code is not None
@@ -191,6 +207,7 @@ def _open(
         due=now,
         first_kind="raised" if raised else "re-alarm",
         late=late,
+        once=once,
     )
     return Decision(track, (Record("opened"),))
 
@@ -209,7 +226,7 @@ def _attention(announcement: Announcement, track: Track, now: datetime, policy: 
             track.due = now
             return Decision(track, (Record("resumed"),))
         step = policy.step(track.step)
-        track.due = now + timedelta(seconds=step.wait) if step else None
+        track.due = now + timedelta(seconds=step.wait) if step and not track.once else None
         if track.view.chattering:  # told once that it chatters: no page per recurrence
             return Decision(track, (Record("resumed", detail="chattering"),))
         return _page_again(track, policy)

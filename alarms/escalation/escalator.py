@@ -224,11 +224,18 @@ class Escalator:
         code = view.code if view is not None else None
         track = self._tracks.get(code) if code is not None else None
         policy = None
+        once = False
         if view is not None and code is not None and announcement.kind in ATTENTION_KINDS:
             policy = self.setup.policy_for(view)
+            once = self.setup.pages_once(view)
         now = self.clock.now()
         decision = decide(
-            announcement, track, now=now, policy=policy, late_after=self.setup.late_after
+            announcement,
+            track,
+            now=now,
+            policy=policy,
+            late_after=self.setup.late_after,
+            once=once,
         )
         self._carry_out(decision, announcement, now)
 

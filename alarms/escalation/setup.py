@@ -18,7 +18,7 @@ from alarms.escalation.config import PagingConfig, never_bundled_channels, updat
 from alarms.escalation.horns import WithHorns, horn_places
 from alarms.escalation.policy import Policy, Router, build_policies
 from alarms.escalation.schedule import ScheduleResolver, build_schedules
-from alarms.model import AlarmView
+from alarms.model import AlarmView, Priority
 from alarms.people import Directory, TargetResolver
 
 if TYPE_CHECKING:
@@ -59,6 +59,15 @@ class Setup:
             "alarm %s: policy '%s' does not exist; using '%s'", view.key, choice.policy, fallback.id
         )
         return fallback
+
+    def pages_once(self, view: AlarmView) -> bool:
+        """Whether ``view``'s alarm pages its first tier once and does not climb: a pulse (an
+        event with no "ok" to follow, back to normal when raised) that is neither latching
+        nor critical. A critical alarm never goes quiet while unacknowledged."""
+        if view.priority is Priority.CRITICAL:
+            return False
+        rule = self.router.rules.get(view.key)
+        return rule is not None and rule.pulse and not rule.latching
 
     def policy_named(self, policy_id: str, view: AlarmView) -> Policy:
         """The policy a track records, or (the configuration changed under a running track)

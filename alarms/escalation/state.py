@@ -54,6 +54,9 @@ class Track:
     first_kind: str = "raised"
     """What the first page of the cycle says: ``raised`` or ``re-alarm``."""
     late: bool = False
+    once: bool = False
+    """Each step pages once and sets nothing due: a pulse back to normal when raised (see
+    :func:`alarms.escalation.decide.decide`). A tier that reaches nobody still hands on."""
     paged: list[str] = field(default_factory=list)
     """Everyone paged in this occurrence, in order: who hears that it is back to normal."""
     last_people: list[str] = field(default_factory=list)
@@ -80,6 +83,7 @@ class Track:
             "cycle": self.cycle,
             "first_kind": self.first_kind,
             "late": self.late,
+            "once": self.once,
             "paged": list(self.paged),
             "last_people": list(self.last_people),
             "last_key": self.last_key,
@@ -116,6 +120,7 @@ class Track:
             cycle=int(data.get("cycle", 1)),
             first_kind=str(data.get("first_kind", "raised")),
             late=bool(data.get("late", False)),
+            once=bool(data.get("once", False)),
             paged=[str(person_id) for person_id in data.get("paged", [])],
             last_people=[str(person_id) for person_id in data.get("last_people", [])],
             last_key=data.get("last_key"),

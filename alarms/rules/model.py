@@ -44,6 +44,9 @@ class Rule:
     set_kinds: tuple[str, ...] = ()
     clear_kinds: tuple[str, ...] = ()
     pulse: bool = False
+    clean_gap_threshold: float | None = None
+    """``coldwatch/monitoring_gap``: a ``downtime`` event (after a clean stop) no longer than
+    this many seconds raises nothing (:class:`~alarms.conditions.events.SystemCondition`)."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class SystemAlarm:
         text: str,
         contingency: str,
         on_delay: float = 0.0,
+        clean_gap_threshold: float | None = None,
     ) -> None:
         self.set_kinds = set_kinds
         self.clear_kinds = clear_kinds
@@ -36,6 +37,7 @@ class SystemAlarm:
         self.text = text
         self.contingency = contingency
         self.on_delay = on_delay
+        self.clean_gap_threshold = clean_gap_threshold
 
     @property
     def pulse(self) -> bool:
@@ -79,6 +81,8 @@ SYSTEM_ALARMS: Final[dict[str, SystemAlarm]] = {
         "high",
         "monitoring interrupted",
         "coldwatch was not running: review the equipment's own logs for the gap and document it.",
+        # a planned restart (a configuration change) is recorded, not paged
+        clean_gap_threshold=300.0,
     ),
     "notifiers_all_failing": SystemAlarm(
         (EventKind.NOTIFIERS_ALL_FAILING,),

@@ -64,6 +64,16 @@ def compile_system(site: AlarmSite, settings: AlarmsConfig, issues: list[Issue])
     names = (*SYSTEM_ALARMS, *PER_ITEM_SYSTEM_ALARMS)
     listing = f"system alarms: {', '.join(names)}"
     issues.extend(unknown_names("system", settings.system, names, "system alarm", listing))
+    for name, own in settings.system.items():
+        known = SYSTEM_ALARMS.get(name)
+        takes_it = known is not None and known.clean_gap_threshold is not None
+        if own.clean_gap_threshold is not None and name in names and not takes_it:
+            issues.append(
+                (
+                    ("alarms", "system", name, "clean_gap_threshold"),
+                    "clean_gap_threshold applies to monitoring_gap only",
+                )
+            )
     rules: list[Rule] = []
     for name, alarm in SYSTEM_ALARMS.items():
         defaults = {
@@ -71,6 +81,7 @@ def compile_system(site: AlarmSite, settings: AlarmsConfig, issues: list[Issue])
             "on_delay": alarm.on_delay,
             "latching": name == "engine_fault",
             "contingency": alarm.contingency,
+            "clean_gap_threshold": alarm.clean_gap_threshold,
         }
         spec = system_spec(settings, name, defaults)
         if spec is None:
@@ -87,6 +98,9 @@ def compile_system(site: AlarmSite, settings: AlarmsConfig, issues: list[Issue])
                 alarm.set_kinds,
                 alarm.clear_kinds,
                 pulse=alarm.pulse,
+                clean_gap_threshold=spec.get("clean_gap_threshold")
+                if alarm.clean_gap_threshold is not None
+                else None,
             )
         )
     rules.extend(compile_notifier_checks(site, settings))
@@ -184,6 +198,7 @@ def event_rule(
     equipment: tuple[str, ...] = (),
     devices: tuple[str, ...] = (),
     pulse: bool = False,
+    clean_gap_threshold: float | None = None,
 ) -> Rule:
     """A rule raised and cleared by events (``set_kinds`` .. ``clear_kinds``)."""
     return Rule(
@@ -204,6 +219,7 @@ def event_rule(
         set_kinds=set_kinds,
         clear_kinds=clear_kinds,
         pulse=pulse,
+        clean_gap_threshold=clean_gap_threshold,
     )
 
 

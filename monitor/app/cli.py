@@ -21,6 +21,7 @@ from monitor.app.cli_common import (
     open_store_readonly,
     with_config,
 )
+from monitor.app.cli_daemon import add_parsers as add_daemon_parsers
 from monitor.app.cli_help import document_exit_codes, run_printing
 from monitor.app.config import ConfigError, load
 from monitor.core.model import Reading
@@ -68,6 +69,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.app.daemon import Daemon, run_until_signalled
+    from monitor.app.restart import after_stop
     from monitor.core import logs
     from monitor.core.file_access import set_umask
     from monitor.store.base import StoreError
@@ -81,8 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (StoreLocked, StoreError) as exc:
         print(f"coldwatch: not started: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    asyncio.run(run_until_signalled(daemon))
-    return EXIT_OK
+    stopped = asyncio.run(run_until_signalled(daemon))
+    return after_stop(stopped, supervised=args.supervised)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -223,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="override logging.level from the configuration",
     )
+    p.add_argument(
+        "--supervised",
+        action="store_true",
+        help="a supervisor starts it again (systemd Restart=always): after `coldwatch restart` "
+        "exit 0 instead of running again; after `coldwatch stop` exit 3 (the unit's "
+        "RestartPreventExitStatus=3)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = with_config(
@@ -287,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     add_alarm_parsers(sub)
+    add_daemon_parsers(sub)
 
     p = sub.add_parser(
         "demo",

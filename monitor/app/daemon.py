@@ -1,7 +1,11 @@
 """The coldwatch daemon: configuration -> store -> pipeline -> coordinator, and a clean stop.
 
-On SIGTERM/SIGINT the coordinator stops polling first, then the store writer commits every
-reading it accepted before the process exits.
+On SIGTERM/SIGINT, or ``coldwatch stop|restart --reason`` through the control socket, the
+coordinator stops polling first, then the store writer commits every reading it accepted
+before the process exits. Who stopped it and why (or which signal, its sender unknown) is in
+the ``daemon_stopped`` event (:class:`~monitor.runtime.stop_record.StopRecord`): the next start
+tells the gap's story with it. What follows a stop (exit, or run again) is
+:mod:`monitor.app.restart`'s.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import socket
 from pathlib import Path
 
 from alarms.ack.config import AckConfig
+from alarms.ack.control_socket import StopRequest
 from alarms.ack.services import AckServices
 from alarms.engine import AlarmEngine
 from alarms.escalation.config import PagingConfig
@@ -35,6 +40,7 @@ from monitor.core.model import Event, EventKind
 from monitor.runtime.coordinator import Coordinator
 from monitor.runtime.health import HealthMonitor, last_run_marker, record_downtime
 from monitor.runtime.pipeline import Pipeline
+from monitor.runtime.stop_record import StopRecord
 from monitor.store.base import Store, StoreError
 from monitor.store.factory import fallback_journal_path, open_store, sqlite_path, store_access
 from monitor.store.fallback_journal import FallbackJournal
@@ -104,6 +110,11 @@ class Daemon:
         )
         self.pipeline = Pipeline(self.metrics)
         self.pipeline.queued.append(self.writer)
+        self.stop_record: StopRecord | None = None
+        """Who or what stopped this run (None: running, or stopped by its embedder)."""
+        self.stop_requested = asyncio.Event()
+        self.stoppable = False
+        """Whether a stop request is acted on (:func:`run_until_signalled` waits for it)."""
         self.alarms: AlarmEngine | None = None
         self.notifier_watch: NotifierWatch | None = None
         if cfg.alarms is not None:
@@ -127,6 +138,7 @@ class Daemon:
                 on_event=self.pipeline.publish_event,  # refusals, a few rows a minute at most
                 metrics=self.metrics,
                 files=access,
+                on_stop=self.request_stop,
             )
             self.escalator = self._escalator(base_dir, access)
         else:
@@ -259,6 +271,41 @@ class Daemon:
             for channel_id, (_, channel) in cfg.channels().items()
         }
 
+    def request_stop(self, request: StopRequest) -> str | None:
+        """``coldwatch stop|restart`` from the control socket: recorded at once (an event
+        with the person), then the stop begins. None when accepted, else why not."""
+        if not self.stoppable:
+            return "this coldwatch is stopped by the program that runs it (Ctrl-C), not here"
+        if self.stop_record is not None:
+            return f"coldwatch is already stopping ({self.stop_record.describe()})"
+        record = StopRecord(
+            "restart" if request.restart else "stop",
+            self.clock.now(),
+            person=request.person,
+            os_user=request.os_user,
+            reason=request.reason,
+        )
+        self.stop_record = record
+        log.warning("%s", record.describe(), extra={"person": record.person})
+        self.pipeline.publish_event(
+            Event(
+                record.at,
+                EventKind.STOP_REQUESTED,
+                "daemon",
+                f"coldwatch {record.describe()}",
+                {"stop": record.to_json()},
+                record.person,
+            )
+        )
+        self.stop_requested.set()
+        return None
+
+    def signalled(self, name: str) -> None:
+        """SIGTERM or SIGINT: a stop whose sender is unknown (unless one was asked for)."""
+        if self.stop_record is None:
+            self.stop_record = StopRecord("signal", self.clock.now(), signal=name)
+        self.stop_requested.set()
+
     async def stop(self) -> None:
         for task in (self._health_task, self._journal_task):
             if task is not None:
@@ -272,14 +319,20 @@ class Daemon:
             await self.alarms.stop()  # its last announcements reach the escalator first
         if self.escalator is not None:
             await self.escalator.stop()
+        record = self.stop_record
+        data: dict[str, object] = {"metrics": self.metrics.snapshot()}
+        message = "coldwatch stopped cleanly"
+        if record is not None:
+            data["stop"] = record.to_json()
+            message += f" ({record.describe()})"
         self.pipeline.publish_event(
             Event(
                 self.clock.now(),
                 EventKind.DAEMON_STOPPED,
                 "daemon",
-                "coldwatch stopped cleanly",
-                {"metrics": self.metrics.snapshot()},
-                service_user(),
+                message,
+                data,
+                record.person if record is not None else service_user(),
             )
         )
         await self.pipeline.stop()
@@ -289,16 +342,19 @@ class Daemon:
         log.info("stopped; %d readings committed", self.metrics.get("store_readings_committed"))
 
 
-async def run_until_signalled(daemon: Daemon) -> None:
-    stop = asyncio.Event()
+async def run_until_signalled(daemon: Daemon) -> StopRecord | None:
+    """Run until SIGTERM, SIGINT or a stop request; what stopped it."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, daemon.signalled, sig.name)
+    daemon.stoppable = True
     await daemon.start()
     try:
-        await stop.wait()
-        log.info("signal received; stopping")
+        await daemon.stop_requested.wait()
+        record = daemon.stop_record
+        log.info("stopping: %s", record.describe() if record else "asked to")
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await daemon.stop()
+    return daemon.stop_record

@@ -150,6 +150,7 @@ class Event:
 class EventKind(enum.StrEnum):
     DAEMON_STARTED = "daemon_started"
     DAEMON_STOPPED = "daemon_stopped"
+    STOP_REQUESTED = "stop_requested"  # coldwatch stop|restart --reason, with the person
     CONFIG_LOADED = "config_loaded"
     DEVICE_UP = "device_up"
     DEVICE_DOWN = "device_down"

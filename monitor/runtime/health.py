@@ -20,6 +20,7 @@ from typing import Any
 from monitor.core.clock import Clock
 from monitor.core.model import Event, EventKind, Quality, Reading
 from monitor.runtime.pipeline import Pipeline
+from monitor.runtime.stop_record import StopRecord
 from monitor.store.base import Store
 from monitor.store.writer import StoreWriter
 
@@ -210,12 +211,23 @@ def record_downtime(
     killed run had read but not yet committed (up to ``commit_interval``) is gone, however
     quick the restart. After a clean stop, every channel whose newest reading is older than
     its interval gets that row. A ``downtime`` event lists them: a gap is a row, never a hole.
-    ``last_run``: the marker read (:func:`last_run_marker`) before this run wrote its own."""
+    After a clean stop the event and the rows say who stopped coldwatch and why (the
+    :class:`~monitor.runtime.stop_record.StopRecord` in the ``daemon_stopped`` event), or that
+    a bare signal's sender is unknown; whether the gap pages is the alarm rule's to decide
+    (``coldwatch/monitoring_gap``). ``last_run``: the marker read (:func:`last_run_marker`)
+    before this run wrote its own."""
     if last_run is None:
         return None  # a new store: nothing was missed
     latest = store.latest(list(channels))
     last_seen = max([r.ts for r in latest.values()] + [last_run.ts])
     unclean = last_run.kind == EventKind.DAEMON_STARTED
+    stop = None if unclean else StopRecord.from_json(last_run.data.get("stop"))
+    downtime = (now - last_seen).total_seconds()
+    why = f"not running for {downtime:.0f} s"
+    if unclean:
+        why += " or stopped before storing it (unclean stop)"
+    elif stop is not None:
+        why += f" ({stop.describe()})"
     gaps = {}
     for channel in channels:
         seen = latest[channel].ts if channel in latest else None
@@ -230,12 +242,10 @@ def record_downtime(
                     None,
                     Quality.STALE,
                     0,
-                    f"no data since {since or 'the last run'}: coldwatch was not running"
-                    + (" or stopped before storing it (unclean stop)" if unclean else ""),
+                    f"no data since {since or 'the last run'}: coldwatch was {why}",
                 )
             )
-    downtime = (now - last_seen).total_seconds()
-    data = {
+    data: dict[str, Any] = {
         "from": last_seen.isoformat(),
         "to": now.isoformat(),
         "downtime_seconds": round(downtime, 3),
@@ -252,12 +262,20 @@ def record_downtime(
             data,
         )
     else:
+        message = f"coldwatch was stopped for {downtime:.0f} s"
+        if stop is not None:
+            data["stop"] = stop.to_json()
+            data["planned"] = stop.planned
+            data["stopped_by"] = stop.stopped_by
+            data["reason"] = stop.reason
+            message += f": {stop.describe()}"
         event = Event(
             now,
             EventKind.DOWNTIME,
             "coldwatch",
-            f"coldwatch was stopped for {downtime:.0f} s",
+            message,
             data,
+            stop.person if stop is not None else None,
         )
     pipeline.publish_event(event)
     return event

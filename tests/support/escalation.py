@@ -277,7 +277,10 @@ class Rig:
         log: NotificationLog | None = None,
         notifiers: dict[str, ScriptedNotifier] | None = None,
         t0: float | None = None,
+        config: Any = None,
     ) -> None:
+        """``config``: the site whose compiled rules the router knows (a real engine's;
+        needed for what depends on the rule, e.g. a pulse paging once)."""
         self.clock = clock
         self.t0 = clock.monotonic() if t0 is None else t0
         self.source: FakeSource = source or FakeSource(clock)  # or a real AlarmEngine
@@ -288,7 +291,7 @@ class Rig:
         self.escalator = build_escalator(
             self.source,
             paging_config or paging(),
-            None,
+            config,
             clock,
             None,
             self.delivery,

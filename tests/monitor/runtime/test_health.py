@@ -19,6 +19,7 @@ from monitor.runtime.health import (
     record_downtime,
 )
 from monitor.runtime.pipeline import Pipeline
+from monitor.runtime.stop_record import StopRecord
 from monitor.store.sqlite import SQLiteStore
 from monitor.store.writer import StoreWriter
 from tests.support.fakes import Collector
@@ -190,3 +191,75 @@ def test_a_clean_stop_still_leaves_no_hole(store: SQLiteStore, clock: FakeClock)
 def test_a_new_store_has_no_downtime(store: SQLiteStore, clock: FakeClock) -> None:
     marker = last_run_marker(store)
     assert record_downtime(store, Pipeline(Metrics()), ["fr.a"], {}, clock.now(), marker) is None
+
+
+def _stopped_then_started(
+    store: SQLiteStore, clock: FakeClock, stop: StopRecord | None, gap: float
+) -> tuple[Event | None, Collector]:
+    """One reading and a clean stop (with ``stop`` in its event), then the start ``gap``
+    seconds later: the downtime event and what was published."""
+    t0 = clock.now()
+    data = {"stop": stop.to_json()} if stop is not None else {}
+    store.append(
+        [Reading.good("fr.a", t0, -80.0)],
+        [Event(t0, EventKind.DAEMON_STOPPED, "daemon", "stopped", data)],
+    )
+    sink = Collector()
+    pipeline = Pipeline(Metrics())
+    pipeline.inline.append(sink)
+    now = t0 + timedelta(seconds=gap)
+    event = record_downtime(store, pipeline, ["fr.a"], {"fr.a": 1.5}, now, last_run_marker(store))
+    return event, sink
+
+
+def test_a_planned_stop_names_who_why_and_how_long_in_the_event_and_the_rows(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    stop = StopRecord(
+        "restart", clock.now(), person="alice", os_user="asmith", reason="new probe on fr-07"
+    )
+    event, sink = _stopped_then_started(store, clock, stop, 3.0)
+    assert event is not None and event.kind == EventKind.DOWNTIME
+    assert event.message == (
+        "coldwatch was stopped for 3 s: restart asked by alice (OS user asmith): new probe on fr-07"
+    )
+    assert event.person == "alice"
+    assert event.data["downtime_seconds"] == 3.0 and event.data["unclean"] is False
+    assert (event.data["planned"], event.data["stopped_by"], event.data["reason"]) == (
+        True,
+        "alice",
+        "new probe on fr-07",
+    )
+    assert StopRecord.from_json(event.data["stop"]) == stop
+    (row,) = sink.readings
+    assert row.quality is Quality.STALE and row.detail is not None
+    assert row.detail.endswith(
+        "coldwatch was not running for 3 s (restart asked by alice (OS user asmith): "
+        "new probe on fr-07)"
+    )
+
+
+def test_a_bare_sigterm_is_recorded_with_its_sender_unknown(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    event, sink = _stopped_then_started(
+        store, clock, StopRecord("signal", clock.now(), signal="SIGTERM"), 3.0
+    )
+    assert event is not None and event.kind == EventKind.DOWNTIME
+    assert event.message == "coldwatch was stopped for 3 s: SIGTERM, sender unknown"
+    assert event.person is None
+    assert (event.data["planned"], event.data["stopped_by"], event.data["reason"]) == (
+        False,
+        "sender unknown",
+        None,
+    )
+    (row,) = sink.readings
+    assert (row.detail or "").endswith("(SIGTERM, sender unknown)")
+
+
+def test_a_stop_recorded_without_who_or_why_reads_as_before(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    event, _ = _stopped_then_started(store, clock, None, 60.0)
+    assert event is not None and event.message == "coldwatch was stopped for 60 s"
+    assert "stop" not in event.data and event.person is None
