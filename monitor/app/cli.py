@@ -70,6 +70,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.app.daemon import Daemon, run_until_signalled
     from monitor.app.restart import after_stop
+    from monitor.app.web.console import WebListenError
     from monitor.core import logs
     from monitor.core.file_access import set_umask
     from monitor.store.base import StoreError
@@ -80,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     set_umask()  # nothing the daemon or a library creates is readable outside its group
     try:
         daemon = Daemon(loaded, base_dir=base_dir(args.config))
-    except (StoreLocked, StoreError) as exc:
+    except (StoreLocked, StoreError, WebListenError) as exc:
         print(f"coldwatch: not started: {exc}", file=sys.stderr)
         return EXIT_FAILED
     stopped = asyncio.run(run_until_signalled(daemon))

@@ -32,8 +32,9 @@ and PINs are not installed."""
 #: Each command's own codes, shown under its ``--help``.
 COMMAND_EXIT_CODES: dict[str, str] = {
     "run": "exit codes: 0 stopped by SIGTERM/SIGINT; 1 the daemon refused to start (its store "
-    "is locked by another daemon or cannot be opened); 2 usage or configuration error, "
-    "including a secret that cannot be read (named with its file and line).",
+    "is locked by another daemon or cannot be opened, or the web console's port is in use); "
+    "2 usage or configuration error, including a secret that cannot be read (named with its "
+    "file and line).",
     "check-config": "exit codes: 0 valid; 2 usage or configuration error (every issue printed), "
     "including a secret that cannot be read (unless --without-secrets or --explain), or an "
     "--explain unit that does not exist.",

@@ -1,5 +1,6 @@
 """The root configuration: the shared sections (``monitor.config``) plus the alarm, paging and
-acknowledgement sections (``alarms``), loaded and cross-checked as one document.
+acknowledgement sections (``alarms``) and the web console's (``monitor.app.web``), loaded and
+cross-checked as one document.
 
 This is the only place that knows every section; each part checks its own with one small
 function, all reporting through one checker so that every issue comes back at once.
@@ -23,6 +24,7 @@ from alarms.rules import compile_rules
 from drivers.base import DriverSettings, PointSettings
 from drivers.binding import DeviceBindings, bind_devices
 from monitor.app.effective import effective_config
+from monitor.app.web.config import WEB_OFF, WebConfig, check_web
 from monitor.config.issues import ConfigError, ConfigIssue
 from monitor.config.loader import Checker, open_document
 from monitor.config.sections import SiteConfig
@@ -43,6 +45,7 @@ class Config(SiteConfig):
     schedules: dict[str, ScheduleSpec] = {}
     escalation: EscalationConfig | None = None
     acknowledgement: AckConfig | None = None
+    web: WebConfig = WEB_OFF  # the web console (docs/web.md); no section: none
 
 
 @dataclass
@@ -99,6 +102,7 @@ def _load(path: str | Path) -> LoadedConfig:
     check_alarms(cfg, checker)
     check_paging_sections(cfg, checker)
     check_acknowledgement(cfg, checker)
+    check_web(cfg.web, checker, config_folder(path))
     checker.raise_if_any()
     return LoadedConfig(cfg, checker.document.sources, bindings)
 

@@ -33,6 +33,7 @@ from alarms.notify.watch import NotifierWatch
 from alarms.people import Directory
 from monitor import __version__
 from monitor.app.config import LoadedConfig
+from monitor.app.web.console import WebListenError, open_console
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.file_access import FileAccess
 from monitor.core.metrics import Metrics
@@ -108,6 +109,14 @@ class Daemon:
             max_batch=cfg.store.max_batch,
             commit_interval=cfg.store.commit_interval,
         )
+        try:  # a port in use ends the start here, before anything is recorded
+            self.web = open_console(cfg.web, cfg.site, self.clock, self.writer, base_dir)
+        except WebListenError:
+            if store is None:
+                self.store.close()
+            if self.lock is not None:
+                self.lock.release()
+            raise
         self.pipeline = Pipeline(self.metrics)
         self.pipeline.queued.append(self.writer)
         self.stop_record: StopRecord | None = None
@@ -219,6 +228,8 @@ class Daemon:
         await self.coordinator.start()
         self._health_task = asyncio.create_task(self.health.run(), name="health")
         self._journal_task = asyncio.create_task(self._replay_loop(), name="fallback-journal")
+        if self.web is not None:
+            await self.web.start()
 
     async def _replay_loop(self) -> None:
         start = self.clock.monotonic()
@@ -307,6 +318,8 @@ class Daemon:
         self.stop_requested.set()
 
     async def stop(self) -> None:
+        if self.web is not None:  # first: no command comes in while the rest stops
+            await self.web.stop()
         for task in (self._health_task, self._journal_task):
             if task is not None:
                 task.cancel()

@@ -118,6 +118,8 @@ class StoreWriter:
         )
         self.last_error: str | None = None
         self.committed_batches = 0
+        self.last_commit_at: datetime | None = None
+        """When the last batch was committed (the injected clock's time): ``/healthz``."""
 
     # --- producers -------------------------------------------------------------------
 
@@ -204,6 +206,7 @@ class StoreWriter:
                     self.last_error = None
                 retry_delay = 0.5
                 self.committed_batches += 1
+                self.last_commit_at = self.clock.now()
                 self.metrics.inc("store_readings_committed", len(readings))
             if self._stopping and not self._readings and not self._events and not self._gaps:
                 return

@@ -1,0 +1,53 @@
+"""``GET /api/events/heartbeat``: a placeholder event stream (Server-Sent Events).
+
+It sends a ``heartbeat`` event at once and then every ``interval`` seconds, and nothing else:
+it is here so that the server's handling of open streams (bounded, and all ended when the
+daemon stops) is in place and tested before the live events stream takes its place. It is
+anonymous only while it says nothing; the live stream will require a sign-in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import StreamingResponse
+
+from monitor.app.web.context import WebContext, context_of
+from monitor.app.web.streams import TooManyStreams
+
+router = APIRouter()
+
+
+async def heartbeats(context: WebContext, interval: float) -> AsyncIterator[bytes]:
+    clock = context.clock
+    start = clock.monotonic()
+    beat = 0
+    while True:
+        data = json.dumps({"at": clock.now().isoformat(), "beat": beat})
+        yield f"event: heartbeat\ndata: {data}\n\n".encode()
+        beat += 1
+        await clock.sleep_until(start + beat * interval)
+
+
+@router.get("/api/events/heartbeat", include_in_schema=False)
+async def heartbeat(
+    context: Annotated[WebContext, Depends(context_of)],
+    interval: Annotated[float, Query(ge=1.0, le=60.0, description="seconds")] = 15.0,
+) -> StreamingResponse:
+    streams = context.streams
+    try:
+        streams.reserve()
+    except TooManyStreams:
+        raise HTTPException(
+            503,
+            f"too many open event streams (at most {streams.limit}); try again later",
+            headers={"Retry-After": "10"},
+        ) from None
+    return StreamingResponse(
+        streams.until_closed(heartbeats(context, interval)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
