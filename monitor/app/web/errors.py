@@ -137,7 +137,7 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     if status == 404 and detail == phrase:
         detail = f"nothing here: {request.url.path}"
     elif status == 405 and detail == phrase:
-        allowed = (exc.headers or {}).get("allow", "")
+        allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
         detail = f"{request.method} is not allowed here" + (f" (only {allowed})" if allowed else "")
     return error_response(request, status, detail, headers=exc.headers)
 

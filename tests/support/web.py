@@ -1,0 +1,215 @@
+"""The web console for tests: served for real over loopback TCP, either by a ``coldwatch run``
+process (:func:`web_daemon_config`, :func:`start_daemon`) or, with routes a test adds, by
+the console's own server in a thread of the test process (:class:`ThreadedConsole`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import yaml
+from fastapi import APIRouter, FastAPI, Form, Query
+from pydantic import BaseModel, Field
+
+from monitor.app.web.app import create_app
+from monitor.app.web.config import WebConfig
+from monitor.app.web.context import WebContext
+from monitor.app.web.server import WebServer, listen
+from monitor.core.clock import SystemClock
+from monitor.core.metrics import Metrics
+from monitor.store.sqlite import SQLiteStore
+from monitor.store.writer import StoreWriter
+from tests.support.paths import REPO
+from tests.support.ports import free_port
+
+#: sha256 of the vendored htmx.min.js (monitor/app/web/static/vendor/htmx/README.md).
+HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
+HTMX_PATH = "/static/vendor/htmx/htmx.min.js"
+
+
+def web_daemon_config(tmp_path: Path, web: dict[str, Any], *, interval: str = "1s") -> Path:
+    """The example configuration with its store in ``tmp_path``, fast polls of devices nobody
+    serves (every poll still stores a reading, of bad quality) and ``web`` as its web section."""
+    data: dict[str, Any] = yaml.safe_load((REPO / "config" / "example.yaml").read_text())
+    data["store"]["path"] = str(tmp_path / "cw.db")
+    data["logging"] = {"level": "info", "format": "text"}
+    for device in data["devices"]:
+        device["interval"] = interval
+        device["timeout"] = "500ms"
+        device["settings"]["request_timeout"] = "200ms"
+        device["backoff"] = {"initial": interval, "max": interval}
+    data["devices"][0]["settings"]["port"] = free_port()
+    data["devices"][1]["settings"]["serial_port"] = f"socket://127.0.0.1:{free_port()}"
+    data["web"] = web
+    path = tmp_path / "coldwatch.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def start_daemon(config: Path, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor.app.cli", "run", "-c", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=cwd,
+    )
+
+
+def wait_until_serving(
+    url: str, proc: subprocess.Popen[str] | None = None, timeout: float = 30.0, **client: Any
+) -> None:
+    """Until ``url`` + ``healthz`` answers 200 (or the process ends: AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the daemon exited {proc.returncode}: {proc.communicate()}")
+        try:
+            if httpx.get(url + "healthz", timeout=2, **client).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def stop_daemon(proc: subprocess.Popen[str], timeout: float = 15.0) -> tuple[str, str]:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
+class ThreadedConsole:
+    """The console's app (plus ``routes``) served by :class:`WebServer` on a free loopback
+    port, its event loop in a thread of its own so that a test can call it synchronously."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        routes: APIRouter | None = None,
+        customise: Callable[[FastAPI], None] | None = None,
+        **settings: Any,
+    ) -> None:
+        self.settings = WebConfig(port=free_port(), **settings)
+        self.store = SQLiteStore(tmp_path / "web.db")
+        self.writer = StoreWriter(self.store, SystemClock(), Metrics())
+        self.context = WebContext(self.settings, "test-site", "Test site", SystemClock(), self.writer)
+        self.app = create_app(self.context)
+        if routes is not None:
+            self.app.include_router(routes)
+        if customise is not None:
+            customise(self.app)
+        self.url = self.settings.local_url()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="web-test-server", daemon=True)
+        self.server: WebServer | None = None
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported by __enter__ or __exit__
+            self.error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self.server = WebServer(
+            self.app, self.settings, listen(self.settings), REPO, self.context.streams
+        )
+        await self.server.start()
+        self._ready.set()
+        await self._stop.wait()
+        await self.server.stop()
+
+    def __enter__(self) -> ThreadedConsole:
+        self._thread.start()
+        self._ready.wait(10)
+        if self.error is not None:
+            raise self.error
+        wait_until_serving(self.url, timeout=10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+        self.store.close()
+        assert not self._thread.is_alive(), "the test web server did not stop"
+
+
+def self_signed(folder: Path, name: str = "web") -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost and its key, made by the openssl command
+    (``make test-deps`` installs it)."""
+    cert, key = folder / f"{name}-cert.pem", folder / f"{name}-key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+class ProbeItem(BaseModel):
+    name: str = Field(min_length=1, max_length=50)
+    count: int = Field(ge=0, le=1000)
+    note: str | None = Field(default=None, max_length=200)
+
+
+class ProbeStored(BaseModel):
+    name: str
+    count: int
+    note: str | None
+
+
+def probe_routes() -> APIRouter:
+    """Routes that take every kind of input (a JSON body, path and query parameters, a form)
+    to probe the console's answers to bad input; and one that fails (a bug)."""
+    router = APIRouter(prefix="/api/probe", tags=["probe"])
+
+    @router.post("/items", response_model=ProbeStored, status_code=201)
+    async def add_item(item: ProbeItem) -> ProbeStored:
+        return ProbeStored(name=item.name, count=item.count, note=item.note)
+
+    @router.get("/items/{item_id}", response_model=ProbeStored)
+    async def get_item(
+        item_id: int,
+        verbose: Annotated[bool, Query()] = False,
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> ProbeStored:
+        return ProbeStored(name=f"item {item_id}", count=limit, note="v" if verbose else None)
+
+    @router.post("/form", response_model=ProbeStored)
+    async def post_form(
+        name: Annotated[str, Form(min_length=1, max_length=50)],
+        count: Annotated[int, Form(ge=0, le=1000)],
+    ) -> ProbeStored:
+        return ProbeStored(name=name, count=count, note=None)
+
+    @router.get("/bug", include_in_schema=False)
+    async def bug() -> None:
+        raise RuntimeError("a bug with a secret-looking detail: hunter2")
+
+    return router
