@@ -33,7 +33,7 @@ from alarms.notify.watch import NotifierWatch
 from alarms.people import Directory
 from monitor import __version__
 from monitor.app.config import LoadedConfig
-from monitor.app.web.console import WebListenError, open_console
+from monitor.app.web.console import WebListenError, listen, serve_console
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.file_access import FileAccess
 from monitor.core.metrics import Metrics
@@ -98,6 +98,12 @@ class Daemon:
         store_file = sqlite_path(cfg.store, base_dir)
         access = store_access(cfg.store)
         self.lock = StoreLock(store_file, access).acquire() if store is None else None
+        try:  # a port in use ends the start here, before the store is opened
+            web_listener = listen(cfg.web, base_dir) if cfg.web.enabled else None
+        except WebListenError:
+            if self.lock is not None:
+                self.lock.release()
+            raise
         self.store = store or open_store(cfg.store, base_dir)
         # what paging must record while the store refuses writes waits here (fail open)
         self.journal = FallbackJournal(fallback_journal_path(cfg.store, base_dir), files=access)
@@ -109,14 +115,7 @@ class Daemon:
             max_batch=cfg.store.max_batch,
             commit_interval=cfg.store.commit_interval,
         )
-        try:  # a port in use ends the start here, before anything is recorded
-            self.web = open_console(cfg.web, cfg.site, self.clock, self.writer, base_dir)
-        except WebListenError:
-            if store is None:
-                self.store.close()
-            if self.lock is not None:
-                self.lock.release()
-            raise
+        self.web = serve_console(web_listener, cfg.site, self.clock, self.writer)
         self.pipeline = Pipeline(self.metrics)
         self.pipeline.queued.append(self.writer)
         self.stop_record: StopRecord | None = None

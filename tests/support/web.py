@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import httpx
 import yaml
 from fastapi import APIRouter, FastAPI, Form, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.app.web.app import create_app
 from monitor.app.web.config import WebConfig
@@ -107,7 +107,9 @@ class ThreadedConsole:
         self.settings = WebConfig(port=free_port(), **settings)
         self.store = SQLiteStore(tmp_path / "web.db")
         self.writer = StoreWriter(self.store, SystemClock(), Metrics())
-        self.context = WebContext(self.settings, "test-site", "Test site", SystemClock(), self.writer)
+        self.context = WebContext(
+            self.settings, "test-site", "Test site", SystemClock(), self.writer
+        )
         self.app = create_app(self.context)
         if routes is not None:
             self.app.include_router(routes)
@@ -131,9 +133,7 @@ class ThreadedConsole:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self.server = WebServer(
-            self.app, self.settings, listen(self.settings), REPO, self.context.streams
-        )
+        self.server = WebServer(self.app, listen(self.settings, REPO), self.context.streams)
         await self.server.start()
         self._ready.set()
         await self._stop.wait()
@@ -173,9 +173,21 @@ def self_signed(folder: Path, name: str = "web") -> tuple[Path, Path]:
 
 
 class ProbeItem(BaseModel):
+    """As an API's bodies should be: closed, and a count is a JSON integer (``31.0`` is one,
+    ``false`` is not)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=50)
     count: int = Field(ge=0, le=1000)
     note: str | None = Field(default=None, max_length=200)
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: object) -> object:
+        if isinstance(value, bool | str):
+            raise ValueError("must be a JSON integer")
+        return value
 
 
 class ProbeStored(BaseModel):

@@ -2,8 +2,8 @@
 
 The daemon owns the process: its signals (uvicorn's handlers are not installed), its logging
 (uvicorn's configuration is not applied; its messages go through the daemon's handlers) and
-its stop. The listening socket is bound before the daemon records its start
-(:func:`listen`), so a port in use ends ``coldwatch run`` with one clear line instead of a
+its stop. The listening socket is bound and the TLS files loaded before the daemon opens its
+store (:func:`listen`), so a port in use ends ``coldwatch run`` with one clear line instead of a
 daemon without its console. At the stop, every open event stream is ended first
 (:class:`~monitor.app.web.streams.OpenStreams`), then uvicorn closes its connections, waiting
 at most :data:`GRACE_SECONDS` for requests still running.
@@ -16,7 +16,9 @@ import contextlib
 import errno
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -38,8 +40,28 @@ class WebListenError(Exception):
     """The web console cannot listen where the configuration says (the message says why)."""
 
 
-def listen(settings: WebConfig) -> socket.socket:
-    """A socket listening on ``settings.bind:port``, or :class:`WebListenError`."""
+@dataclass
+class Listener:
+    """Where the console listens: the bound socket and, over TLS, the loaded certificate."""
+
+    settings: WebConfig
+    sock: socket.socket
+    tls: ssl.SSLContext | None
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host
+        return f"{self.settings.scheme}://{host}:{port}/"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def listen(settings: WebConfig, base_dir: Path | None) -> Listener:
+    """A socket listening on ``settings.bind:port`` with its TLS context (the files'
+    relative paths from ``base_dir``), or :class:`WebListenError`."""
+    tls = server_tls(settings, base_dir or Path.cwd())
     host = "127.0.0.1" if settings.bind == "localhost" else settings.bind
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -51,7 +73,21 @@ def listen(settings: WebConfig) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise WebListenError(_why(exc, host, settings.port)) from None
-    return sock
+    return Listener(settings, sock, tls)
+
+
+def server_tls(settings: WebConfig, base_dir: Path) -> ssl.SSLContext | None:
+    """The server's TLS context (TLS 1.2 or newer), or None without ``tls``."""
+    if settings.tls is None:
+        return None
+    cert, key = tls_paths(settings.tls, base_dir)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise WebListenError(f"web console: cannot use {cert} with {key}: {exc}") from None
+    return context
 
 
 def _why(exc: OSError, host: str, port: int) -> str:
@@ -74,23 +110,14 @@ class EmbeddedServer(uvicorn.Server):
 
 
 class WebServer:
-    """``app`` served on ``sock`` (from :func:`listen`) once :meth:`start` is awaited,
-    until :meth:`stop`. TLS files (relative paths from ``base_dir``) are loaded here, so a
-    bad one fails the daemon's start, not the first connection."""
+    """``app`` served on ``listener`` (from :func:`listen`) once :meth:`start` is awaited,
+    until :meth:`stop`, which ends ``streams`` first."""
 
-    def __init__(
-        self,
-        app: FastAPI,
-        settings: WebConfig,
-        sock: socket.socket,
-        base_dir: Path,
-        streams: OpenStreams,
-    ) -> None:
+    def __init__(self, app: FastAPI, listener: Listener, streams: OpenStreams) -> None:
         self.app = app
-        self.settings = settings
-        self.sock = sock
+        self.listener = listener
+        self.settings = listener.settings
         self.streams = streams
-        cert, key = tls_paths(settings.tls, base_dir) if settings.tls else (None, None)
         config = uvicorn.Config(
             app,
             http="h11",
@@ -101,21 +128,15 @@ class WebServer:
             server_header=False,
             timeout_graceful_shutdown=int(GRACE_SECONDS),
             limit_concurrency=MAX_CONNECTIONS,
-            ssl_certfile=cert,
-            ssl_keyfile=key,
         )
-        try:
-            config.load()
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            raise WebListenError(f"web console: cannot use the TLS files: {exc}") from None
+        config.load()
+        config.ssl = listener.tls  # loaded by listen(), before the daemon recorded its start
         self.server = EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
-        host, port = self.sock.getsockname()[:2]
-        host = f"[{host}]" if ":" in host else host
-        return f"{self.settings.scheme}://{host}:{port}/"
+        return self.listener.url
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._serve(), name="web")
@@ -124,7 +145,7 @@ class WebServer:
 
     async def _serve(self) -> None:
         try:
-            await self.server.serve(sockets=[self.sock])
+            await self.server.serve(sockets=[self.listener.sock])
         except SystemExit:  # uvicorn ends a failed start so; this process is the daemon's
             log.error("the web console could not start; monitoring and paging go on without it")
         except Exception:
@@ -144,4 +165,4 @@ class WebServer:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self.sock.close()
+        self.listener.close()

@@ -1,0 +1,249 @@
+"""The web console inside a real ``coldwatch run``: it answers on its port beside the
+monitoring, over TLS when configured; a port in use stops the start with one clear line; and
+SIGTERM with open event streams still stops the daemon within seconds, every reading
+committed, no traceback."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.ports import free_port
+from tests.support.web import (
+    HTMX_PATH,
+    HTMX_SHA256,
+    self_signed,
+    start_daemon,
+    stop_daemon,
+    wait_until_serving,
+    web_daemon_config,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+STREAMS = 10
+
+
+def count(db: Path, sql: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("daemon")
+    port = free_port()
+    config = web_daemon_config(folder, {"port": port, "max_body_bytes": 2048})
+    proc = start_daemon(config, folder)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_serving(url, proc)
+        yield url, folder / "cw.db"
+    finally:
+        _, err = stop_daemon(proc)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err, err
+
+
+def test_healthz_says_the_daemon_is_up_and_its_store_takes_writes(
+    daemon: tuple[str, Path],
+) -> None:
+    url, db = daemon
+    deadline = time.monotonic() + 15
+    while count(db, "SELECT count(*) FROM readings") == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    health = httpx.get(url + "healthz", timeout=5)
+    assert health.status_code == 200
+    body = health.json()
+    assert set(body) == {
+        "status",
+        "daemon",
+        "store_writable",
+        "last_commit_at",
+        "last_commit_age_seconds",
+        "checked_at",
+    }
+    assert (body["status"], body["daemon"], body["store_writable"]) == ("ok", "up", True)
+    assert body["last_commit_at"].endswith("Z") or body["last_commit_at"].endswith("+00:00")
+    assert 0 <= body["last_commit_age_seconds"] < 10  # commits at least every second or so
+
+
+def test_the_daemon_serves_htmx_the_overview_and_refuses_bad_input(
+    daemon: tuple[str, Path],
+) -> None:
+    url, _ = daemon
+    with httpx.Client(base_url=url, timeout=10) as client:
+        htmx = client.get(HTMX_PATH)
+        assert htmx.status_code == 200
+        assert hashlib.sha256(htmx.content).hexdigest() == HTMX_SHA256
+        page = client.get("/", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "Cell therapy manufacturing" in page.text
+        too_big = client.post("/healthz", content=b"x" * 4096)
+        assert too_big.status_code == 413
+        assert too_big.json()["reason"] == "body_too_large"
+        chunked = client.post("/healthz", content=iter([b"x" * 1500, b"y" * 1500]))
+        assert chunked.status_code == 413
+        for path, status in (
+            ("/api/events/heartbeat?interval=abc", 422),
+            ("/api/events/heartbeat?interval=0", 422),
+            ("/healthz/../../etc/passwd", 404),
+            ("/no-such-page", 404),
+        ):
+            answer = client.get(path)
+            assert answer.status_code == status, (path, answer.text)
+            assert answer.json()["error"], path
+        assert client.delete("/healthz").status_code == 405
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    daemon: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, _ = daemon
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            url + "api/openapi.json",
+            "--checks=all",
+            "--max-examples=20",
+            "--seed=12",
+            "--generation-database=none",
+            "--workers=1",
+            "--request-timeout=5",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "No issues found" in result.stdout, result.stdout[-2000:]
+
+
+def open_stream(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        b"GET /api/events/heartbeat?interval=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Accept: text/event-stream\r\n\r\n"
+    )
+    return sock
+
+
+def read_until(sock: socket.socket, marker: bytes, data: bytes = b"") -> bytes:
+    while marker not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def read_to_end(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_sigterm_with_ten_open_streams_stops_within_seconds_and_commits_every_reading(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    config = web_daemon_config(tmp_path, {"port": port})
+    proc = start_daemon(config, tmp_path)
+    db = tmp_path / "cw.db"
+    streams: list[socket.socket] = []
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/", proc)
+        streams = [open_stream(port) for _ in range(STREAMS)]
+        received = [read_until(sock, b"event: heartbeat") for sock in streams]
+        assert all(b"200 OK" in r and b"event: heartbeat" in r for r in received)
+        deadline = time.monotonic() + 20
+        while count(db, "SELECT count(*) FROM readings") < 10 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        seconds = time.monotonic() - started
+        ends = [received[i] + read_to_end(sock) for i, sock in enumerate(streams)]
+    finally:
+        for sock in streams:
+            sock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert seconds < 5.0, f"stopped in {seconds:.1f} s"
+    assert "Traceback" not in err + out, err
+    # every stream ended cleanly: the last chunk of the chunked answer, not a cut connection
+    assert all(end.endswith(b"\r\n0\r\n\r\n") for end in ends), [e[-40:] for e in ends]
+    committed = re.findall(r"stopped; (\d+) readings committed", err)
+    assert len(committed) == 1, err
+    stored = count(db, "SELECT count(*) FROM readings")
+    assert stored == int(committed[0]) >= 10
+    print(f"\n{STREAMS} streams open: SIGTERM to exit {seconds:.2f} s; {stored} readings stored")
+
+
+def test_a_port_in_use_stops_the_start_with_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = web_daemon_config(tmp_path, {"port": port})
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor.app.cli", "run", "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 1, result
+    assert result.stderr.strip().splitlines() == [
+        f"coldwatch: not started: web console: cannot listen on 127.0.0.1 port {port}: "
+        "the port is in use by another program (choose another web.port)"
+    ]
+    db = tmp_path / "cw.db"
+    if db.exists():  # nothing recorded: no start, no configuration load
+        assert count(db, "SELECT count(*) FROM events") == 0
+    assert (
+        not (tmp_path / "cw.db.lock").exists() or "pid" not in (tmp_path / "cw.db.lock").read_text()
+    )
+
+
+def test_https_with_the_configured_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    config = web_daemon_config(
+        tmp_path, {"port": port, "tls": {"cert_file": cert.name, "key_file": key.name}}
+    )
+    proc = start_daemon(config, tmp_path)
+    trust = ssl.create_default_context(cafile=str(cert))
+    url = f"https://127.0.0.1:{port}/"
+    try:
+        wait_until_serving(url, proc, verify=trust)
+        response = httpx.get(url + "healthz", verify=trust, timeout=5)
+        assert response.status_code == 200 and response.json()["daemon"] == "up"
+        assert response.headers["strict-transport-security"] == "max-age=31536000"
+        assert response.http_version == "HTTP/1.1"
+        with pytest.raises(httpx.HTTPError):  # the certificate is checked: not a public CA's
+            httpx.get(url + "healthz", timeout=5)
+        with pytest.raises(httpx.HTTPError):  # no plain HTTP on the TLS port
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    finally:
+        _, err = stop_daemon(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert f"web console on https://127.0.0.1:{port}/" in err
