@@ -7,11 +7,12 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.web import ThreadedConsole, probe_routes
+from tests.support.web import ThreadedConsole, probe_routes, run_schemathesis
 
 SECRET = "hunter2-do-not-echo"
 
@@ -168,3 +169,13 @@ def test_the_openapi_document_describes_the_routes_and_the_error_shape(
     assert json.dumps(document).count("ErrorBody") >= 2
     for page in ("/docs", "/redoc"):  # they load scripts from a CDN: off
         assert client.get(page).status_code == 404
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    console: ThreadedConsole, tmp_path: Path
+) -> None:
+    """Every route that takes input, fuzzed from the OpenAPI document over HTTP."""
+    result = run_schemathesis(console.url + "api/openapi.json", tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "No issues found" in result.stdout, result.stdout[-2000:]
+    assert "Tested: 4" in result.stdout, result.stdout[-2000:]

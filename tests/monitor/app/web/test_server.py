@@ -24,6 +24,7 @@ from tests.support.ports import free_port
 from tests.support.web import (
     HTMX_PATH,
     HTMX_SHA256,
+    run_schemathesis,
     self_signed,
     start_daemon,
     stop_daemon,
@@ -111,24 +112,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     daemon: tuple[str, Path], tmp_path: Path
 ) -> None:
     url, _ = daemon
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("schemathesis")),
-            "run",
-            url + "api/openapi.json",
-            "--checks=all",
-            "--max-examples=20",
-            "--seed=12",
-            "--generation-database=none",
-            "--workers=1",
-            "--request-timeout=5",
-            "--no-color",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=tmp_path,
-    )
+    result = run_schemathesis(url + "api/openapi.json", tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout, result.stdout[-2000:]
 
