@@ -128,6 +128,8 @@ class WebServer:
             server_header=False,
             timeout_graceful_shutdown=int(GRACE_SECONDS),
             limit_concurrency=MAX_CONNECTIONS,
+            proxy_headers=True,  # X-Forwarded-For/-Proto from a reverse proxy on this machine
+            forwarded_allow_ips="127.0.0.1",  # only (not from the environment)
         )
         config.load()
         config.ssl = listener.tls  # loaded by listen(), before the daemon recorded its start

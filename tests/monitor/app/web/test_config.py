@@ -3,6 +3,7 @@ at load with their file and line; ``check-config`` exits 2 on a bad one."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,12 @@ def test_check_config_exits_2_naming_the_file_and_line_of_a_bad_tls_file(
 def test_the_model_is_strict_and_frozen() -> None:
     with pytest.raises(ValueError, match="frozen"):
         WebConfig().port = 1  # type: ignore[misc]
+
+
+def test_the_yaml_examples_of_docs_web_md_load(tmp_path: Path) -> None:
+    text = (REPO / "docs" / "web.md").read_text()
+    blocks = re.findall(r"^```yaml\n(.*?)^```$", text, flags=re.S | re.M)
+    assert len(blocks) >= 2
+    for block in blocks:
+        web = yaml.safe_load(block)["web"]
+        assert load(config_with(tmp_path, web)).config.web.enabled
