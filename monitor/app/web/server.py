@@ -25,6 +25,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from monitor.app.web.config import WebConfig, tls_paths
+from monitor.app.web.log_limits import RateLimitedServerLog
 from monitor.app.web.streams import OpenStreams
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class WebServer:
         config.load()
         config.ssl = listener.tls  # loaded by listen(), before the daemon recorded its start
         self.server = EmbeddedServer(config)
+        self.log_limit = RateLimitedServerLog()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -141,6 +143,7 @@ class WebServer:
         return self.listener.url
 
     async def start(self) -> None:
+        self.log_limit.install()
         self._task = asyncio.create_task(self._serve(), name="web")
         public = f" (public address {self.settings.public_url})" if self.settings.public_url else ""
         log.info("web console on %s%s", self.url, public)
@@ -168,3 +171,4 @@ class WebServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self.listener.close()
+        self.log_limit.remove()
