@@ -44,6 +44,11 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.templates.env.globals["path_for"] = app.url_path_for
     # the last added runs first: the headers go on every answer, the 413s too, and the size
     # limit comes before anything reads the body
-    app.add_middleware(BodyLimit, max_bytes=context.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=context.settings.max_body_bytes,
+        clock=context.clock,
+        stopping=context.streams.stopping,
+    )
     app.add_middleware(SecurityHeaders, tls=context.settings.tls is not None)
     return app

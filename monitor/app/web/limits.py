@@ -3,21 +3,28 @@ that keep a page to its own origin.
 
 uvicorn and Starlette read a body of any size into memory; here a body whose declared length
 is over the limit is refused before a byte of it is read, and one sent without a length
-(chunked) is refused as soon as it passes the limit. The body is read here, bounded, and
-handed on whole, so no route can see more than the limit.
+(chunked) is refused as soon as it passes the limit. The body is read here, bounded in size
+and time, and handed on whole, so no route can see more than the limit, and no slow client
+holds the daemon's stop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from monitor.core.clock import Clock
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: A request body must arrive within this many seconds (a slow client holds a connection).
+BODY_TIMEOUT = 30.0
 
 #: Pages and scripts come from this origin only: nothing loads from the internet, no inline
 #: script runs, and no other site may frame a page.
@@ -44,47 +51,60 @@ async def _answer(send: Send, status: int, message: str, reason: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimit:
-    """413 for a body over ``max_bytes``; 400 for a ``Content-Length`` that is not a number."""
+class _Refused(Exception):
+    def __init__(self, status: int, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.reason = status, message, reason
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class _ClientLeft(Exception):
+    """The client went away before sending the whole body: nobody to answer."""
+
+
+class BodyLimit:
+    """413 for a body over ``max_bytes``; 400 for a ``Content-Length`` that is not a number;
+    408 for a body that takes longer than ``timeout`` seconds (on ``clock``) to arrive; 503
+    for one still arriving when the server stops (``stopping()`` returns then), so that no
+    slow client holds the daemon's stop."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        clock: Clock,
+        stopping: Callable[[], Awaitable[object]],
+        timeout: float | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.clock = clock
+        self.stopping = stopping
+        self.timeout = BODY_TIMEOUT if timeout is None else timeout
 
-    def _too_large(self) -> str:
-        return f"the request body is larger than the {self.max_bytes} bytes this server accepts"
+    def _too_large(self) -> _Refused:
+        return _Refused(
+            413,
+            f"the request body is larger than the {self.max_bytes} bytes this server accepts",
+            "body_too_large",
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"]
-        if declared:
-            try:
-                length = int(declared[0])
-            except ValueError:
-                length = -1
-            if length < 0:
-                await _answer(send, 400, "Content-Length is not a number", "bad_request")
-                return
-            if length > self.max_bytes:
-                await _answer(send, 413, self._too_large(), "body_too_large")
-                return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left before sending it all
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _answer(send, 413, self._too_large(), "body_too_large")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            self._check_length(scope)
+            async with self.clock.timeout(self.timeout):
+                body = await self._read(receive)
+        except _Refused as refused:
+            await _answer(send, refused.status, refused.message, refused.reason)
+            return
+        except TimeoutError:
+            message = f"the request body did not arrive within {self.timeout:g} s"
+            await _answer(send, 408, message, "request_timeout")
+            return
+        except _ClientLeft:
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -95,6 +115,48 @@ class BodyLimit:
             return await receive()  # after the body: wait for the disconnect
 
         await self.app(scope, replay, send)
+
+    def _check_length(self, scope: Scope) -> None:
+        declared = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"]
+        if not declared:
+            return
+        try:
+            length = int(declared[0])
+        except ValueError:
+            length = -1
+        if length < 0:
+            raise _Refused(400, "Content-Length is not a number", "bad_request")
+        if length > self.max_bytes:
+            raise self._too_large()
+
+    async def _read(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await self._receive_unless_stopping(receive)
+            if message["type"] != "http.request":
+                raise _ClientLeft
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        return b"".join(chunks)
+
+    async def _receive_unless_stopping(self, receive: Receive) -> Message:
+        receiving = asyncio.ensure_future(receive())
+        stopping = asyncio.ensure_future(self.stopping())
+        try:
+            await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (receiving, stopping):
+                if not task.done():
+                    task.cancel()
+        if not receiving.done() or receiving.cancelled():
+            raise _Refused(503, "the server is stopping; try again in a moment", "unavailable")
+        return receiving.result()
 
 
 class SecurityHeaders:

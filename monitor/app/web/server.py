@@ -31,7 +31,7 @@ from monitor.app.web.streams import OpenStreams
 log = logging.getLogger(__name__)
 
 #: How long a stop waits for requests still being answered before cutting them.
-GRACE_SECONDS = 3.0
+GRACE_SECONDS = 2.0
 #: At most this many connections at once; uvicorn answers the next with 503.
 MAX_CONNECTIONS = 200
 BACKLOG = 128

@@ -73,6 +73,10 @@ class OpenStreams:
                 with contextlib.suppress(Exception):
                     await aclose()
 
+    async def stopping(self) -> None:
+        """Returns when :meth:`close_all` is called: the server is stopping."""
+        await self._closing.wait()
+
     def close_all(self) -> None:
         """End every open stream, and refuse new ones from now on."""
         self._closing.set()

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from monitor.app.web import limits
 from monitor.app.web.limits import CONTENT_SECURITY_POLICY
 from tests.support.web import ThreadedConsole, probe_routes
 
@@ -134,3 +137,23 @@ def test_every_answer_carries_the_same_origin_headers(console: ThreadedConsole) 
             cached = response.headers.get("cache-control")
             assert (cached == "no-store") != path.startswith("/static/"), (path, cached)
         assert "server" not in client.get("/healthz").headers
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "BODY_TIMEOUT", 0.5)
+    with ThreadedConsole(tmp_path, routes=probe_routes()) as slow_console:
+        head = (
+            b"POST /api/probe/items HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        )
+        started = time.monotonic()
+        status, body = raw_exchange(slow_console, head, [b'{"name": '])  # and then nothing
+        waited = time.monotonic() - started
+    assert status == 408
+    assert json.loads(body) == {
+        "error": "the request body did not arrive within 0.5 s",
+        "reason": "request_timeout",
+    }
+    assert 0.4 < waited < 3.0

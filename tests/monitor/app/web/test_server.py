@@ -155,6 +155,15 @@ def test_sigterm_with_ten_open_streams_stops_within_seconds_and_commits_every_re
         streams = [open_stream(port) for _ in range(STREAMS)]
         received = [read_until(sock, b"event: heartbeat") for sock in streams]
         assert all(b"200 OK" in r and b"event: heartbeat" in r for r in received)
+        # beside them, a browser's idle keep-alive connection and a client stuck mid-body
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10)
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert b"200 OK" in read_until(idle, b'"checked_at"')
+        stuck = socket.create_connection(("127.0.0.1", port), timeout=10)
+        stuck.sendall(
+            b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nhalf"
+        )
+        streams += [idle, stuck]
         deadline = time.monotonic() + 20
         while count(db, "SELECT count(*) FROM readings") < 10 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -162,7 +171,9 @@ def test_sigterm_with_ten_open_streams_stops_within_seconds_and_commits_every_re
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
         seconds = time.monotonic() - started
-        ends = [received[i] + read_to_end(sock) for i, sock in enumerate(streams)]
+        ends = [received[i] + read_to_end(sock) for i, sock in enumerate(streams[:STREAMS])]
+        stuck_answer = read_to_end(stuck)
+        idle_end = read_to_end(idle)
     finally:
         for sock in streams:
             sock.close()
@@ -174,6 +185,9 @@ def test_sigterm_with_ten_open_streams_stops_within_seconds_and_commits_every_re
     assert "Traceback" not in err + out, err
     # every stream ended cleanly: the last chunk of the chunked answer, not a cut connection
     assert all(end.endswith(b"\r\n0\r\n\r\n") for end in ends), [e[-40:] for e in ends]
+    assert stuck_answer.startswith(b"HTTP/1.1 503 "), stuck_answer  # not left hanging
+    assert b'"the server is stopping; try again in a moment"' in stuck_answer
+    assert idle_end == b""  # closed, nothing more said
     committed = re.findall(r"stopped; (\d+) readings committed", err)
     assert len(committed) == 1, err
     stored = count(db, "SELECT count(*) FROM readings")
