@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import signal
 import socket
 import sqlite3
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
+from monitor.app.daemon import service_user
 from tests.support.ports import free_port
 from tests.support.web import (
     HTMX_PATH,
@@ -245,3 +249,50 @@ def test_https_with_the_configured_certificate(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
     assert f"web console on https://127.0.0.1:{port}/" in err
+
+
+def test_coldwatch_restart_serves_the_console_again_on_its_port() -> None:
+    """``coldwatch restart`` without a supervisor runs the process again (exec): the console's
+    port is free again for it, and an open stream ends cleanly first."""
+    folder = Path(tempfile.mkdtemp(prefix="cw-"))  # a control socket path holds 107 bytes
+    try:
+        port = free_port()
+        config = web_daemon_config(folder, {"port": port})
+        data = yaml.safe_load(config.read_text())
+        data["alarms"] = {"equipment": {"freezer-07": {"bind": {"temperature": "cabinet_temp"}}}}
+        for room in data["locations"]:
+            room["equipment"] = [e for e in room["equipment"] if e["id"] == "freezer-07"]
+        data["notifiers"] = {"outbox": {"type": "outbox", "path": str(folder / "outbox.jsonl")}}
+        data["people"] = [
+            {"id": "op", "name": "Operator", "channels": ["outbox"], "os_users": [service_user()]}
+        ]
+        data["acknowledgement"] = {"control_socket": {"enabled": True}}
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        proc = start_daemon(config, folder)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            wait_until_serving(url, proc)
+            stream = open_stream(port)
+            first = read_until(stream, b"event: heartbeat")
+            restart = subprocess.run(
+                [
+                    *(sys.executable, "-m", "monitor.app.cli", "restart", "-c", str(config)),
+                    *("--reason", "new web settings", "--timeout", "30"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=folder,
+            )
+            assert restart.returncode == 0, restart
+            assert (first + read_to_end(stream)).endswith(b"\r\n0\r\n\r\n")
+            stream.close()
+            wait_until_serving(url, proc)
+            assert proc.poll() is None
+        finally:
+            _, err = stop_daemon(proc)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err, err
+        assert err.count(f"web console on {url}") == 2, err
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
