@@ -10,7 +10,7 @@ daemon's log only.
 
 from __future__ import annotations
 
-import logging
+import html
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -20,8 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
 
 #: The stable word of each status, for clients and records.
 REASONS: dict[int, str] = {
@@ -47,16 +45,6 @@ class ErrorBody(BaseModel):
     """What went wrong, for a person."""
     reason: str
     """A stable word for programs (``not_found``, ``invalid_request``, ``body_too_large`` ...)."""
-
-
-class FieldIssue(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationErrorBody(ErrorBody):
-    detail: list[FieldIssue]
 
 
 def phrase_of(status: int) -> str:
@@ -96,7 +84,8 @@ def error_response(
                 status_code=status,
                 headers=headers,
             )
-        return HTMLResponse(f"<h1>{title}</h1><p>{message}</p>", status, headers)
+        page = f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
+        return HTMLResponse(page, status, headers)
     return JSONResponse(body, status, headers)
 
 

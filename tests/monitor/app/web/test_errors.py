@@ -135,6 +135,9 @@ def test_a_browser_gets_an_error_page(client: httpx.Client) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "<h1>404 Not Found</h1>" in response.text
     assert "nothing here: /no/such/page" in response.text
+    hostile = client.get("/<script>alert(1)</script>", headers={"accept": "text/html"})
+    assert hostile.status_code == 404
+    assert "<script>alert" not in hostile.text and "&lt;script&gt;alert(1)" in hostile.text
     api = client.get("/api/nothing", headers={"accept": "text/html"})  # API paths stay JSON
     assert api.headers["content-type"] == "application/json"
 
