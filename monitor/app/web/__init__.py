@@ -1,0 +1,1 @@
+"""The web console, served by the daemon (docs/web.md); it never imports the daemon."""

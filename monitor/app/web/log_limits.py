@@ -1,5 +1,6 @@
-"""The HTTP server's warnings and errors, rate-limited: a client sending garbage (or tripping
-the same bug) over and over gets one log line a minute per kind, with the count held back.
+"""The HTTP server's log lines as the daemon's: without uvicorn's terminal colours, and its
+warnings and errors rate-limited: a client sending garbage (or tripping the same bug) over and
+over gets one log line a minute per kind, with the count held back.
 
 uvicorn logs every malformed request ("Invalid HTTP request received.") and every failure of
 the app at warning or error level, one line each: unbounded, a flood could bury what matters
@@ -27,6 +28,8 @@ class RateLimitedServerLog(logging.Filter):
         self.held_back = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's terminal colours would land in the daemon's JSON lines as a field
+        record.__dict__.pop("color_message", None)
         if record.levelno < logging.WARNING:
             return True
         allowed, suppressed = self.limiter.allow(_kind(record))

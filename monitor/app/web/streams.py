@@ -4,7 +4,8 @@ A streaming response never ends by itself, and uvicorn's graceful shutdown waits
 response to finish: without this, one open browser tab would hold the daemon's stop for the
 whole grace period and then be cut. :meth:`OpenStreams.close_all` ends every stream's body
 cleanly (the client sees the end of the response, an event stream reconnects later), so the
-server's shutdown finds nothing left to wait for.
+server's shutdown finds nothing left to wait for. :meth:`OpenStreams.stopping` tells the rest
+of the console that the stop has begun (a request body still arriving is refused then).
 """
 
 from __future__ import annotations

@@ -60,3 +60,19 @@ def test_the_next_line_after_a_minute_says_how_many_were_held_back() -> None:
     assert later.getMessage() == "Bad. (3 more like it in the last minute not logged)"
     info = logger.makeRecord(SERVER_LOGGER, logging.INFO, "h11", 1, "Shutting down", (), None)
     assert all(limit.filter(info) for _ in range(5))  # below warning: never held back
+
+
+def test_uvicorns_terminal_colours_do_not_reach_the_daemons_log() -> None:
+    logger = logging.getLogger(SERVER_LOGGER)
+    record = logger.makeRecord(
+        SERVER_LOGGER,
+        logging.INFO,
+        "server",
+        1,
+        "Started server process [%d]",
+        (7,),
+        None,
+        extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
+    )
+    assert RateLimitedServerLog().filter(record)
+    assert "color_message" not in record.__dict__
