@@ -59,3 +59,19 @@ def test_a_restart_that_cannot_run_again_says_so_and_exits_1(
     execs = Execs(FileNotFoundError(2, "No such file or directory"))
     assert after_stop(RESTART, supervised=False, execv=execs, argv=ARGV) == 1
     assert "it stays stopped: start it by hand" in caplog.text
+
+
+def test_a_log_handler_on_a_closed_stream_does_not_stop_the_restart() -> None:
+    import io
+    import logging
+
+    closed = io.StringIO()
+    handler = logging.StreamHandler(closed)
+    closed.close()
+    logging.getLogger().addHandler(handler)
+    try:
+        execs = Execs()
+        after_stop(RESTART, supervised=False, execv=execs, argv=ARGV)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert execs.calls == [(sys.executable, ARGV)]
