@@ -3,8 +3,9 @@
 Fingerprints taken before the rules were split into a package: any change to a template's
 roles, rules, values or which fields a rule sets, and any change to the compiled rules (keys,
 order, fields), inhibit rules or issues (paths, messages) makes these fail. The rule sets'
-fingerprints were renewed once, when rules gained ``clean_gap_threshold`` (300 s on
-``coldwatch/monitoring_gap``, None elsewhere): without that field they hash as before.
+fingerprints were renewed twice: when rules gained ``clean_gap_threshold`` (300 s on
+``coldwatch/monitoring_gap``, None elsewhere), and when a device's comm-loss rule gained the
+names of the equipment it feeds (``equipment_name``): without those they hash as before.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def test_the_example_compiles_to_the_same_rules() -> None:
     ruleset = compile_rules(config)
     assert len(ruleset.rules) == 41 and ruleset.issues == ()
     assert ruleset_fingerprint(ruleset) == (
-        "059c183b9550253a181ca486ebec65e9ea292a2311cfe592bca6d45290797b80"
+        "9b7086ad2b27e68f12bd3b2ebdc92238a913c97133cdbd50dbe8b2eebb07d8d7"
     )
 
 
@@ -130,5 +131,5 @@ def test_the_example_with_builtin_templates_only_compiles_the_same() -> None:
         "high, high_high",
     ]
     assert ruleset_fingerprint(ruleset) == (
-        "717b6bc059f5d2d7a3b0f58f34307521d2ee9012f855b414b2d2da54bf2a1e13"
+        "f440d83d7ab135c913f85df6ec396b94a9ef27a49728d1ab1e58e97811294bcd"
     )
