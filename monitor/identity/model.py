@@ -4,9 +4,10 @@ hook the audit trail connects to."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from monitor.identity.roles import Role
 
@@ -136,7 +137,6 @@ class AuditEntry:
     new: dict[str, Any] | None = None
 
 
-class AuditSink(Protocol):
-    """Where identity's audit entries go (the audit trail connects here)."""
-
-    def __call__(self, entry: AuditEntry) -> None: ...
+AuditSink = Callable[[AuditEntry], None]
+"""Where identity's audit entries go (the audit trail connects here: ``on_audit(entry)``).
+It is called after the change is recorded; if it raises, the caller sees the error."""

@@ -1,8 +1,10 @@
 """Hash chains for the append-only side logs kept in the store's file.
 
 The notification log, the escalation record, the PIN lockout log and the identity logs (user
-versions, sign-ins, API tokens) are tables of their own beside the store's records, each opened with :func:`open_side_log` and written with
-:func:`append` (:mod:`monitor.store.side_chain_verify` checks their chains). Triggers refuse
+versions, sign-ins, API tokens) are tables of their own beside the store's records, each
+written with :func:`append` (the identity logs' tables come from the store's migrations, the
+others are opened with :func:`open_side_log`; :mod:`monitor.store.side_chain_verify` checks
+their chains). Triggers refuse
 UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can drop a trigger; the chain
 makes such an edit evident, as the batch chain does for readings and events.
 

@@ -17,7 +17,7 @@ from monitor.identity.roles import Role
 from monitor.identity.settings import LockoutSettings, SessionSettings
 from tests.support.identity import ADMIN_PASSWORD, ALICE_PASSWORD, Identity, identity
 
-O = SignInOutcome
+Out = SignInOutcome
 WEB = "web 127.0.0.1"
 
 
@@ -25,7 +25,7 @@ async def alice_with_her_password(ids: Identity) -> None:
     ids.add_first_admin()
     ids.add_alice()
     first = await ids.service.sign_in("alice", "temporary password 1", source=WEB)
-    assert first.outcome is O.MUST_CHANGE_PASSWORD and first.token is None
+    assert first.outcome is Out.MUST_CHANGE_PASSWORD and first.token is None
     changed = await ids.service.change_password(
         "alice", "temporary password 1", ALICE_PASSWORD, source=WEB
     )
@@ -68,9 +68,7 @@ async def test_the_token_is_stored_hashed_only(tmp_path: Path, clock: FakeClock)
         await alice_with_her_password(ids)
         result = await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)
         assert result.token is not None
-    raw = (tmp_path / "s.db").read_bytes() + b"".join(
-        p.read_bytes() for p in tmp_path.glob("s.db-*")
-    )
+    raw = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("s.db*")))  # noqa: ASYNC240
     assert result.token.encode() not in raw
     assert ALICE_PASSWORD.encode() not in raw and ADMIN_PASSWORD.encode() not in raw
 
@@ -82,10 +80,10 @@ async def test_a_failed_sign_in_never_says_which_part_was_wrong(
         await alice_with_her_password(ids)
         unknown = await ids.service.sign_in("mallory", ALICE_PASSWORD, source=WEB)
         wrong = await ids.service.sign_in("alice", "not her password", source=WEB)
-        assert unknown == wrong and unknown.outcome is O.BAD_CREDENTIALS
+        assert unknown == wrong and unknown.outcome is Out.BAD_CREDENTIALS
         ids.admin.disable(ids.root, "alice", "left the company")
         disabled = await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)
-        assert disabled.outcome is O.BAD_CREDENTIALS
+        assert disabled.outcome is Out.BAD_CREDENTIALS
 
 
 async def test_five_failures_lock_for_15_minutes_then_unlock(
@@ -95,12 +93,12 @@ async def test_five_failures_lock_for_15_minutes_then_unlock(
         await alice_with_her_password(ids)
         for n in range(4):
             result = await ids.service.sign_in("alice", f"wrong guess {n}", source=WEB)
-            assert result.outcome is O.BAD_CREDENTIALS and result.locked_until is None
+            assert result.outcome is Out.BAD_CREDENTIALS and result.locked_until is None
             await clock.advance(10)
         assert ids.events == []
         fifth = await ids.service.sign_in("alice", "wrong guess 5", source=WEB)
         locked_at = clock.now()
-        assert fifth.outcome is O.BAD_CREDENTIALS
+        assert fifth.outcome is Out.BAD_CREDENTIALS
         assert fifth.locked_until == locked_at + timedelta(minutes=15)
         [event] = ids.events
         assert event.kind is EventKind.ACCOUNT_LOCKED and event.source == "coldwatch"
@@ -108,7 +106,7 @@ async def test_five_failures_lock_for_15_minutes_then_unlock(
         # t+14:59: the right password is refused too
         await clock.advance(15 * 60 - 1)
         refused = await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)
-        assert refused.outcome is O.LOCKED and refused.locked_until == fifth.locked_until
+        assert refused.outcome is Out.LOCKED and refused.locked_until == fifth.locked_until
         # t+15:00: unlocked, and the count starts afresh
         await clock.advance(1)
         assert (await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)).ok
@@ -132,14 +130,16 @@ async def test_lockout_is_configurable_and_counts_only_failures_in_a_row(
         third = await ids.service.sign_in("alice", "wrong password!", source=WEB)
         assert third.locked_until == clock.now() + timedelta(hours=1)
         await clock.advance(3599)
-        assert (await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)).outcome is O.LOCKED
+        assert (
+            await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)
+        ).outcome is Out.LOCKED
 
 
 async def test_unknown_user_ids_lock_like_real_ones(tmp_path: Path, clock: FakeClock) -> None:
     with identity(tmp_path / "s.db", clock) as ids:
         for _ in range(5):
             await ids.service.sign_in("ghost", "some password here", source=WEB)
-        assert (await ids.service.sign_in("ghost", "x" * 12, source=WEB)).outcome is O.LOCKED
+        assert (await ids.service.sign_in("ghost", "x" * 12, source=WEB)).outcome is Out.LOCKED
         assert ids.events[0].data["user_id"] == "ghost"
 
 
@@ -187,7 +187,7 @@ async def test_password_expiry_after_90_days(tmp_path: Path, clock: FakeClock) -
         assert token is not None
         await clock.advance(1)
         assert (await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)).outcome is (
-            O.EXPIRED
+            Out.EXPIRED
         )
         new = "a fresh password for q2"
         assert (await ids.service.change_password("alice", ALICE_PASSWORD, new, source=WEB)).ok
@@ -227,9 +227,9 @@ async def test_a_one_time_password_must_be_changed_and_cannot_sign(
         user = ids.records.user("alice")
         assert user is not None and user.password_one_time and not user.can_sign
         result = await ids.service.sign_in("alice", one_time, source=WEB)
-        assert result.outcome is O.MUST_CHANGE_PASSWORD and result.token is None
+        assert result.outcome is Out.MUST_CHANGE_PASSWORD and result.token is None
         assert (await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)).outcome is (
-            O.BAD_CREDENTIALS
+            Out.BAD_CREDENTIALS
         )
         new = "after the reset 2026"
         assert (await ids.service.change_password("alice", one_time, new, source=WEB)).ok
@@ -245,7 +245,7 @@ async def test_a_one_time_password_expires(tmp_path: Path, clock: FakeClock) -> 
         ids.add_alice()
         await clock.advance(72 * 3600)
         result = await ids.service.sign_in("alice", "temporary password 1", source=WEB)
-        assert result.outcome is O.EXPIRED
+        assert result.outcome is Out.EXPIRED
 
 
 async def test_api_tokens_have_one_role_an_expiry_and_never_sign(
