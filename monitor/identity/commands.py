@@ -1,0 +1,150 @@
+"""``coldwatch user ...`` as requests: one JSON object in, one out, the same whether the daemon
+serves it on its control socket or the command line runs it on the store (no daemon running).
+
+Who asks is never in the request: the caller's OS user and the person ``people[].os_users``
+maps it to come from the kernel (the socket's peer credentials) or from the process itself.
+Requests::
+
+    {"cmd": "user.add", "user_id": "alice", "name": "Alice Smith", "role": "technician",
+     "password": "...", "verified_by": "ada", "reason": "...", "person": "alice",
+     "first_admin": false}
+    {"cmd": "user.disable" | "user.enable", "user_id": "alice", "reason": "..."}
+    {"cmd": "user.role", "user_id": "alice", "role": "supervisor", "reason": "..."}
+    {"cmd": "user.reset_password", "user_id": "alice", "reason": "..."}
+                                      -> {"ok": true, "user": {...}, "one_time_password": "..."}
+    {"cmd": "user.list"}              -> {"ok": true, "users": [{...}, ...]}
+
+Answers carry the user's version without its password hash; refusals are
+``{"ok": false, "error": "...", "reason": "refused" | "bad_request"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Protocol
+
+from monitor.identity.admin import AdminRefused, UserAdmin
+from monitor.identity.model import Actor
+from monitor.identity.roles import Permission, Role, allows, parse_role
+from monitor.store.base import StoreError
+
+USER_COMMANDS: Final = (
+    "user.add",
+    "user.disable",
+    "user.enable",
+    "user.role",
+    "user.reset_password",
+    "user.list",
+)
+REFUSED: Final = "refused"
+BAD_REQUEST: Final = "bad_request"
+FAILED: Final = "failed"
+
+
+class _Caller(Protocol):
+    @property
+    def os_user(self) -> str | None: ...
+
+    @property
+    def person(self) -> str | None: ...
+
+
+def _refusal(message: str, reason: str = REFUSED) -> dict[str, Any]:
+    return {"ok": False, "error": message, "reason": reason}
+
+
+def _field(request: dict[str, Any], name: str) -> str:
+    value = request.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise AdminRefused(f"{name} is required")
+    return value.strip()
+
+
+def _reader(admin: UserAdmin, os_user: str, person: str | None) -> Actor:
+    """``user list``: an admin, or QA for the user-access review."""
+    try:
+        return admin.acting_admin(os_user, person)
+    except AdminRefused:
+        user_id = admin.records.user_of_person(person) if person else None
+        user = admin.records.user(user_id) if user_id else None
+        if user is None or not user.enabled or not allows(user.role, Permission.USER_ACCESS_REVIEW):
+            raise
+        return Actor(user.user_id, "user", os_user)
+
+
+def execute(
+    admin: UserAdmin, os_user: str | None, person: str | None, request: dict[str, Any]
+) -> dict[str, Any]:
+    """Answer one request as ``os_user`` (mapped to ``person``)."""
+    cmd = request.get("cmd")
+    if cmd not in USER_COMMANDS:
+        return _refusal(f"unknown command {str(cmd)[:40]!r}", BAD_REQUEST)
+    if not os_user:
+        return _refusal("your OS account has no user name; coldwatch cannot say who you are")
+    try:
+        if cmd == "user.list":
+            _reader(admin, os_user, person)
+            return {"ok": True, "users": [u.public() for u in admin.records.users()]}
+        if cmd == "user.add" and request.get("first_admin") is True:
+            actor = admin.first_admin_actor(os_user)
+        else:
+            actor = admin.acting_admin(os_user, person)
+        return _change(admin, actor, cmd, request)
+    except AdminRefused as exc:
+        return _refusal(str(exc))
+    except ValueError as exc:  # a role name
+        return _refusal(str(exc), BAD_REQUEST)
+    except StoreError as exc:
+        return _refusal(f"not recorded: {exc}", FAILED)
+
+
+def _change(admin: UserAdmin, actor: Actor, cmd: str, request: dict[str, Any]) -> dict[str, Any]:
+    user_id = _field(request, "user_id")
+    reason = _field(request, "reason")
+    if cmd == "user.add":
+        password = request.get("password")
+        if not isinstance(password, str):
+            raise AdminRefused("password is required")
+        verified = request.get("verified_by")
+        person_id = request.get("person")
+        version = admin.add_user(
+            actor,
+            user_id,
+            _field(request, "name"),
+            parse_role(_field(request, "role")),
+            password,
+            verified_by=verified if isinstance(verified, str) else None,
+            reason=reason,
+            person_id=person_id if isinstance(person_id, str) and person_id else None,
+        )
+        return {"ok": True, "user": version.public()}
+    if cmd == "user.disable":
+        return {"ok": True, "user": admin.disable(actor, user_id, reason).public()}
+    if cmd == "user.enable":
+        return {"ok": True, "user": admin.enable(actor, user_id, reason).public()}
+    if cmd == "user.role":
+        role: Role = parse_role(_field(request, "role"))
+        return {"ok": True, "user": admin.set_role(actor, user_id, role, reason).public()}
+    one_time = admin.reset_password(actor, user_id, reason)
+    user = admin.records.user(user_id)
+    assert user is not None
+    return {"ok": True, "user": user.public(), "one_time_password": one_time}
+
+
+def control_handlers(
+    admin: UserAdmin,
+) -> dict[str, Callable[[_Caller, dict[str, Any]], Awaitable[dict[str, Any]]]]:
+    """The user commands for the daemon's control socket: each runs :func:`execute` off the
+    event loop (hashing a password takes ~100 ms), one at a time."""
+    one_at_a_time = threading.Lock()
+
+    def run(caller: _Caller, request: dict[str, Any]) -> dict[str, Any]:
+        with one_at_a_time:
+            return execute(admin, caller.os_user, caller.person, request)
+
+    async def handler(caller: _Caller, request: dict[str, Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(run, caller, request)
+
+    return dict.fromkeys(USER_COMMANDS, handler)
