@@ -82,7 +82,7 @@ def build_request(args: argparse.Namespace) -> dict[str, Any] | None:
             role=args.role,
             password=password,
             verified_by=args.verified_by,
-            person=args.person,
+            person_id=args.person,
             first_admin=args.first_admin,
         )
     return request
@@ -91,6 +91,7 @@ def build_request(args: argparse.Namespace) -> dict[str, Any] | None:
 def _direct(loaded: LoadedConfig, config_path: str, request: dict[str, Any]) -> dict[str, Any]:
     """No daemon: the change made here, under the store's lock."""
     from alarms.ack.config import os_user_map
+    from monitor.core.model import utc_now
     from monitor.identity.admin import UserAdmin
     from monitor.identity.commands import execute
     from monitor.identity.records import IdentityRecords
@@ -115,7 +116,7 @@ def _direct(loaded: LoadedConfig, config_path: str, request: dict[str, Any]) -> 
     try:
         open_store(cfg.store, base_dir(config_path)).close()  # created or migrated
         records = IdentityRecords(store_file)
-        admin = UserAdmin(records, _utc_now, known_people=[p.id for p in cfg.people])
+        admin = UserAdmin(records, utc_now, known_people=[p.id for p in cfg.people])
         try:
             os_user = os_user_name()
             person = os_user_map(cfg.people).get(os_user or "")
@@ -127,12 +128,6 @@ def _direct(loaded: LoadedConfig, config_path: str, request: dict[str, Any]) -> 
         return {"ok": False, "reason": "failed", "error": str(exc)}
     finally:
         lock.release()
-
-
-def _utc_now() -> Any:
-    from monitor.core.model import utc_now
-
-    return utc_now()
 
 
 def send(loaded: LoadedConfig, config_path: str, request: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ maps it to come from the kernel (the socket's peer credentials) or from the proc
 Requests::
 
     {"cmd": "user.add", "user_id": "alice", "name": "Alice Smith", "role": "technician",
-     "password": "...", "verified_by": "ada", "reason": "...", "person": "alice",
+     "password": "...", "verified_by": "ada", "reason": "...", "person_id": "alice",
      "first_admin": false}
     {"cmd": "user.disable" | "user.enable", "user_id": "alice", "reason": "..."}
     {"cmd": "user.role", "user_id": "alice", "role": "supervisor", "reason": "..."}
@@ -108,7 +108,7 @@ def _change(admin: UserAdmin, actor: Actor, cmd: str, request: dict[str, Any]) -
         if not isinstance(password, str):
             raise AdminRefused("password is required")
         verified = request.get("verified_by")
-        person_id = request.get("person")
+        person_id = request.get("person_id")
         version = admin.add_user(
             actor,
             user_id,

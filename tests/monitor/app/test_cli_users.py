@@ -90,7 +90,10 @@ def test_users_end_to_end_without_a_daemon(
     )  # fmt: skip
     assert code == 0, err
     assert "the password given is one-time" in out
-    assert run(mp, cap, "user", "role", "alice", "supervisor", "-c", config, "--reason", "lead")[0] == 0
+    assert (
+        run(mp, cap, "user", "role", "alice", "supervisor", "-c", config, "--reason", "lead")[0]
+        == 0
+    )
     code, out, _ = run(mp, cap, "user", "reset-password", "alice", "-c", config, "--reason", "lost")
     assert code == 0
     one_time = out.split("cannot sign): ")[1].strip()
