@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -47,7 +48,9 @@ def after_stop(
     command = list(sys.orig_argv if argv is None else argv)
     log.warning("restarting: %s", " ".join(command))
     for handler in logging.getLogger().handlers:
-        handler.flush()
+        # a handler whose stream is gone (closed) must not keep coldwatch from running again
+        with contextlib.suppress(ValueError, OSError):
+            handler.flush()
     sys.stdout.flush()
     sys.stderr.flush()
     try:
