@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -77,6 +78,9 @@ class IdentityService:
         self.on_audit = on_audit
         self.on_event = on_event
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity-db")
+        self._attempt_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
@@ -100,9 +104,21 @@ class IdentityService:
 
     # signing in and out
 
+    def _attempts(self, user_id: str) -> asyncio.Lock:
+        """One attempt at a time per user id: concurrent guesses cannot all be checked before
+        the first failures are counted (the locks go when nobody holds them)."""
+        lock = self._attempt_locks.get(user_id)
+        if lock is None:
+            lock = self._attempt_locks[user_id] = asyncio.Lock()
+        return lock
+
     async def sign_in(self, user_id: str, password: str, *, source: str) -> SignInResult:
         """Check the credentials; with OK, a new session and its token."""
         user_id = user_id.strip()[:MAX_USER_ID]
+        async with self._attempts(user_id):
+            return await self._sign_in(user_id, password, source)
+
+    async def _sign_in(self, user_id: str, password: str, source: str) -> SignInResult:
         now = self.clock.now()
         until = await self._run(self.records.locked_until, user_id)
         if until is not None and now < until:
@@ -234,9 +250,16 @@ class IdentityService:
         a session: sign in with the new password) or why not; a rule the new password breaks
         raises :class:`PasswordRejected`."""
         user_id = user_id.strip()[:MAX_USER_ID]
+        async with self._attempts(user_id):
+            return await self._change_password(user_id, current, new, source)
+
+    async def _change_password(
+        self, user_id: str, current: str, new: str, source: str
+    ) -> SignInResult:
         now = self.clock.now()
         until = await self._run(self.records.locked_until, user_id)
         if until is not None and now < until:
+            await self._run(self._record, now, user_id, "refused", source, None, "account locked")
             return SignInResult(SignInOutcome.LOCKED, locked_until=until)
         user = await self._run(self.records.user, user_id)
         if not await self.hasher.verify(user.password_hash if user else None, current):

@@ -3,6 +3,7 @@ as timelines on the fake clock against a real SQLite store."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -296,3 +297,19 @@ async def test_no_password_hash_or_token_in_the_logs(
         assert "alice" in caplog.text  # the logs do say what happened
         for secret in secrets:
             assert secret and secret not in text
+
+
+async def test_concurrent_guesses_lock_after_five_all_the_same(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with identity(tmp_path / "s.db", clock) as ids:
+        await alice_with_her_password(ids)
+        results = await asyncio.gather(
+            *(ids.service.sign_in("alice", f"guess number {n}", source=WEB) for n in range(8))
+        )
+        outcomes = [r.outcome for r in results]
+        assert outcomes == [Out.BAD_CREDENTIALS] * 5 + [Out.LOCKED] * 3
+        assert len(ids.events) == 1
+        failed = [r for r in ids.records.sign_in_log("alice") if r["action"] == "failed"]
+        assert len(failed) == 5
+        assert not ids.service._attempt_locks  # nobody holds one: gone
