@@ -1,5 +1,6 @@
-"""``coldwatch user add|disable|enable|reset-password|role|list``: the people who sign in to the
-web console, and their roles.
+"""``coldwatch user add|disable|enable|reset-password|role|list`` (and ``token-add``,
+``token-revoke`` for machines' API tokens): the people who sign in to the web console, and
+their roles.
 
 While the daemon runs, the request goes through its control socket (the daemon is the one
 writer of the store, and takes who you are from the socket's peer credentials); when no daemon
@@ -66,6 +67,16 @@ def build_request(args: argparse.Namespace) -> dict[str, Any] | None:
     action = args.user_action
     if action == "list":
         return {"cmd": "user.list"}
+    if action == "token-add":
+        return {
+            "cmd": "user.token_add",
+            "name": args.name,
+            "role": args.role,
+            "days": args.days,
+            "reason": args.reason,
+        }
+    if action == "token-revoke":
+        return {"cmd": "user.token_revoke", "token_id": args.token_id, "reason": args.reason}
     request: dict[str, Any] = {
         "cmd": "user." + action.replace("-", "_"),
         "user_id": args.user_id,
@@ -175,6 +186,13 @@ def cmd_user(args: argparse.Namespace) -> int:
         for user in [] if args.json else answer["users"]:
             _print_user(user)
         return EXIT_OK
+    if args.user_action == "token-add":
+        print(f"API token {answer['token_id']} (expires {answer['expires']}), shown once:")
+        print(answer["token"])
+        return EXIT_OK
+    if args.user_action == "token-revoke":
+        print(f"API token {answer['token_id']}: revoked")
+        return EXIT_OK
     user = answer["user"]
     print(f"user {user['user_id']}: {user['change']} (version {user['version']})")
     if "one_time_password" in answer:
@@ -229,6 +247,16 @@ def add_parsers(sub: Any) -> None:
     p = with_config(actions.add_parser("role", help="change a user's role"))
     p.add_argument("user_id", metavar="USER_ID")
     p.add_argument("role", metavar="ROLE", help="viewer, technician, supervisor, qa or admin")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the record")
+    p = with_config(
+        actions.add_parser("token-add", help="create an API token for a machine (shown once)")
+    )
+    p.add_argument("name", metavar="NAME", help="what uses it, e.g. 'BMS bridge'")
+    p.add_argument("--role", required=True, help="viewer, technician, supervisor or qa")
+    p.add_argument("--days", type=float, default=90.0, help="days until it expires (90)")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the record")
+    p = with_config(actions.add_parser("token-revoke", help="revoke an API token"))
+    p.add_argument("token_id", metavar="TOKEN_ID")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the record")
     p = with_config(actions.add_parser("list", help="every user's current version (admin, qa)"))
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -13,6 +13,10 @@ Requests::
     {"cmd": "user.reset_password", "user_id": "alice", "reason": "..."}
                                       -> {"ok": true, "user": {...}, "one_time_password": "..."}
     {"cmd": "user.list"}              -> {"ok": true, "users": [{...}, ...]}
+    {"cmd": "user.token_add", "name": "bms", "role": "viewer", "days": 90, "reason": "..."}
+                                      -> {"ok": true, "token_id": "tok-...", "token": "...",
+                                          "expires": "..."}
+    {"cmd": "user.token_revoke", "token_id": "tok-...", "reason": "..."}
 
 Answers carry the user's version without its password hash; refusals are
 ``{"ok": false, "error": "...", "reason": "refused" | "bad_request"}``.
@@ -37,6 +41,8 @@ USER_COMMANDS: Final = (
     "user.role",
     "user.reset_password",
     "user.list",
+    "user.token_add",
+    "user.token_revoke",
 )
 REFUSED: Final = "refused"
 BAD_REQUEST: Final = "bad_request"
@@ -100,7 +106,28 @@ def execute(
         return _refusal(f"not recorded: {exc}", FAILED)
 
 
+def _token(admin: UserAdmin, actor: Actor, cmd: str, request: dict[str, Any]) -> dict[str, Any]:
+    reason = _field(request, "reason")
+    if cmd == "user.token_revoke":
+        token_id = _field(request, "token_id")
+        admin.revoke_token(actor, token_id, reason)
+        return {"ok": True, "token_id": token_id, "revoked": True}
+    days = request.get("days")
+    if isinstance(days, bool) or not isinstance(days, int | float):
+        raise AdminRefused("days is required (a number)")
+    role = parse_role(_field(request, "role"))
+    made = admin.create_token(actor, _field(request, "name"), role, float(days), reason)
+    return {
+        "ok": True,
+        "token_id": made.token_id,
+        "token": made.token,
+        "expires": made.expires.isoformat(timespec="seconds"),
+    }
+
+
 def _change(admin: UserAdmin, actor: Actor, cmd: str, request: dict[str, Any]) -> dict[str, Any]:
+    if cmd.startswith("user.token_"):
+        return _token(admin, actor, cmd, request)
     user_id = _field(request, "user_id")
     reason = _field(request, "reason")
     if cmd == "user.add":

@@ -176,3 +176,33 @@ def test_a_locked_store_without_a_socket_is_said_so(
     finally:
         lock.release()
     assert code == 1 and "serves no control socket for user commands" in err
+
+
+def test_api_tokens_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = site(tmp_path)
+    mp, cap = monkeypatch, capsys
+    first_admin(mp, cap, config)
+    code, out, err = run(
+        mp, cap, "user", "token-add", "BMS bridge", "-c", config, "--role", "viewer",
+        "--days", "30", "--reason", "the BMS reads alarms",
+    )  # fmt: skip
+    assert code == 0, err
+    head, token = out.splitlines()
+    token_id = head.split()[2]
+    assert head.startswith(f"API token {token_id} (expires ") and len(token) >= 43
+    code, _, err = run(
+        mp, cap, "user", "token-add", "x", "-c", config, "--role", "admin", "--reason", "r"
+    )
+    assert code == 1 and "cannot be an admin" in err
+    code, out, _ = run(mp, cap, "user", "token-revoke", token_id, "-c", config, "--reason", "gone")
+    assert (code, out) == (0, f"API token {token_id}: revoked\n")
+    code, _, err = run(mp, cap, "user", "token-revoke", token_id, "-c", config, "--reason", "again")
+    assert code == 1 and "revoked already" in err
+    code, out, _ = run(mp, cap, "verify", "-c", config)
+    assert code == 0 and "API token log: 2 rows, hash chain intact" in out
+    db = sqlite3.connect(tmp_path / "cw.db")
+    stored = db.execute("SELECT token_hash FROM api_token_log").fetchall()
+    db.close()
+    assert token not in {row[0] for row in stored}  # only its hash
