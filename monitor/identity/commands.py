@@ -80,6 +80,21 @@ def _reader(admin: UserAdmin, os_user: str, person: str | None) -> Actor:
         return Actor(user.user_id, "user", os_user)
 
 
+def _own_person(os_user: str, person: str | None, request: dict[str, Any]) -> None:
+    """The first admin is linked to the person the OS user running the command maps to:
+    otherwise nobody could act as that admin afterwards."""
+    if person is None:
+        raise AdminRefused(
+            f"OS user {os_user} is in no people[].os_users: list it under the person who "
+            "will be the first admin, then add the admin with --person PERSON_ID"
+        )
+    if request.get("person_id") != person:
+        raise AdminRefused(
+            f"the first admin is linked to your own person: --person {person} (your OS user "
+            f"{os_user} maps to it)"
+        )
+
+
 def execute(
     admin: UserAdmin, os_user: str | None, person: str | None, request: dict[str, Any]
 ) -> dict[str, Any]:
@@ -95,6 +110,7 @@ def execute(
             return {"ok": True, "users": [u.public() for u in admin.records.users()]}
         if cmd == "user.add" and request.get("first_admin") is True:
             actor = admin.first_admin_actor(os_user)
+            _own_person(os_user, person, request)
         else:
             actor = admin.acting_admin(os_user, person)
         return _change(admin, actor, cmd, request)

@@ -206,3 +206,23 @@ def test_api_tokens_from_the_command_line(
     stored = db.execute("SELECT token_hash FROM api_token_log").fetchall()
     db.close()
     assert token not in {row[0] for row in stored}  # only its hash
+
+
+def test_the_first_admin_is_linked_to_the_os_users_own_person(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = site(tmp_path)
+    args = ["user", "add", "ada", "-c", config, "--name", "Ada", "--role", "admin",
+            "--first-admin", "--password-stdin", "--reason", "first"]  # fmt: skip
+    code, _, err = run(monkeypatch, capsys, *args, stdin=ADMIN_PASSWORD + "\n")
+    assert code == 1 and "--person ada (your OS user" in err
+    code, _, err = run(monkeypatch, capsys, *args, "--person", "alice", stdin=ADMIN_PASSWORD + "\n")
+    assert code == 1 and "--person ada" in err
+    nobody = site(tmp_path, me_as="nobody", name="nobody.yaml")
+    code, _, err = run(
+        monkeypatch, capsys, *[nobody if a == config else a for a in args], "--person", "ada",
+        stdin=ADMIN_PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 1 and "is in no people[].os_users" in err
+    code, out, _ = run(monkeypatch, capsys, "verify", "-c", config)
+    assert "user versions: 0 rows" in out  # nothing was added
