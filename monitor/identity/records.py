@@ -108,11 +108,15 @@ class IdentityRecords:
     def __init__(self, store_file: Path) -> None:
         self.path = store_file
         self._lock = threading.Lock()
+        conn = None
         try:
-            self._conn: sqlite3.Connection | None = connect(store_file, synchronous="FULL")
-            self._conn.execute("SELECT 1 FROM user_versions LIMIT 1")
+            conn = connect(store_file, synchronous="FULL")
+            conn.execute("SELECT 1 FROM user_versions LIMIT 1")
         except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(f"cannot open the users in {store_file}: {exc}") from exc
+        self._conn: sqlite3.Connection | None = conn
 
     def close(self) -> None:
         with self._lock:
@@ -310,6 +314,29 @@ class IdentityRecords:
             )
             > 0
         )
+
+    def open_sessions_before(self, created_before: datetime) -> list[SessionRow]:
+        """Open sessions created at or before ``created_before`` (past the absolute timeout)."""
+        rows = self._query(
+            "SELECT id, user_id, source, created_us, last_seen_us FROM sessions WHERE ended_us "
+            "IS NULL AND created_us <= ? LIMIT 1000",
+            (to_us(created_before),),
+        )
+        return [
+            SessionRow(sid, user, source, from_us(created), from_us(seen), None, None)
+            for sid, user, source, created, seen in rows
+        ]
+
+    def forget_sessions(self, ended_before: datetime) -> int:
+        """Remove sessions that ended before ``ended_before``: working state, not a record
+        (their sign-in and end are in the sign-in log). How many went."""
+        return self._write(
+            "DELETE FROM sessions WHERE ended_us IS NOT NULL AND ended_us < ?",
+            (to_us(ended_before),),
+        )
+
+    def session_count(self) -> int:
+        return int(self._query("SELECT count(*) FROM sessions")[0][0])
 
     def open_sessions_of(self, user_id: str) -> list[str]:
         rows = self._query(

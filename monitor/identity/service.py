@@ -138,6 +138,7 @@ class IdentityService:
             await self._run(self._record, now, user_id, "refused", source, None, outcome.value)
             self._audit("sign_in_refused", user_id, source, reason=outcome.value)
             return SignInResult(outcome)
+        await self._sweep(now)
         token = secrets.token_urlsafe(32)
         session_id = secrets.token_hex(8)
         await self._run(
@@ -221,6 +222,14 @@ class IdentityService:
             user.can_sign,
             row.signed_at,
         )
+
+    async def _sweep(self, now: datetime) -> None:
+        """End the sessions past the absolute timeout that nobody asked for again (a browser
+        closed), and forget the ended ones older than that: the table stays bounded."""
+        cutoff = now - timedelta(seconds=self.sessions.absolute_timeout)
+        for row in await self._run(self.records.open_sessions_before, cutoff):
+            await self._end(row.id, row.user_id, now, "absolute_timeout", row.source)
+        await self._run(self.records.forget_sessions, cutoff)
 
     async def _end(self, session_id: str, user_id: str, now: datetime, why: str, src: str) -> None:
         if await self._run(self.records.end_session, session_id, now, why):

@@ -313,3 +313,20 @@ async def test_concurrent_guesses_lock_after_five_all_the_same(
         failed = [r for r in ids.records.sign_in_log("alice") if r["action"] == "failed"]
         assert len(failed) == 5
         assert not ids.service._attempt_locks  # nobody holds one: gone
+
+
+async def test_abandoned_sessions_are_ended_and_forgotten(tmp_path: Path, clock: FakeClock) -> None:
+    sessions = SessionSettings(idle_timeout="15m", absolute_timeout="1h")
+    with identity(tmp_path / "s.db", clock, sessions=sessions) as ids:
+        await alice_with_her_password(ids)
+        for _ in range(3):  # signed in, browser closed: never asked for again
+            assert (await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)).ok
+        assert ids.records.session_count() == 3
+        await clock.advance(3600)
+        assert (await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)).ok
+        ended = [r for r in ids.records.sign_in_log("alice") if r["action"] == "session_ended"]
+        assert [r["detail"] for r in ended] == ["absolute_timeout"] * 3
+        assert ids.records.session_count() == 4  # ended now: kept for one more period
+        await clock.advance(3601)
+        assert (await ids.service.sign_in("alice", ALICE_PASSWORD, source=WEB)).ok
+        assert ids.records.session_count() == 2  # the three forgotten, one ended, one open
