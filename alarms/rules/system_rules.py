@@ -26,10 +26,12 @@ if TYPE_CHECKING:
 def compile_devices(site: AlarmSite, settings: AlarmsConfig, issues: list[Issue]) -> list[Rule]:
     """``<device>/comm_loss`` for every enabled device, unless disabled in the section."""
     feeds: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
     for eq, ch in site.channels().values():
         feeds.setdefault(ch.source.device, [])
         if eq.id not in feeds[ch.source.device]:
             feeds[ch.source.device].append(eq.id)
+            names[eq.id] = eq.name or eq.id
     known = {device.id for device in site.devices}
     listing = f"devices: {', '.join(sorted(known)) or 'none'}"
     issues.extend(unknown_names("devices", settings.devices, known, "device", listing))
@@ -53,6 +55,7 @@ def compile_devices(site: AlarmSite, settings: AlarmsConfig, issues: list[Issue]
                 ("device_down",),
                 ("device_up",),
                 equipment=equipment,
+                equipment_name=", ".join(names[eq_id] for eq_id in equipment) or None,
                 devices=(dev.id,),
             )
         )
@@ -196,6 +199,7 @@ def event_rule(
     clear_kinds: tuple[str, ...],
     *,
     equipment: tuple[str, ...] = (),
+    equipment_name: str | None = None,
     devices: tuple[str, ...] = (),
     pulse: bool = False,
     clean_gap_threshold: float | None = None,
@@ -211,6 +215,7 @@ def event_rule(
         contingency=spec.get("contingency") or "",
         devices=devices,
         equipment=equipment[0] if len(equipment) == 1 else None,
+        equipment_name=equipment_name,
         equipment_ids=equipment,
         latching=bool(spec.get("latching")),
         realarm_after=realarm_after(spec.get("realarm_after"), settings),

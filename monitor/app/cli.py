@@ -23,6 +23,7 @@ from monitor.app.cli_common import (
 )
 from monitor.app.cli_daemon import add_parsers as add_daemon_parsers
 from monitor.app.cli_help import document_exit_codes, run_printing
+from monitor.app.cli_users import add_parsers as add_user_parsers
 from monitor.app.config import ConfigError, load
 from monitor.core.model import Reading
 
@@ -298,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_alarm_parsers(sub)
     add_daemon_parsers(sub)
+    add_user_parsers(sub)
 
     p = sub.add_parser(
         "demo",

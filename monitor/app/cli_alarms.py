@@ -88,7 +88,11 @@ def cmd_alarms(args: argparse.Namespace) -> int:
         elif args.action == "show":
             print(client.render_alarm(client.get_alarm(path, args.id), zone))
         elif args.action == "history":
-            print(client.render_history(client.history(path, args.id), zone))
+            records = client.history(path, args.id)
+            if not records:  # as `show` refuses an unknown alarm: nothing found is not "ok"
+                print(f"coldwatch: no alarm {args.id!r} has any history", file=sys.stderr)
+                return EXIT_FAILED
+            print(client.render_history(records, zone))
         else:
             print(client.render_ack(client.ack(path, args.id, args.comment), zone))
     except client.ControlError as exc:

@@ -47,9 +47,13 @@ COMMAND_EXIT_CODES: dict[str, str] = {
     "route-test": "exit codes: 0 route printed; 2 usage or configuration error (an unknown channel "
     "or condition). Sends nothing and reads no secret.",
     "alarms": "exit codes: 0 done (`list` on a configuration without an alarms: section says so "
-    "and exits 0); 1 the daemon refused (the reason is named) or is not running; 2 usage or "
+    "and exits 0); 1 the daemon refused (the reason is named), is not running, or `history` "
+    "found no such alarm; 2 usage or "
     "configuration error (no alarms: section for show/history/ack, the control socket off). "
     "Reads no secret.",
+    "user": "exit codes: 0 done; 1 refused (not an admin, a rule of users or passwords; the "
+    "reason is named), or the store cannot be written; 2 usage or configuration error, or a "
+    "password that cannot be read. Reads no secret.",
     "demo": "exit codes: 0 the demo ended; 1 it did not start (its store is in use: a demo "
     "runs in that --data-dir); 2 usage error, or --data-dir holds files the demo did not make "
     "(it empties its data directory at each start, unless --keep-data).",

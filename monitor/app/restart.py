@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from monitor.app.cli_common import EXIT_FAILED, EXIT_OK
 from monitor.runtime.stop_record import StopRecord
@@ -27,6 +29,19 @@ EXIT_STOPPED = 3
 """``coldwatch run --supervised`` after ``coldwatch stop``: stopped on purpose, do not restart."""
 
 Exec = Callable[[str, list[str]], object]
+
+
+class _Flushable(Protocol):
+    def flush(self) -> None: ...
+
+
+def _flush_output() -> None:
+    """Flush what is buffered before the process image is replaced; a stream already closed
+    (a handler left behind, an output pipe gone) must not stop the restart."""
+    streams: list[_Flushable] = [*logging.getLogger().handlers, sys.stdout, sys.stderr]
+    for stream in streams:
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
 
 
 def after_stop(
@@ -46,10 +61,7 @@ def after_stop(
         return EXIT_OK  # Restart=always starts it again
     command = list(sys.orig_argv if argv is None else argv)
     log.warning("restarting: %s", " ".join(command))
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_output()
     try:
         execv(sys.executable, command)
     except OSError as exc:

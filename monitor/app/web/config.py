@@ -5,7 +5,8 @@ Without the section there is no web console. With it, the console is on unless
 ``tls`` (sign-in passwords must never cross a network in clear). Behind a reverse proxy on the
 same machine, keep the loopback bind and set ``public_url`` to the address people use.
 
-The identity part adds its own sub-sections here (``session``, ``lockout``, ``password``).
+The sign-in settings (``session``, ``lockout``, ``password``) are the identity part's
+(:mod:`monitor.identity.settings`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from monitor.config.loader import Checker
 from monitor.config.sections import Strict
 from monitor.core.secrets import secrets_are_deferred
+from monitor.identity.settings import LockoutSettings, PasswordSettings, SessionSettings
 
 DEFAULT_PORT = 8480
 DEFAULT_MAX_BODY = 64 * 1024
@@ -52,7 +54,9 @@ class WebConfig(Strict):
     ``https://coldwatch.example.org/``: links in pages and messages point there."""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, ge=1024, le=16 * 1024 * 1024)
     """A request body larger than this is refused with 413 before it is read."""
-    # session, lockout and password settings: added by the identity part (docs/web.md)
+    session: SessionSettings = SessionSettings()
+    lockout: LockoutSettings = LockoutSettings()
+    password: PasswordSettings = PasswordSettings()
 
     @field_validator("bind")
     @classmethod

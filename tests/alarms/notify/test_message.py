@@ -83,7 +83,9 @@ def test_each_kind_of_alarm_has_its_own_sms(views: dict[str, AlarmView]) -> None
 def test_each_kind_of_alarm_has_its_own_email(views: dict[str, AlarmView]) -> None:
     subjects = {shape: subject(paged(view), "[coldwatch]") for shape, view in views.items()}
     assert subjects["limit"].endswith(": Freezer F1, temp -62.1 C above high limit -65 C")
-    assert subjects["comm_loss"].endswith(": fr: no data from device dev since 01 Mar 13:05 CET")
+    assert subjects["comm_loss"].endswith(
+        ": Freezer F1: no data from device dev since 01 Mar 13:05 CET"
+    )
     assert subjects["system"].endswith("LOW ALARM: coldwatch: clock not synchronised")
     assert subjects["calibration"].endswith(
         ": Freezer F1, temp: calibration due since 01 Mar 13:05 CET"

@@ -45,6 +45,9 @@ def test_the_example_applies_the_sop(tmp_path: Path) -> None:
     assert rules["freezer-07.door_open/door_open"].spec.on_delay == 180.0  # site template
     assert "freezer-07.warm_alarm_setpoint/warm" not in rules  # bound to the probe only
     assert rules["ups-01/comm_loss"].priority is Priority.CRITICAL
+    # a comm-loss page names the unit a device feeds by its name, as a limit page does
+    assert rules["tsx-07/comm_loss"].equipment_name == "TSX -80 C freezer 07 (CAR-T intermediates)"
+    assert rules["ups-01/comm_loss"].equipment_name == "UPS feeding room 101"
     (inhibit,) = compile_rules(config).inhibits
     assert "tsx-07/comm_loss" in inhibit.children
     assert not any("/warm" in child for child in inhibit.children)

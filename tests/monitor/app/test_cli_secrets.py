@@ -160,6 +160,8 @@ def test_read_only_commands_need_no_secret(
     assert "raised" in capsys.readouterr().out
     assert main(["alarms", "show", "A9999", "-c", config]) == 1  # the daemon refused
     assert capsys.readouterr().err.startswith("coldwatch: refused")
+    assert main(["alarms", "history", "A9999", "-c", config]) == 1  # nothing found
+    assert "no alarm 'A9999' has any history" in capsys.readouterr().err
 
 
 def test_run_and_check_config_still_refuse_a_missing_secret(

@@ -3,8 +3,10 @@ or (a restart without one) the process running itself again."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +61,16 @@ def test_a_restart_that_cannot_run_again_says_so_and_exits_1(
     execs = Execs(FileNotFoundError(2, "No such file or directory"))
     assert after_stop(RESTART, supervised=False, execv=execs, argv=ARGV) == 1
     assert "it stays stopped: start it by hand" in caplog.text
+
+
+def test_a_log_handler_on_a_closed_stream_does_not_stop_the_restart(tmp_path: Path) -> None:
+    closed = (tmp_path / "gone.log").open("w")
+    handler = logging.StreamHandler(closed)
+    closed.close()
+    logging.getLogger().addHandler(handler)
+    try:
+        execs = Execs()
+        after_stop(RESTART, supervised=False, execv=execs, argv=ARGV)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert execs.calls == [(sys.executable, ARGV)]
