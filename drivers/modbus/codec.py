@@ -5,6 +5,10 @@ Byte orders name the bytes of the value as the device sends them, most significa
 register, ``DCBA`` little-endian. pymodbus only knows word order, so the byte swap inside
 each register is done here first. A 64-bit ``CDAB`` value reverses all four words, as
 pymodbus' ``word_order="little"`` does.
+
+Values come out without float noise (:mod:`monitor.core.numbers`): a FLOAT32 as the shortest
+decimal that reads back as the same FLOAT32, a scaled value rounded to the decimals its raw
+value, scale and offset carry.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import struct
 from collections.abc import Callable, Sequence
 
 from drivers.modbus.config import ModbusPoint
+from monitor.core.numbers import Scaling, decimals_of, shortest_float32
 
 _STRUCT = {
     "int16": ">h",
@@ -67,7 +72,7 @@ def decode_registers(registers: Sequence[int], point: ModbusPoint) -> float | st
     number = struct.unpack(_STRUCT[point.type], raw)[0]
     if isinstance(number, float) and not math.isfinite(number):
         raise SensorFault(f"device reports {number} (value unavailable)")
-    return _scaled(float(number), point)
+    return _scaled(number, point)
 
 
 def decode_bits(bits: Sequence[bool], point: ModbusPoint) -> float:
@@ -82,11 +87,21 @@ def decode_string(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].rstrip(b" ").decode("utf-8", errors="replace")
 
 
-def _scaled(raw: float, point: ModbusPoint) -> float:
-    value = raw * point.scale + point.offset
+def _scaled(raw: int | float, point: ModbusPoint) -> float:
+    value = _denoised(raw, point.type, Scaling(point.scale, point.offset))
     if not math.isfinite(value):
         raise DecodeError(f"{raw} * {point.scale} + {point.offset} is not a finite number")
     return value
+
+
+def _denoised(raw: int | float, type_: str, scaling: Scaling) -> float:
+    """``raw * scale + offset`` with no digits the device did not send."""
+    if type_ == "float32":
+        number, decimals = shortest_float32(raw)
+        return scaling.apply(number, decimals)
+    if isinstance(raw, float):  # FLOAT64: a double's repr is already its shortest form
+        return raw if scaling.identity else scaling.apply(raw, decimals_of(raw))
+    return scaling.apply(float(raw))
 
 
 Decoder = Callable[[Sequence[int]], "float | str"]
@@ -102,6 +117,8 @@ def make_decoder(point: ModbusPoint) -> Decoder:
     swap_bytes = point.byte_order in ("BADC", "DCBA")
     reverse_words = point.byte_order in ("CDAB", "DCBA")
     scale, offset, bit = point.scale, point.offset, point.bit
+    scaling = Scaling(scale, offset)
+    type_ = point.type
     value_struct = struct.Struct(_STRUCT[point.type]) if point.type in _STRUCT else None
     textual = point.type == "string"
 
@@ -118,13 +135,13 @@ def make_decoder(point: ModbusPoint) -> Decoder:
         if textual:
             return decode_string(raw)
         if bit is not None:
-            value = float((int.from_bytes(raw, "big") >> bit) & 1) * scale + offset
+            value = scaling.apply(float((int.from_bytes(raw, "big") >> bit) & 1))
         else:
             assert value_struct is not None
             number = value_struct.unpack(raw)[0]
             if isinstance(number, float) and not math.isfinite(number):
                 raise SensorFault(f"device reports {number} (value unavailable)")
-            value = float(number) * scale + offset
+            value = _denoised(number, type_, scaling)
         if not math.isfinite(value):
             raise DecodeError(f"value * {scale} + {offset} is not a finite number")
         return value
