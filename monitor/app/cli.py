@@ -22,6 +22,7 @@ from monitor.app.cli_common import (
     with_config,
 )
 from monitor.app.config import ConfigError, load
+from monitor.core.display import format_value
 from monitor.core.model import Reading
 from monitor.core.secrets import secrets_deferred
 
@@ -148,8 +149,9 @@ def cmd_readings(args: argparse.Namespace) -> int:
             sys.stdout, ["channel", "ts", "value", "quality", "flags", "detail"]
         )
         writer.writeheader()
+        decimals = channels[args.channel][1].decimals  # what QA exports: as shown on screen
         for r in rows:
-            writer.writerow(_reading_row(r))
+            writer.writerow({**_reading_row(r), "value": format_value(r.value, decimals)})
     return EXIT_OK
 
 
