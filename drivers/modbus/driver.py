@@ -29,7 +29,8 @@ from drivers.base import DriverContext, DriverError, Point, PolledDriver
 from drivers.modbus.codec import Decoder, SensorFault, decode_bits, make_decoder
 from drivers.modbus.config import BIT_KINDS, ModbusPoint, ModbusSettings
 from drivers.modbus.plan import Request, Span, plan_requests, span_of, split
-from drivers.modbus.transport import Link, line_of, link_for
+from drivers.modbus.transport import GarbledAnswer, Link, line_of, link_for
+from monitor.core.logs import RateLimiter
 from monitor.core.model import Quality, Reading
 
 _READ = {
@@ -260,6 +261,7 @@ class _Exchanges:
     """
 
     def __init__(self, driver: ModbusDriver, link: Link) -> None:
+        self.driver = driver
         self.settings = driver.settings
         self.clock = driver.context.clock
         self.link = link
@@ -303,6 +305,8 @@ class _Exchanges:
                 f"no answer to {_describe(span)} within {settings.request_timeout:g} s",
                 silent=True,
             )
+        except GarbledAnswer as exc:
+            return self._garbled(span, exc)
         except Exception as exc:  # e.g. a pymodbus decoding error: never out of read()
             return Failed(f"request {_describe(span)} failed: {exc}", silent=False)
         finally:
@@ -311,6 +315,35 @@ class _Exchanges:
             return _check(response, span, settings.unit, function)
         except Exception as exc:  # an answer object without the expected attributes
             return Failed(f"unusable answer to {_describe(span)}: {exc!r}", silent=False)
+
+    def _garbled(self, span: Span, exc: GarbledAnswer) -> Outcome:
+        """An answer that is not a Modbus frame: one warning per device a minute, counted.
+
+        Over TCP the byte stream cannot be trusted any more: the device fails as a whole and
+        its connection is dropped. On a serial line it is no usable answer, like silence."""
+        driver, settings = self.driver, self.settings
+        context = driver.context
+        context.metrics.inc(f"garbled_answers.{driver.device_id}")
+        limiter = context.shared.setdefault(_GARBAGE_LIMITER, RateLimiter(_GARBAGE_INTERVAL))
+        allowed, held = limiter.allow(driver.device_id)
+        if allowed:
+            context.log.warning(
+                "device %s: garbled answer to %s from %s: %s%s",
+                driver.device_id,
+                _describe(span),
+                settings.where,
+                exc,
+                f" ({held} more since the last warning)" if held else "",
+            )
+        detail = f"garbled answer to {_describe(span)}: {exc}"
+        if not settings.serial:
+            raise DriverError(detail)
+        return Failed(detail, silent=True)
+
+
+#: One rate limiter for every Modbus device of a run, in ``context.shared``.
+_GARBAGE_LIMITER = "modbus:garbled_answers"
+_GARBAGE_INTERVAL = 60.0
 
 
 def _check(response: Any, span: Span, unit: int, function: int) -> Outcome:
