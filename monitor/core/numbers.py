@@ -28,13 +28,27 @@ def _as_float32(value: float) -> float:
         return math.copysign(math.inf, value)
 
 
-@functools.lru_cache(maxsize=4096)
+_SHORTEST: dict[float, tuple[float, int]] = {}
+_SHORTEST_MAX = 4096
+
+
 def shortest_float32(value: float) -> tuple[float, int]:
+    """The shortest decimal that reads back as the FLOAT32 ``value``, and its number of
+    decimals. Cached (bounded): a freezer sends the same few values poll after poll."""
+    found = _SHORTEST.get(value)
+    if found is None:
+        if len(_SHORTEST) >= _SHORTEST_MAX:
+            _SHORTEST.clear()
+        found = _SHORTEST[value] = _shortest_float32(value)
+    return found
+
+
+def _shortest_float32(value: float) -> tuple[float, int]:
     """The shortest decimal that reads back as the FLOAT32 ``value``, and its number of
     decimals (digits after the point; negative for a value rounded to tens or more).
 
     ``value`` must be finite and exactly representable as a FLOAT32 (any value unpacked from
-    one is). Cached: a freezer sends the same few values poll after poll.
+    one is).
     """
     if value == 0.0:
         return 0.0, 0
@@ -53,6 +67,13 @@ def shortest_float32(value: float) -> tuple[float, int]:
     return value, decimals_of(value)  # not reached for a finite FLOAT32
 
 
+def _units(value: float, places: int) -> int:
+    """``value`` (as its shortest decimal) times ``10**places``, which makes it whole."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
+    return int(Decimal(repr(value)).scaleb(places))
+
+
 def decimals_of(value: float) -> int:
     """Digits after the point in the shortest form of the double ``value`` (``-63.9`` -> 1,
     ``1200.0`` -> -2: it is a whole number of hundreds)."""
@@ -68,7 +89,16 @@ class Scaling:
     raw value, the scale and the offset can carry together (``-639 * 0.1`` -> ``-63.9``,
     ``465.66 / 10000`` as scale ``0.0001`` -> ``0.046566``)."""
 
-    __slots__ = ("identity", "offset", "offset_decimals", "scale", "scale_decimals")
+    __slots__ = (
+        "_offset_units",
+        "_scale_units",
+        "_unit",
+        "identity",
+        "offset",
+        "offset_decimals",
+        "scale",
+        "scale_decimals",
+    )
 
     def __init__(self, scale: float = 1.0, offset: float = 0.0) -> None:
         self.scale = scale
@@ -76,6 +106,23 @@ class Scaling:
         self.identity = scale == 1.0 and offset == 0.0
         self.scale_decimals = decimals_of(scale)
         self.offset_decimals = decimals_of(offset)
+        # for integers: scale and offset as whole numbers of the finest decimal they carry
+        places = max(0, self.scale_decimals, self.offset_decimals)
+        self._unit = 10**places
+        self._scale_units = _units(scale, places)
+        self._offset_units = _units(offset, places)
+
+    def apply_integer(self, raw: int) -> float:
+        """``raw * scale + offset`` for an integer: the double nearest the exact decimal result,
+        in integer arithmetic (exact, and cheaper than rounding a float). Infinite when the
+        result is beyond a double's range."""
+        if self.identity:
+            return float(raw)
+        try:
+            result: float = (raw * self._scale_units + self._offset_units) / self._unit
+        except OverflowError:
+            return math.inf if (raw * self._scale_units + self._offset_units) > 0 else -math.inf
+        return result
 
     def apply(self, raw: float, raw_decimals: int = 0) -> float:
         """The scaled value of ``raw``, which has ``raw_decimals`` decimals (0 for an integer;

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import given
@@ -34,7 +34,7 @@ finite_float32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 @hypothesis_settings(max_examples=2000, deadline=None)
 @given(finite_float32)
 def test_every_float32_reads_back_from_its_shortest_decimal(value: float) -> None:
-    shortest, decimals = shortest_float32.__wrapped__(value)
+    shortest, decimals = shortest_float32(value)
     assert as_float32(shortest) == value
     # never longer than the FLOAT32 written out as a double, and at most 9 digits
     assert digits(shortest) <= min(digits(value), 9)
@@ -45,7 +45,7 @@ def test_every_float32_reads_back_from_its_shortest_decimal(value: float) -> Non
 @given(finite_float32, st.integers(1, 8))
 def test_no_shorter_decimal_reads_back(value: float, fewer: int) -> None:
     """Shortest means shortest: no decimal of fewer significant digits reads back."""
-    shortest, _ = shortest_float32.__wrapped__(value)
+    shortest, _ = shortest_float32(value)
     length = digits(shortest)
     if value == 0.0 or fewer >= length:
         return
@@ -115,6 +115,23 @@ def test_scaled_integers_are_the_exact_decimal(raw: int, scale: float, offset: f
     """The stored value is the double nearest the exact decimal raw * scale + offset."""
     exact = Decimal(raw) * Decimal(repr(scale)) + Decimal(repr(offset))
     assert Scaling(scale, offset).apply(float(raw)) == float(exact)
+    assert Scaling(scale, offset).apply_integer(raw) == float(exact)
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(
+    st.integers(-(2**63), 2**64 - 1),
+    st.sampled_from([0.1, 0.01, 0.0001, 0.3333333333333333, 2.5, 10.0, 1e-9]),
+    st.sampled_from([0.0, -273.15, 100.0]),
+)
+def test_scaled_64_bit_integers_are_the_nearest_double(
+    raw: int, scale: float, offset: float
+) -> None:
+    """Integer arithmetic: exact even where the raw value has more digits than a double."""
+    with localcontext() as exact_context:
+        exact_context.prec = 60
+        exact = Decimal(raw) * Decimal(repr(scale)) + Decimal(repr(offset))
+    assert Scaling(scale, offset).apply_integer(raw) == float(exact)
 
 
 def test_not_finite_passes_through() -> None:
