@@ -12,7 +12,7 @@ import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -111,9 +111,10 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    async def sleep_until(self, deadline: float) -> None:
-        delay = deadline - time.monotonic()
-        await asyncio.sleep(max(0.0, delay))
+    def sleep_until(self, deadline: float) -> Coroutine[Any, Any, None]:
+        # asyncio.sleep's own coroutine, not one around it: one frame less for the poll loop
+        # to pass through on every sleep and wake-up
+        return asyncio.sleep(max(0.0, deadline - time.monotonic()))
 
     async def wait_for(self, aw: Awaitable[T], timeout: float) -> T:
         return await bounded_wait(self, aw, timeout)
