@@ -25,6 +25,7 @@ from monitor.app.cli_daemon import add_parsers as add_daemon_parsers
 from monitor.app.cli_help import document_exit_codes, run_printing
 from monitor.app.cli_users import add_parsers as add_user_parsers
 from monitor.app.config import ConfigError, load
+from monitor.core.display import format_value
 from monitor.core.model import Reading
 
 
@@ -157,8 +158,9 @@ def cmd_readings(args: argparse.Namespace) -> int:
             sys.stdout, ["channel", "ts", "value", "quality", "flags", "detail"]
         )
         writer.writeheader()
+        decimals = channels[args.channel][1].decimals  # what QA exports: as shown on screen
         for r in rows:
-            writer.writerow(_reading_row(r))
+            writer.writerow({**_reading_row(r), "value": format_value(r.value, decimals)})
     return EXIT_OK
 
 

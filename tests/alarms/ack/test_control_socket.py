@@ -7,6 +7,7 @@ cleaned up; the rendering for the terminal."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import pwd
@@ -183,6 +184,22 @@ async def test_rendering(stack: Stack) -> None:
     assert row.startswith(f"{stack.code}  UNACK  ")
     assert "2026-03-01 12:00:00 UTC" in row and "11.0 C" in row
     assert cc.render_alarms([], UTC) == "No active alarms."
+    # values line up on the decimal point, with the channel's decimals where it sets them
+    views = [
+        view,
+        dataclasses.replace(view, value=-63.9, code="A2"),
+        dataclasses.replace(view, value=1200.0, code="A3", source="other.channel"),
+        dataclasses.replace(view, value=None, code="A4"),
+    ]
+    lines = cc.render_alarms(views, UTC, {view.source: 2}).splitlines()
+    start, end = lines[0].index("VALUE"), lines[0].index("MESSAGE")
+    assert [line[start:end] for line in lines] == [
+        "VALUE      ",
+        "  11.00 C  ",
+        " -63.90 C  ",
+        "1200.0  C  ",
+        "   -       ",
+    ]
     acked = stack.service.commands.acknowledge(stack.code, "alice", "moved", via="cli")
     assert cc.render_ack(acked, UTC) == (
         f"{stack.code} acknowledged by alice at 2026-03-01 12:00:00 UTC (now ACKED): moved"
