@@ -72,6 +72,45 @@ class AlarmRecord:
     seq: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the audit trail (``migrations/0004_audit.sql``): who (``person``,
+    ``user_id``, ``os_user``, and the ``method``: cli, sms, voice, web, http, system), what
+    (``action`` on ``subject``, of ``equipment``), when (``at``, UTC; ``clock_synchronised``:
+    the kernel's NTP state then, None when unknown), why (``reason``), and the values before
+    and after (JSON-ready; secrets are redacted again when written). ``seq`` is None until
+    the store has appended it."""
+
+    at: datetime
+    action: str
+    method: str
+    person: str | None = None
+    user_id: str | None = None
+    os_user: str | None = None
+    subject: str | None = None
+    equipment: str | None = None
+    reason: str | None = None
+    old: Any = None
+    new: Any = None
+    detail: dict[str, Any] | None = None
+    clock_synchronised: bool | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit entries to read: ``since <= at < until``, of ``person`` (a person, user id
+    or OS user), ``equipment`` and ``action`` (exact, or a prefix ending in ``.``:
+    ``alarm.``), oldest first, at most ``limit``."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    person: str | None = None
+    equipment: str | None = None
+    action: str | None = None
+    limit: int | None = None
+
+
 class Store(ABC):
     @abstractmethod
     def open(self) -> None:
@@ -163,6 +202,17 @@ class Store(ABC):
     @abstractmethod
     def alarm_timers(self) -> dict[str, dict[str, Any]]:
         """The checkpointed condition timers, by alarm key."""
+
+    @abstractmethod
+    def append_audit(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+        """Append to the audit trail (append-only, hash-chained) in one transaction; returns
+        the entries with their ``seq``. Raises :class:`StoreError`; then nothing was written.
+        Alarm commands need no call: :meth:`append_alarm_records` writes their entries in its
+        own transaction."""
+
+    @abstractmethod
+    def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        """The audit entries ``query`` selects, oldest first."""
 
     @abstractmethod
     def verify(self) -> VerifyResult:

@@ -359,8 +359,9 @@ def test_cli_verify_prints_a_line_per_side_log(
 ) -> None:
     assert main(["verify", "-c", str(config)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "ok: 0 batches, 0 readings, 0 events; hash chain intact"
-    ]  # no side log in the file yet: the store's line only, as before
+        "ok: 0 batches, 0 readings, 0 events; hash chain intact",
+        "audit trail (table audit_log): 0 rows, hash chain intact",
+    ]  # no other side log in the file yet; the audit trail comes with the store's schema
     write_log(db, 5)
     SQLiteEscalationLog(db).close()
     assert main(["verify", "-c", str(config)]) == 0
@@ -368,6 +369,7 @@ def test_cli_verify_prints_a_line_per_side_log(
         "ok: 0 batches, 0 readings, 0 events; hash chain intact",
         "notification log: 5 rows, hash chain intact",
         "escalation record: 0 rows, hash chain intact",
+        "audit trail (table audit_log): 0 rows, hash chain intact",
     ]
 
 

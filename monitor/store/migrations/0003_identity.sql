@@ -1,0 +1,4 @@
+-- coldwatch store, schema version 3: reserved for the identity tables (users, sessions).
+--
+-- This script is a placeholder that keeps the migrations numbered without gaps; the identity
+-- work replaces it with the real tables.
