@@ -26,7 +26,7 @@ from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.bearer import TokenTable
 from alarms.ack.commands import AlarmCommands
 from alarms.ack.config import POLL_STATE_NAME, REPLAY_NAME, AckConfig, os_user_map
-from alarms.ack.control_socket import ControlServer, OnStop
+from alarms.ack.control_socket import ControlServer, OnReload, OnStop
 from alarms.ack.http_api import HttpApi
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import OnEvent, OnRefused, RefusalLog
@@ -68,6 +68,7 @@ class AckServices:
         metrics: Metrics | None = None,
         files: FileAccess | None = None,
         on_stop: OnStop | None = None,
+        on_reload: OnReload | None = None,
     ) -> None:
         lockout = config.lockout
         self.lockout_log = lockout_log or SQLiteLockoutLog(store_file)
@@ -123,6 +124,7 @@ class AckServices:
                 mode=socket.file_mode,
                 group=socket.group,
                 on_stop=on_stop,
+                on_reload=on_reload,
             )
         api = config.http_api
         if api.enabled:

@@ -7,7 +7,7 @@ Every call is synchronous and thread-safe; the daemon drives writes from one wri
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,7 +101,7 @@ class AuditEntry:
 class AuditQuery:
     """Which audit entries to read: ``since <= at < until``, of ``person`` (a person, user id
     or OS user), ``equipment`` and ``action`` (exact, or a prefix ending in ``.``:
-    ``alarm.``), oldest first, at most ``limit``."""
+    ``alarm.``), oldest first (or newest first), at most ``limit``."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -109,9 +109,14 @@ class AuditQuery:
     equipment: str | None = None
     action: str | None = None
     limit: int | None = None
+    newest_first: bool = False
 
 
 class Store(ABC):
+    clock_synchronised: Callable[[], bool | None] | None = None
+    """The kernel's NTP state, recorded with the audit entries of alarm commands (the daemon
+    sets it; None: unknown)."""
+
     @abstractmethod
     def open(self) -> None:
         """Create or migrate the schema; safe to call on an existing store."""

@@ -116,9 +116,6 @@ class SQLiteStore(Store):
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self.schema_version: int | None = None
-        self.clock_synchronised: Callable[[], bool | None] | None = None
-        """The kernel's NTP state, recorded with the audit entries of alarm commands (the
-        daemon sets it; None: unknown)."""
 
     # lifecycle
 

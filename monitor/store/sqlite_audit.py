@@ -152,6 +152,8 @@ def select(query: AuditQuery) -> tuple[str, list[Any]]:
             clauses.append("action = ?")
             params.append(query.action)
     sql = _SELECT + (f" WHERE {' AND '.join(clauses)}" if clauses else "") + " ORDER BY seq"
+    if query.newest_first:
+        sql += " DESC"
     if query.limit is not None:
         sql += " LIMIT ?"
         params.append(query.limit)
