@@ -28,8 +28,9 @@ from monitor.store.side_chain import AUDIT_LOG, append_in_transaction
 ALARM_COMMANDS: Final = frozenset(
     {"acknowledged", "reset", "shelved", "unshelved", "out_of_service", "returned_to_service"}
 )
-#: The ways a command reaches coldwatch; an alarm record without ``via`` was the system's.
-METHODS: Final = ("cli", "sms", "voice", "web", "http", "system")
+#: The ways a command reaches coldwatch (``system``: coldwatch itself; ``unknown``: a command
+#: given by a program that did not say through what, never by one of coldwatch's paths).
+METHODS: Final = ("cli", "sms", "voice", "web", "http", "system", "unknown")
 
 _SELECT: Final = f"SELECT seq, {', '.join(AUDIT_LOG.columns)} FROM audit_log"
 
@@ -110,7 +111,7 @@ def entries_of_alarm_records(
             AuditEntry(
                 at=record.recorded_at,
                 action=f"alarm.{record.action}",
-                method=record.via or "system",
+                method=record.via or "unknown",
                 person=record.person,
                 subject=record.code or record.key,
                 equipment=equipment if isinstance(equipment, str) else None,
