@@ -51,7 +51,12 @@ class Previous:
 def config_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     """Every difference between two effective configurations: ``{"path": dotted path, "old",
     "new"}`` (a missing side is None). Lists of objects with unique ``id`` are matched by id
-    (``devices.tsx.interval``), other lists by index."""
+    (``devices.tsx.interval``), other lists by index; a section added or removed shows each
+    of its values."""
+    if isinstance(old, Mapping) and new is None:
+        new = {}  # a section removed: each of its values, by path
+    if old is None and isinstance(new, Mapping):
+        old = {}  # a section added: each of its values, by path
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         out: list[dict[str, Any]] = []
         for key in sorted(set(old) | set(new), key=str):
