@@ -8,6 +8,7 @@ control socket, the store file), driven by the ``coldwatch`` command line:
   ``config.loaded`` entry and the ``coldwatch/config_unattributed`` alarm, acknowledged with
   ``coldwatch alarms ack`` (audited as ``alarm.acknowledged`` via cli); the SIGTERM and
   ``coldwatch stop --reason`` are audited too;
+- SIGHUP reloads (it no longer ends the daemon): a change so taken is unattributed too;
 - ``coldwatch audit`` filters and CSV on that store; ``coldwatch verify`` intact, then a row
   edited around its trigger: verify fails naming the table and the row.
 """
@@ -140,6 +141,28 @@ async def test_the_audit_trail_of_a_running_daemon(site: Path, port: int) -> Non
             assert acked["old_value"] == {"state": "RTN_UNACK"}
             assert acked["new_value"] == {"state": "NORMAL"}
 
+            # SIGHUP: the same reload, without a person or a reason: unattributed
+            edit(config, lambda d: d["alarms"]["system"].update(clock_step={"priority": "low"}))
+            second.send_signal(signal.SIGHUP)
+            hup = await until(
+                "the SIGHUP reload",
+                lambda: (
+                    [e for e in audit(db) if (e["detail"] or {}).get("trigger") == "signal"] or None
+                ),
+            )
+            assert hup[0]["detail"]["attributed"] is False and hup[0]["method"] == "system"
+            assert hup[0]["detail"]["changes"] == [
+                {"path": "alarms.system.clock_step.priority", "old": "high", "new": "low"}
+            ]
+            await until(
+                "the second unattributed alarm",
+                lambda: len(
+                    rows(db, "SELECT 1 FROM alarm_history WHERE key = ? AND action = 'raised'",
+                         UNATTRIBUTED)
+                ) == 2 or None,
+            )  # fmt: skip
+            assert second.poll() is None  # SIGHUP no longer ends the daemon
+
             rc, out, err = await cli(config, "stop", "--reason", "end of the test")
             assert rc == 0, out + err
             assert await exited(second) == 0
@@ -164,6 +187,7 @@ async def test_the_audit_trail_of_a_running_daemon(site: Path, port: int) -> Non
         "config.loaded",
         "config.reload_refused",
         "config.loaded",
+        "config.loaded",
     ]
     assert table[1]["person"] == "alice" and table[1]["reason"] == "clock steps page now"
     assert json.loads(table[3]["detail"])["attributed"] is False
@@ -172,7 +196,7 @@ async def test_the_audit_trail_of_a_running_daemon(site: Path, port: int) -> Non
     assert out.count("\n#") == 0 and out.startswith("#")
     assert f"alarm.acknowledged {code} by alice" in out
     rc, out, err = await cli(config, "audit", "--action", "config.loaded")
-    assert out.count("[UNATTRIBUTED]") == 1
+    assert out.count("[UNATTRIBUTED]") == 2  # the start after SIGTERM, and the SIGHUP
     assert "devices.tsx.interval: 1.0 -> 2.0" in out
     rc, out, err = await cli(config, "audit", "--since", "2999-01-01")
     assert (rc, out) == (0, "No audit entries match.\n")
