@@ -255,8 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
             "verify",
             help="verify the hash chains of the records",
             description="Recompute the hash chain of the stored records and of the logs beside "
-            "them (notifications, escalation, PIN lockouts). Exits 0 when all are intact, 1 "
-            "naming the first altered or missing batch or row.",
+            "them (notifications, escalation, PIN lockouts, the audit trail). Exits 0 when all are "
+            "intact, 1 naming the first altered or missing batch or row.",
         )
     )
     p.set_defaults(func=cmd_verify)
