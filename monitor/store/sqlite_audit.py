@@ -104,6 +104,8 @@ def entries_of_alarm_records(
         if "until" in detail_in:
             new["until"] = detail_in["until"]
         detail: dict[str, Any] = {"alarm_key": record.key, "alarm_history_seq": record.seq}
+        if isinstance(data.get("origin"), str):
+            detail["origin"] = data["origin"]  # what authenticated the person on that path
         if data.get("recorded_late_at"):
             detail["recorded_late_at"] = data["recorded_late_at"]
         equipment = alarm.get("equipment")

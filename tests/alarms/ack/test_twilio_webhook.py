@@ -20,6 +20,7 @@ from alarms.ack.voice import VoiceFlow
 from alarms.codes import make_code
 from alarms.model import AlarmState
 from alarms.notify.sms import is_gsm7
+from monitor.store.base import AuditQuery
 from tests.support.ack import (
     ALICE_PHONE,
     BASE,
@@ -100,6 +101,8 @@ async def test_a_signed_sms_reply_acknowledges_leniently_written(listener: Liste
     assert listener.stack.audited() == [
         ("alarm.acknowledged", "alice", "sms", code, "moved to BF-02")
     ]
+    [entry] = listener.stack.harness.store.audit_entries(AuditQuery())
+    assert entry.detail is not None and entry.detail["origin"] == ALICE_PHONE  # the sender
 
 
 async def test_a_tampered_body_is_refused_and_changes_nothing(listener: Listener) -> None:

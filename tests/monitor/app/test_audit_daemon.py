@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import signal
 import sqlite3
 from pathlib import Path
@@ -138,6 +139,7 @@ async def test_the_audit_trail_of_a_running_daemon(site: Path, port: int) -> Non
                 code,
             )
             assert acked["reason"] == "QA: Bob changed the poll rate"
+            assert acked["detail"]["origin"] == f"uid {os.getuid()} ({me})"  # the kernel's word
             assert acked["old_value"] == {"state": "RTN_UNACK"}
             assert acked["new_value"] == {"state": "NORMAL"}
 
