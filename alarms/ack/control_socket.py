@@ -18,6 +18,13 @@ Requests, one JSON object per line, answered by one line each::
     {"cmd": "reload", "reason": "new limit"} -> {"ok": true, "reloaded": {...}, "person": ...}
     anything refused                        -> {"ok": false, "error": "...", "reason": "..."}
 
+Other commands than the alarm ones (``user.add``... of ``coldwatch user``) are served by the
+handlers the daemon gives as ``extra_commands``, by name: each is awaited with the
+:class:`Caller` (from the kernel, like every identity here) and the request, and answers a
+JSON object. They decide who may ask themselves (a user command needs an admin, or no user at
+all for the first one), so an OS user not mapped to a person reaches them; the request never
+says who the caller is.
+
 ``stop`` and ``restart`` hand the daemon a :class:`StopRequest` (``on_stop``): the person and
 OS user from the peer credentials, the reason from the request (required). The daemon records
 it and stops (or restarts); the connection is closed when it stops serving. ``reload`` hands it
@@ -43,7 +50,7 @@ import pwd
 import socket
 import stat
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +98,21 @@ OnReload = Callable[[ReloadRequest], dict[str, Any] | str]
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request, as the kernel says: the OS user (None if the uid has no name) and
+    the person ``people[].os_users`` maps it to (None if none)."""
+
+    uid: int
+    os_user: str | None
+    person: str | None
+
+
+#: A command served beside the alarm ones: (caller, request) -> the answer (``ok`` true or
+#: false with ``error`` and ``reason``).
+ExtraCommand = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
 class Peer:
     uid: int
     user: str | None
@@ -128,10 +150,12 @@ class ControlServer:
         max_clients: int = MAX_CLIENTS,
         on_stop: OnStop | None = None,
         on_reload: OnReload | None = None,
+        extra_commands: Mapping[str, ExtraCommand] | None = None,
     ) -> None:
         self.service = service
         self.on_stop = on_stop
         self.on_reload = on_reload
+        self.extra_commands = dict(extra_commands or {})
         self.path = path
         self.identities = dict(identities)
         self.mode = mode
@@ -217,7 +241,8 @@ class ControlServer:
                 return  # idle, or gone
             if not line:
                 return
-            answer = self.handle(peer, line)
+            extra = await self._extra(peer, line)
+            answer = self.handle(peer, line) if extra is None else extra
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
 
@@ -279,6 +304,35 @@ class ControlServer:
             return {"ok": True, "records": [record_to_json(r) for r in commands.history(target)]}
         except AlarmCommandError as exc:
             return error_json(str(exc), Reason.UNKNOWN_ALARM.value)
+
+    async def _extra(self, peer: Peer, line: bytes) -> dict[str, Any] | None:
+        """The answer of an extra command (``extra_commands``); None when ``line`` is not
+        one (then :meth:`handle` answers it)."""
+        if not self.extra_commands:
+            return None
+        try:
+            request = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(request, dict):
+            return None
+        command = self.extra_commands.get(str(request.get("cmd")))
+        if command is None:
+            return None
+        wait = self.throttle.retry_after(peer.who) if peer.person is None else 0
+        if wait:
+            return error_json(
+                f"too many refused requests; try again in {wait} s", Reason.RATE_LIMITED.value
+            )
+        if "person" in request or "os_user" in request:
+            return error_json(
+                "who you are is taken from your login, never from the request",
+                Reason.BAD_REQUEST.value,
+            )
+        answer = await command(Caller(peer.uid, peer.user, peer.person), request)
+        if not answer.get("ok") and peer.person is None:
+            self.throttle.failed(peer.who)
+        return answer
 
     def _stop(self, peer: Peer, request: dict[str, Any], *, restart: bool) -> dict[str, Any]:
         """Hand a stop (or restart) to the daemon, as the person the kernel names."""

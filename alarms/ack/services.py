@@ -5,8 +5,10 @@ One :class:`~alarms.ack.acknowledger.Acknowledger` (so one lockout, one record o
 serves every path, on the daemon's engine and clock. Refusals reach the store in aggregate
 through ``on_event`` (:class:`~alarms.ack.refusals.RefusalLog`: a task closes each minute's
 windows, and ``stop()`` records what is still open); ``on_refused`` sees every single one
-(counters, tests; it must not write to the store); ``on_stop`` takes ``coldwatch stop|restart``
-from the control socket (the daemon's). The lockout is kept in
+(counters, tests; it must not write to the store); ``on_stop`` and ``on_reload`` take
+``coldwatch stop|restart|reload``
+from the control socket (the daemon's), ``control_commands`` the other commands it serves
+(``coldwatch user ...``). The lockout is kept in
 ``ack_lockout_log`` in the store's file (:mod:`alarms.records.lockout_log`; open the store
 first), opened and read back here, closed by ``stop()``: a restart neither unlocks a phone nor
 forgets its wrong PINs. The Twilio listener remembers the signed requests it took in
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -26,7 +29,7 @@ from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.bearer import TokenTable
 from alarms.ack.commands import AlarmCommands
 from alarms.ack.config import POLL_STATE_NAME, REPLAY_NAME, AckConfig, os_user_map
-from alarms.ack.control_socket import ControlServer, OnReload, OnStop
+from alarms.ack.control_socket import ControlServer, ExtraCommand, OnReload, OnStop
 from alarms.ack.http_api import HttpApi
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import OnEvent, OnRefused, RefusalLog
@@ -69,6 +72,7 @@ class AckServices:
         files: FileAccess | None = None,
         on_stop: OnStop | None = None,
         on_reload: OnReload | None = None,
+        control_commands: Mapping[str, ExtraCommand] | None = None,
     ) -> None:
         lockout = config.lockout
         self.lockout_log = lockout_log or SQLiteLockoutLog(store_file)
@@ -125,6 +129,7 @@ class AckServices:
                 group=socket.group,
                 on_stop=on_stop,
                 on_reload=on_reload,
+                extra_commands=control_commands,
             )
         api = config.http_api
         if api.enabled:

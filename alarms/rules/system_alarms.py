@@ -94,6 +94,14 @@ SYSTEM_ALARMS: Final[dict[str, SystemAlarm]] = {
         "watch the equipment in person until paging works again.",
         on_delay=120.0,  # a person's next channel is usually tried within a minute
     ),
+    "account_locked": SystemAlarm(
+        (EventKind.ACCOUNT_LOCKED,),
+        (),
+        "high",  # attempted unauthorised use is reported at once (21 CFR 11.300(d))
+        "account locked after failed sign-ins",
+        "Someone typed a wrong password for this user id several times in a row: ask its user "
+        "whether it was them; if not, treat it as an attempt to break in and tell IT security.",
+    ),
     # Low, not high: the new configuration is in force and monitored, and every change it made
     # is in the audit trail's diff; what is missing is a name and a reason, a records finding
     # for working hours, not a threat to product tonight. It pages once and waits, as a pulse,

@@ -26,6 +26,7 @@ from monitor.app.cli_common import (
 from monitor.app.cli_daemon import add_parsers as add_daemon_parsers
 from monitor.app.cli_help import document_exit_codes, run_printing
 from monitor.app.cli_reload import add_parser as add_reload_parser
+from monitor.app.cli_users import add_parsers as add_user_parsers
 from monitor.app.config import ConfigError, load
 from monitor.core.model import Reading
 
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_daemon_parsers(sub)
     add_reload_parser(sub)
     add_audit_parser(sub)
+    add_user_parsers(sub)
 
     p = sub.add_parser(
         "demo",

@@ -56,6 +56,9 @@ COMMAND_EXIT_CODES: dict[str, str] = {
     "no secret.",
     "audit": "exit codes: 0 entries printed (perhaps none); 1 the store cannot be read; 2 usage "
     "or configuration error (a time that is not ISO 8601). Reads no secret.",
+    "user": "exit codes: 0 done; 1 refused (not an admin, a rule of users or passwords; the "
+    "reason is named), or the store cannot be written; 2 usage or configuration error, or a "
+    "password that cannot be read. Reads no secret.",
     "demo": "exit codes: 0 the demo ended; 1 it did not start (its store is in use: a demo "
     "runs in that --data-dir); 2 usage error, or --data-dir holds files the demo did not make "
     "(it empties its data directory at each start, unless --keep-data).",

@@ -39,6 +39,10 @@ from monitor.core.clock import Clock, SystemClock
 from monitor.core.file_access import FileAccess
 from monitor.core.metrics import Metrics
 from monitor.core.model import Event, EventKind
+from monitor.identity.admin import UserAdmin
+from monitor.identity.commands import control_handlers
+from monitor.identity.passwords import Hasher
+from monitor.identity.records import IdentityRecords
 from monitor.runtime.coordinator import Coordinator
 from monitor.runtime.health import HealthMonitor, last_run_marker, record_downtime
 from monitor.runtime.pipeline import Pipeline
@@ -136,6 +140,7 @@ class Daemon:
             self.alarms.subscribe(log_announcement)
             self.pipeline.inline.append(self.alarms)
             directory = Directory(cfg.people, cfg.groups)
+            self.users = self._user_admin(store_file, directory)
             self.ack: AckServices | None = AckServices(
                 cfg.acknowledgement or AckConfig(),
                 self.alarms,
@@ -147,9 +152,11 @@ class Daemon:
                 files=access,
                 on_stop=self.request_stop,
                 on_reload=self.request_reload,
+                control_commands=control_handlers(self.users) if self.users else None,
             )
             self.escalator = self._escalator(base_dir, access)
         else:
+            self.users = None
             self.ack = None
             self.escalator = None
         self.coordinator = Coordinator(loaded, self.pipeline, self.clock, self.metrics)
@@ -249,6 +256,21 @@ class Daemon:
                 len(self.journal),
             )
 
+    def _user_admin(self, store_file: Path, directory: Directory) -> UserAdmin | None:
+        """``coldwatch user ...`` served on the control socket (one writer while the daemon
+        runs); None for a store that is not this SQLite file (an embedder's)."""
+        from monitor.store.sqlite import SQLiteStore
+
+        if not isinstance(self.store, SQLiteStore) or self.store.path != store_file:
+            return None
+        return UserAdmin(
+            IdentityRecords(store_file),
+            self.clock.now,
+            hasher=Hasher(workers=1),
+            known_people=list(directory.people),
+            source="cli",
+        )
+
     def _escalator(self, base_dir: Path | None, files: FileAccess) -> Escalator | None:
         """Paging, when the configuration has an escalation section: the engine's
         announcements climb the call tree through the notifiers; the notification log and
@@ -342,6 +364,9 @@ class Daemon:
         await self.coordinator.stop()
         if self.ack is not None:
             await self.ack.stop()
+        if self.users is not None:
+            self.users.hasher.close()
+            self.users.records.close()
         if self.alarms is not None:
             await self.alarms.stop()  # its last announcements reach the escalator first
         if self.escalator is not None:

@@ -173,3 +173,4 @@ class EventKind(enum.StrEnum):
     NOTIFIER_RECOVERED = "notifier_recovered"
     NOTIFIERS_ALL_FAILING = "notifiers_all_failing"
     NOTIFIERS_RECOVERED = "notifiers_recovered"
+    ACCOUNT_LOCKED = "account_locked"  # failed sign-ins in a row locked a user id

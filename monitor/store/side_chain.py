@@ -1,8 +1,10 @@
 """Hash chains for the append-only side logs kept in the store's file.
 
-The notification log, the escalation record and the PIN lockout log are tables of their own
-beside the store's records, each opened with :func:`open_side_log` and written with
-:func:`append` (:mod:`monitor.store.side_chain_verify` checks their chains). Triggers refuse
+The notification log, the escalation record, the PIN lockout log and the identity logs (user
+versions, sign-ins, API tokens) are tables of their own beside the store's records, each
+written with :func:`append` (the identity logs' tables come from the store's migrations, the
+others are opened with :func:`open_side_log`; :mod:`monitor.store.side_chain_verify` checks
+their chains). Triggers refuse
 UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can drop a trigger; the chain
 makes such an edit evident, as the batch chain does for readings and events.
 
@@ -114,6 +116,28 @@ ESCALATION_LOG: Final = SideLog(
 LOCKOUT_LOG: Final = SideLog(
     "ack_lockout_log", "PIN lockout log", ("at_us", "lock_key", "action", "until_us")
 )
+USER_LOG: Final = SideLog(
+    "user_versions",
+    "user versions",
+    (
+        "at_us", "user_id", "version", "change", "printed_name", "role", "enabled", "person_id",
+        "password_hash", "password_set_us", "password_one_time", "changed_by", "changed_by_kind",
+        "os_user", "verified_by", "reason",
+    ),
+)  # fmt: skip
+SIGN_IN_LOG: Final = SideLog(
+    "sign_in_log",
+    "sign-in log",
+    ("at_us", "user_id", "action", "source", "session_id", "until_us", "detail"),
+)
+API_TOKEN_LOG: Final = SideLog(
+    "api_token_log",
+    "API token log",
+    (
+        "at_us", "token_id", "action", "token_hash", "role", "name", "expires_us", "changed_by",
+        "reason",
+    ),
+)  # fmt: skip
 AUDIT_LOG: Final = SideLog(
     "audit_log",
     "audit trail (table audit_log)",
@@ -123,7 +147,9 @@ AUDIT_LOG: Final = SideLog(
     ),
 )  # fmt: skip
 #: Every side log ``coldwatch verify`` looks for in the store's file, in the order it reports.
-SIDE_LOGS: Final = (NOTIFICATION_LOG, ESCALATION_LOG, LOCKOUT_LOG, AUDIT_LOG)
+SIDE_LOGS: Final = (
+    NOTIFICATION_LOG, ESCALATION_LOG, LOCKOUT_LOG, USER_LOG, SIGN_IN_LOG, API_TOKEN_LOG, AUDIT_LOG
+)  # fmt: skip
 
 
 # --- hashing -----------------------------------------------------------------------------------

@@ -228,3 +228,34 @@ async def test_reload_is_refused_by_a_server_without_a_daemon_to_reload(
     server = await serve({ME: "alice"})
     with pytest.raises(cc.ControlError, match="does not reload"):
         await call(cc.request, server.path, {"cmd": "reload", "reason": "x"})
+
+
+async def test_extra_commands_get_the_caller_from_the_kernel(stack: Stack, short_dir: Path) -> None:
+    """Commands beside the alarm ones (``coldwatch user``): served by the daemon's handler with
+    the caller the kernel names, mapped or not; never with a caller named in the request."""
+    seen: list[tuple[Any, dict[str, Any]]] = []
+
+    async def handler(caller: Any, request: dict[str, Any]) -> dict[str, Any]:
+        seen.append((caller, request))
+        return {"ok": request.get("n") != 0, "error": "no", "reason": "refused"}
+
+    server = ControlServer(
+        stack.service, short_dir / "x.sock", {}, extra_commands={"user.list": handler}
+    )
+    await server.start()
+    try:
+        answer = await call(cc.request, server.path, {"cmd": "user.list", "n": 1})
+        assert answer["ok"]
+        [(caller, request)] = seen
+        assert request == {"cmd": "user.list", "n": 1}
+        assert (caller.uid, caller.os_user, caller.person) == (os.getuid(), ME, None)
+        for forged in ({"person": "ada"}, {"os_user": "root"}):
+            with pytest.raises(cc.ControlError) as info:
+                await call(cc.request, server.path, {"cmd": "user.list", **forged})
+            assert info.value.reason == "bad_request"
+        with pytest.raises(cc.ControlError) as info:  # not an extra command: the alarm rules
+            await call(cc.request, server.path, {"cmd": "list"})
+        assert info.value.reason == "unknown_user"
+        assert len(seen) == 1
+    finally:
+        await server.stop()

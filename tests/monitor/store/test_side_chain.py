@@ -358,8 +358,14 @@ def test_cli_verify_prints_a_line_per_side_log(
     config: Path, db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["verify", "-c", str(config)]) == 0
+    identity = [  # the store's migrations create the identity logs
+        "user versions: 0 rows, hash chain intact",
+        "sign-in log: 0 rows, hash chain intact",
+        "API token log: 0 rows, hash chain intact",
+    ]
     assert capsys.readouterr().out.splitlines() == [
         "ok: 0 batches, 0 readings, 0 events; hash chain intact",
+        *identity,
         "audit trail (table audit_log): 0 rows, hash chain intact",
     ]  # no other side log in the file yet; the audit trail comes with the store's schema
     write_log(db, 5)
@@ -369,6 +375,7 @@ def test_cli_verify_prints_a_line_per_side_log(
         "ok: 0 batches, 0 readings, 0 events; hash chain intact",
         "notification log: 5 rows, hash chain intact",
         "escalation record: 0 rows, hash chain intact",
+        *identity,
         "audit trail (table audit_log): 0 rows, hash chain intact",
     ]
 
