@@ -185,6 +185,7 @@ class EventKind(enum.StrEnum):
     DAEMON_STOPPED = "daemon_stopped"
     STOP_REQUESTED = "stop_requested"  # coldwatch stop|restart --reason, with the person
     CONFIG_LOADED = "config_loaded"
+    CONFIG_UNATTRIBUTED = "config_unattributed"  # changed without a recorded reason
     DEVICE_UP = "device_up"
     DEVICE_DOWN = "device_down"
     GAP = "gap"
