@@ -40,14 +40,20 @@ class EngineCommands(AlarmQueries):
     # --- commands --------------------------------------------------------------------------------
 
     def acknowledge(
-        self, target: str, person: str, comment: str, via: str | None = None
+        self,
+        target: str,
+        person: str,
+        comment: str,
+        via: str | None = None,
+        origin: str | None = None,
     ) -> AlarmView:
         """Acknowledge an alarm (UNACK -> ACKED, RTN_UNACK -> NORMAL, LATCHED_UNACK ->
-        LATCHED_ACKED); ``comment`` is required."""
+        LATCHED_ACKED); ``comment`` is required. ``origin``: what authenticated the person on
+        that path (the OS user, the phone number), kept with the record."""
         person, comment = required(person, "person"), required(comment, "comment")
         point = self._open_point(target)
         life = self.parts.life
-        return self._command([point], lambda: life.acknowledge(point, person, comment, via))
+        return self._command([point], lambda: life.acknowledge(point, person, comment, via, origin))
 
     def reset(self, target: str, person: str, comment: str, via: str | None = None) -> AlarmView:
         """Reset a latched, acknowledged alarm whose condition has cleared."""

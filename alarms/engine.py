@@ -258,10 +258,15 @@ class AlarmEngine:
     # --- commands (alarms.commands) ----------------------------------------------------------
 
     def acknowledge(
-        self, target: str, person: str, comment: str, via: str | None = None
+        self,
+        target: str,
+        person: str,
+        comment: str,
+        via: str | None = None,
+        origin: str | None = None,
     ) -> AlarmView:
         """Acknowledge an alarm; ``comment`` is required."""
-        return self._commands.acknowledge(target, person, comment, via)
+        return self._commands.acknowledge(target, person, comment, via, origin)
 
     def reset(self, target: str, person: str, comment: str, via: str | None = None) -> AlarmView:
         """Reset a latched, acknowledged alarm whose condition has cleared."""

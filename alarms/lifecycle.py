@@ -180,7 +180,14 @@ class Lifecycle(AlarmRecorder):
 
     # --- people --------------------------------------------------------------------------
 
-    def acknowledge(self, point: AlarmPoint, person: str, comment: str, via: str | None) -> None:
+    def acknowledge(
+        self,
+        point: AlarmPoint,
+        person: str,
+        comment: str,
+        via: str | None,
+        origin: str | None = None,
+    ) -> None:
         previous = point.state
         next_state = states.acknowledge(point.base, point.code or point.key)
         now = self.clock.now()
@@ -208,6 +215,7 @@ class Lifecycle(AlarmRecorder):
             person=person,
             via=via,
             comment=comment,
+            origin=origin,
         )
 
     def reset(self, point: AlarmPoint, person: str, comment: str, via: str | None) -> None:

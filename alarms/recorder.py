@@ -42,7 +42,10 @@ class AlarmRecorder:
         comment: str | None = None,
         late: bool = False,
         detail: dict[str, Any] | None = None,
+        origin: str | None = None,
     ) -> None:
+        """``origin``: what authenticated ``person`` on the path ``via`` (an OS user, a phone
+        number), for the audit trail."""
         view = point.view()
         data: dict[str, Any] = {
             "alarm": view.to_json(),
@@ -52,6 +55,8 @@ class AlarmRecorder:
         }
         if detail:
             data["detail"] = detail
+        if origin:
+            data["origin"] = origin
         self.journal.add(
             AlarmRecord(
                 recorded_at=self.clock.now(),

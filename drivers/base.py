@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from monitor.core.clock import Clock
+from monitor.core.metrics import Metrics
 from monitor.core.model import Reading
 
 
@@ -52,12 +53,14 @@ class Point(Generic[P]):
 
 @dataclass(slots=True)
 class DriverContext:
-    """What the coordinator lends a driver: a clock, a logger, and resources shared per run
-    (e.g. one lock per serial port for every device on the same RS-485 bus)."""
+    """What the coordinator lends a driver: a clock, a logger, the daemon's counters, and
+    resources shared per run (e.g. one lock per serial port for every device on the same
+    RS-485 bus)."""
 
     clock: Clock
     log: logging.Logger
     shared: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class DriverError(Exception):

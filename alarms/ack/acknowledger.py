@@ -196,7 +196,7 @@ class Acknowledger:
                 via, who, Reason.NO_COMMENT, "a comment is required", person.id, target
             )
         try:
-            view = self.commands.acknowledge(target, person.id, comment, via=via)
+            view = self.commands.acknowledge(target, person.id, comment, via=via, origin=who)
         except AlarmCommandError as exc:
             reason, detail = self._why(target, str(exc))
             return self.refuse(via, who, reason, detail, person.id, target, comment=comment)

@@ -26,7 +26,12 @@ class AlarmCommands(Protocol):
     :class:`~monitor.store.base.StoreError` when it cannot be recorded (nothing changed)."""
 
     def acknowledge(
-        self, target: str, person: str, comment: str, via: str | None = None
+        self,
+        target: str,
+        person: str,
+        comment: str,
+        via: str | None = None,
+        origin: str | None = None,
     ) -> AlarmView: ...
 
     def active(self) -> list[AlarmView]: ...

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from alarms.ack.wire import record_from_json
 from alarms.model import AlarmView
+from monitor.core.display import align_decimal, format_table, format_value
 from monitor.store.base import AlarmRecord
 
 TIMEOUT = 10.0
@@ -106,12 +108,22 @@ def ack(socket_path: Path | str, code: str, comment: str) -> AlarmView:
 # --- rendering ---------------------------------------------------------------------------------
 
 
-def render_alarms(views: list[AlarmView], tz: tzinfo | None = None) -> str:
-    """A table for the terminal; ``tz`` default: the local zone."""
+def render_alarms(
+    views: list[AlarmView],
+    tz: tzinfo | None = None,
+    decimals: Mapping[str, int] | None = None,
+) -> str:
+    """A table for the terminal; ``tz`` default: the local zone. Values are aligned on the
+    decimal point, with the ``decimals`` of their channel (by channel id) where it has one."""
     if not views:
         return "No active alarms."
+    places = decimals or {}
+    numbers = align_decimal(
+        ["-" if v.value is None else format_value(v.value, places.get(v.source)) for v in views]
+    )
     rows = [("CODE", "STATE", "PRIORITY", "SINCE", "EQUIPMENT", "VALUE", "MESSAGE")]
-    for v in views:
+    for v, number in zip(views, numbers, strict=True):
+        unit = f" {v.unit}" if v.unit and isinstance(v.value, int | float) else ""
         rows.append(
             (
                 v.code or "-",
@@ -119,16 +131,11 @@ def render_alarms(views: list[AlarmView], tz: tzinfo | None = None) -> str:
                 v.priority.value,
                 _time(v.raised_at or v.since, tz),
                 v.equipment_name or v.equipment or v.source_name or v.source,
-                _value(v),
+                number + unit,
                 v.message or v.condition_text,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    return "\n".join(lines)
+    return "\n".join(format_table(rows))
 
 
 def render_alarm(view: AlarmView, tz: tzinfo | None = None) -> str:
@@ -184,7 +191,7 @@ def _value(view: AlarmView) -> str:
     if view.value is None:
         return "-"
     unit = f" {view.unit}" if view.unit and not isinstance(view.value, str) else ""
-    return f"{view.value}{unit}"
+    return f"{format_value(view.value)}{unit}"
 
 
 def _read_line(sock: socket.socket) -> bytes:

@@ -15,6 +15,7 @@ Requests, one JSON object per line, answered by one line each::
                                             -> {"ok": true, "alarm": AlarmView}
     {"cmd": "stop", "reason": "new probe"}  -> {"ok": true, "stopping": "stop", "pid": 4711}
     {"cmd": "restart", "reason": "..."}     -> {"ok": true, "stopping": "restart", "pid": 4711}
+    {"cmd": "reload", "reason": "new limit"} -> {"ok": true, "reloaded": {...}, "person": ...}
     anything refused                        -> {"ok": false, "error": "...", "reason": "..."}
 
 Other commands than the alarm ones (``user.add``... of ``coldwatch user``) are served by the
@@ -26,7 +27,9 @@ says who the caller is.
 
 ``stop`` and ``restart`` hand the daemon a :class:`StopRequest` (``on_stop``): the person and
 OS user from the peer credentials, the reason from the request (required). The daemon records
-it and stops (or restarts); the connection is closed when it stops serving.
+it and stops (or restarts); the connection is closed when it stops serving. ``reload`` hands it
+a :class:`ReloadRequest` (``on_reload``) in the same way: the daemon reads its configuration
+anew, takes it or says why not, and records who asked and why in the audit trail.
 
 Bounded: a line of at most 64 KiB (a longer one is refused and the connection closed), at
 most 32 connections at once, an idle connection closed after a minute. An OS user not mapped
@@ -82,6 +85,19 @@ OnStop = Callable[[StopRequest], str | None]
 
 
 @dataclass(frozen=True, slots=True)
+class ReloadRequest:
+    """``coldwatch reload --reason TEXT``: who asked (from the kernel) and why."""
+
+    reason: str
+    person: str
+    os_user: str
+
+
+#: The daemon's side of a reload: what it took (JSON-ready), else why it did not (a str).
+OnReload = Callable[[ReloadRequest], dict[str, Any] | str]
+
+
+@dataclass(frozen=True, slots=True)
 class Caller:
     """Who sent a request, as the kernel says: the OS user (None if the uid has no name) and
     the person ``people[].os_users`` maps it to (None if none)."""
@@ -133,10 +149,12 @@ class ControlServer:
         throttle: FailureThrottle | None = None,
         max_clients: int = MAX_CLIENTS,
         on_stop: OnStop | None = None,
+        on_reload: OnReload | None = None,
         extra_commands: Mapping[str, ExtraCommand] | None = None,
     ) -> None:
         self.service = service
         self.on_stop = on_stop
+        self.on_reload = on_reload
         self.extra_commands = dict(extra_commands or {})
         self.path = path
         self.identities = dict(identities)
@@ -260,6 +278,8 @@ class ControlServer:
             )
         if cmd in ("stop", "restart"):
             return self._stop(peer, request, restart=cmd == "restart")
+        if cmd == "reload":
+            return self._reload(peer, request)
         commands = self.service.commands
         if cmd == "list":
             return {"ok": True, "alarms": [v.to_json() for v in commands.active()]}
@@ -317,8 +337,7 @@ class ControlServer:
     def _stop(self, peer: Peer, request: dict[str, Any], *, restart: bool) -> dict[str, Any]:
         """Hand a stop (or restart) to the daemon, as the person the kernel names."""
         assert peer.person is not None
-        text = request.get("reason")
-        reason = text.strip()[:MAX_REASON] if isinstance(text, str) else ""
+        reason = _reason(request)
         if not reason:
             return self._refuse(peer, Reason.BAD_REQUEST, "a reason is required (--reason TEXT)")
         if self.on_stop is None:
@@ -336,6 +355,22 @@ class ControlServer:
             "pid": os.getpid(),
         }
 
+    def _reload(self, peer: Peer, request: dict[str, Any]) -> dict[str, Any]:
+        """Hand a reload to the daemon, as the person the kernel names."""
+        assert peer.person is not None
+        reason = _reason(request)
+        if not reason:
+            return self._refuse(peer, Reason.BAD_REQUEST, "a reason is required (--reason TEXT)")
+        if self.on_reload is None:
+            return self._refuse(
+                peer, Reason.UNAVAILABLE, "this coldwatch does not reload over its control socket"
+            )
+        os_user = peer.user or f"uid {peer.uid}"
+        done = self.on_reload(ReloadRequest(reason, peer.person, os_user))
+        if isinstance(done, str):
+            return self._refuse(peer, Reason.UNAVAILABLE, done)
+        return {"ok": True, "reloaded": done, "person": peer.person}
+
     def _refuse(
         self, peer: Peer, reason: Reason, message: str, target: str | None = None
     ) -> dict[str, Any]:
@@ -343,6 +378,11 @@ class ControlServer:
             self.throttle.failed(peer.who)
         self.service.refuse(VIA, peer.who, reason, message, peer.person, target)
         return error_json(message, reason.value)
+
+
+def _reason(request: dict[str, Any]) -> str:
+    text = request.get("reason")
+    return text.strip()[:MAX_REASON] if isinstance(text, str) else ""
 
 
 def _remove_stale(path: Path) -> None:

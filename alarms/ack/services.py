@@ -5,7 +5,8 @@ One :class:`~alarms.ack.acknowledger.Acknowledger` (so one lockout, one record o
 serves every path, on the daemon's engine and clock. Refusals reach the store in aggregate
 through ``on_event`` (:class:`~alarms.ack.refusals.RefusalLog`: a task closes each minute's
 windows, and ``stop()`` records what is still open); ``on_refused`` sees every single one
-(counters, tests; it must not write to the store); ``on_stop`` takes ``coldwatch stop|restart``
+(counters, tests; it must not write to the store); ``on_stop`` and ``on_reload`` take
+``coldwatch stop|restart|reload``
 from the control socket (the daemon's), ``control_commands`` the other commands it serves
 (``coldwatch user ...``). The lockout is kept in
 ``ack_lockout_log`` in the store's file (:mod:`alarms.records.lockout_log`; open the store
@@ -28,7 +29,7 @@ from alarms.ack.acknowledger import Acknowledger
 from alarms.ack.bearer import TokenTable
 from alarms.ack.commands import AlarmCommands
 from alarms.ack.config import POLL_STATE_NAME, REPLAY_NAME, AckConfig, os_user_map
-from alarms.ack.control_socket import ControlServer, ExtraCommand, OnStop
+from alarms.ack.control_socket import ControlServer, ExtraCommand, OnReload, OnStop
 from alarms.ack.http_api import HttpApi
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import OnEvent, OnRefused, RefusalLog
@@ -70,6 +71,7 @@ class AckServices:
         metrics: Metrics | None = None,
         files: FileAccess | None = None,
         on_stop: OnStop | None = None,
+        on_reload: OnReload | None = None,
         control_commands: Mapping[str, ExtraCommand] | None = None,
     ) -> None:
         lockout = config.lockout
@@ -126,6 +128,7 @@ class AckServices:
                 mode=socket.file_mode,
                 group=socket.group,
                 on_stop=on_stop,
+                on_reload=on_reload,
                 extra_commands=control_commands,
             )
         api = config.http_api

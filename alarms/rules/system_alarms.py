@@ -102,6 +102,20 @@ SYSTEM_ALARMS: Final[dict[str, SystemAlarm]] = {
         "Someone typed a wrong password for this user id several times in a row: ask its user "
         "whether it was them; if not, treat it as an attempt to break in and tell IT security.",
     ),
+    # Low, not high: the new configuration is in force and monitored, and every change it made
+    # is in the audit trail's diff; what is missing is a name and a reason, a records finding
+    # for working hours, not a threat to product tonight. It pages once and waits, as a pulse,
+    # for someone to acknowledge it with a comment that says who changed what and why.
+    "config_unattributed": SystemAlarm(
+        (EventKind.CONFIG_UNATTRIBUTED,),
+        (),
+        "low",
+        "configuration changed without a recorded reason",
+        "Find out who changed the configuration and why (the audit trail lists every change: "
+        "coldwatch audit --action config.loaded), review the change, and acknowledge this "
+        "alarm with a comment that says so. Change it with coldwatch reload --reason or "
+        "coldwatch restart --reason next time.",
+    ),
     "engine_fault": SystemAlarm(
         (),
         (),

@@ -5,6 +5,10 @@ Byte orders name the bytes of the value as the device sends them, most significa
 register, ``DCBA`` little-endian. pymodbus only knows word order, so the byte swap inside
 each register is done here first. A 64-bit ``CDAB`` value reverses all four words, as
 pymodbus' ``word_order="little"`` does.
+
+Values come out without float noise (:mod:`monitor.core.numbers`): a FLOAT32 as the shortest
+decimal that reads back as the same FLOAT32, a scaled value rounded to the decimals its raw
+value, scale and offset carry.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import struct
 from collections.abc import Callable, Sequence
 
 from drivers.modbus.config import ModbusPoint
+from monitor.core.numbers import Scaling, decimals_of, shortest_float32
 
 _STRUCT = {
     "int16": ">h",
@@ -63,18 +68,18 @@ def decode_registers(registers: Sequence[int], point: ModbusPoint) -> float | st
         return decode_string(raw)
     if point.bit is not None:
         word = int.from_bytes(raw, "big")
-        return _scaled(float((word >> point.bit) & 1), point)
+        return _scaled((word >> point.bit) & 1, point)
     number = struct.unpack(_STRUCT[point.type], raw)[0]
     if isinstance(number, float) and not math.isfinite(number):
         raise SensorFault(f"device reports {number} (value unavailable)")
-    return _scaled(float(number), point)
+    return _scaled(number, point)
 
 
 def decode_bits(bits: Sequence[bool], point: ModbusPoint) -> float:
     """A coil's or discrete input's state as 0.0 / 1.0 (scale and offset can invert it)."""
     if len(bits) != 1:
         raise DecodeError(f"expected 1 bit, got {len(bits)}")
-    return _scaled(1.0 if bits[0] else 0.0, point)
+    return _scaled(1 if bits[0] else 0, point)
 
 
 def decode_string(raw: bytes) -> str:
@@ -82,11 +87,21 @@ def decode_string(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].rstrip(b" ").decode("utf-8", errors="replace")
 
 
-def _scaled(raw: float, point: ModbusPoint) -> float:
-    value = raw * point.scale + point.offset
+def _scaled(raw: int | float, point: ModbusPoint) -> float:
+    value = _denoised(raw, point.type, Scaling(point.scale, point.offset))
     if not math.isfinite(value):
         raise DecodeError(f"{raw} * {point.scale} + {point.offset} is not a finite number")
     return value
+
+
+def _denoised(raw: int | float, type_: str, scaling: Scaling) -> float:
+    """``raw * scale + offset`` with no digits the device did not send."""
+    if type_ == "float32":
+        number, decimals = shortest_float32(raw)
+        return scaling.apply(number, decimals)
+    if isinstance(raw, float):  # FLOAT64: a double's repr is already its shortest form
+        return raw if scaling.identity else scaling.apply(raw, decimals_of(raw))
+    return scaling.apply_integer(raw)
 
 
 Decoder = Callable[[Sequence[int]], "float | str"]
@@ -99,34 +114,74 @@ def make_decoder(point: ModbusPoint) -> Decoder:
     Gives exactly what :func:`decode_registers` gives, raising the same errors."""
     count = point.count
     words = struct.Struct(f">{count}H")
-    swap_bytes = point.byte_order in ("BADC", "DCBA")
-    reverse_words = point.byte_order in ("CDAB", "DCBA")
-    scale, offset, bit = point.scale, point.offset, point.bit
-    value_struct = struct.Struct(_STRUCT[point.type]) if point.type in _STRUCT else None
-    textual = point.type == "string"
+    byte_order = point.byte_order
+    swapped = byte_order in ("BADC", "DCBA", "CDAB")
+    finish = _finisher(point)
 
     def decode(registers: Sequence[int]) -> float | str:
         if len(registers) != count:
             raise DecodeError(f"expected {count} registers, got {len(registers)}")
-        if swap_bytes or reverse_words:
-            raw = registers_to_bytes(registers, point.byte_order)
-        else:
-            try:
-                raw = words.pack(*registers)
-            except struct.error:
-                raw = registers_to_bytes(registers, point.byte_order)  # raises DecodeError
-        if textual:
-            return decode_string(raw)
-        if bit is not None:
-            value = float((int.from_bytes(raw, "big") >> bit) & 1) * scale + offset
-        else:
-            assert value_struct is not None
-            number = value_struct.unpack(raw)[0]
-            if isinstance(number, float) and not math.isfinite(number):
+        if swapped:
+            return finish(registers_to_bytes(registers, byte_order))
+        try:
+            raw = words.pack(*registers)
+        except struct.error:
+            raw = registers_to_bytes(registers, byte_order)  # raises DecodeError
+        return finish(raw)
+
+    return decode
+
+
+def _finisher(point: ModbusPoint) -> Callable[[bytes], float | str]:
+    """The value from the field's bytes (most significant first), for the point's type."""
+    if point.type == "string":
+        return decode_string
+    scaling = Scaling(point.scale, point.offset)
+    scale, offset, bit = point.scale, point.offset, point.bit
+    if bit is not None:
+        return lambda raw: _finite(scaling.apply_integer((int.from_bytes(raw, "big") >> bit) & 1))
+    unpack = struct.Struct(_STRUCT[point.type]).unpack
+    if point.type == "float32":
+        if scaling.identity:
+
+            def float32(raw: bytes) -> float:
+                (number,) = unpack(raw)
+                if number - number != 0.0:  # NaN or infinite
+                    raise SensorFault(f"device reports {number} (value unavailable)")
+                return shortest_float32(number)[0]
+
+            return float32
+
+        def scaled_float32(raw: bytes) -> float:
+            (number,) = unpack(raw)
+            if number - number != 0.0:
                 raise SensorFault(f"device reports {number} (value unavailable)")
-            value = float(number) * scale + offset
-        if not math.isfinite(value):
+            return _finite(scaling.apply(*shortest_float32(number)))
+
+        return scaled_float32
+    if point.type == "float64":
+
+        def float64(raw: bytes) -> float:
+            (number,) = unpack(raw)
+            if number - number != 0.0:
+                raise SensorFault(f"device reports {number} (value unavailable)")
+            return _finite(_denoised(number, "float64", scaling))
+
+        return float64
+    if scaling.identity:
+        return lambda raw: float(unpack(raw)[0])
+    apply_integer = scaling.apply_integer
+
+    def scaled_integer(raw: bytes) -> float:
+        value = apply_integer(unpack(raw)[0])
+        if value - value != 0.0:
             raise DecodeError(f"value * {scale} + {offset} is not a finite number")
         return value
 
-    return decode
+    return scaled_integer
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise DecodeError(f"value * scale + offset is not a finite number: {value}")
+    return value

@@ -19,18 +19,31 @@ field's data (see :class:`_Exchanges`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
 from drivers.base import DriverContext, DriverError, Point, PolledDriver
-from drivers.modbus.codec import Decoder, SensorFault, decode_bits, make_decoder
+from drivers.modbus.answers import (
+    GATEWAY_CODES,
+    Answer,
+    Failed,
+    Layout,
+    Outcome,
+    Refused,
+    RequestOutcome,
+    check,
+    describe,
+)
 from drivers.modbus.config import BIT_KINDS, ModbusPoint, ModbusSettings
-from drivers.modbus.plan import Request, Span, plan_requests, span_of, split
-from drivers.modbus.transport import Link, line_of, link_for
-from monitor.core.model import Quality, Reading
+from drivers.modbus.plan import Request, Span, plan_requests, split
+from drivers.modbus.transport import GarbledAnswer, Link, line_of, link_for
+from monitor.core.logs import RateLimiter
+from monitor.core.model import Reading
+
+__all__ = ["Answer", "Failed", "ModbusDriver", "Refused", "_check"]  # the tests' names
+_check = check
 
 _READ = {
     "holding": ("read_holding_registers", 3),
@@ -38,48 +51,6 @@ _READ = {
     "coil": ("read_coils", 1),
     "discrete": ("read_discrete_inputs", 2),
 }
-
-EXCEPTION_NAMES = {
-    1: "illegal function",
-    2: "illegal data address",
-    3: "illegal data value",
-    4: "server device failure",
-    5: "acknowledge",
-    6: "server device busy",
-    8: "memory parity error",
-    10: "gateway path unavailable",
-    11: "gateway target device failed to respond",
-}
-#: Exception codes that speak for the whole device, not for the registers asked for.
-_GATEWAY_CODES = frozenset({10, 11})
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    values: Sequence[int] | Sequence[bool]
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """A Modbus exception response."""
-
-    code: int
-
-    @property
-    def detail(self) -> str:
-        name = EXCEPTION_NAMES.get(self.code, "unknown")
-        return f"modbus exception {self.code} ({name})"
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """No usable answer: none in time, or one that does not fit the request."""
-
-    detail: str
-    silent: bool
-
-
-Outcome = Answer | Refused | Failed
 
 
 class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
@@ -105,14 +76,8 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
         self._link: Link = link_for(device_id, settings, context.shared)
         self._line = line_of(settings)
         # what each field needs on every poll, worked out once
-        self._fields = [
-            (
-                point,
-                span_of(point.settings),
-                None if point.settings.kind in BIT_KINDS else make_decoder(point.settings),
-            )
-            for point in self.points
-        ]
+        self._layout = Layout(self._requests, self.points)
+        self._exchanges = _Exchanges(self, self._link)
 
     @classmethod
     def check(cls, settings: ModbusSettings, points: Sequence[Point[ModbusPoint]]) -> list[str]:
@@ -159,21 +124,34 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
 
     async def read(self, ts: datetime) -> list[Reading]:
         link = self._join()
+        settings = self.settings
         async with link.lock:  # held for the whole poll: one device at a time on a bus
             try:
-                await self._open(link)  # not open yet, or closed by another unit's poll
-                link.set_timeout(self.settings.request_timeout)
-                outcomes = await self._poll(link)
+                if not link.connected:  # not open yet, or closed by another unit's poll
+                    await self._open(link)
+                if settings.serial:  # a TCP client has its own timeout from the start
+                    link.set_timeout(settings.request_timeout)
+                exchange = self._exchanges
+                exchange.answered, exchange.quiet_until = False, None
+                outcomes: list[RequestOutcome] = []
+                for request in self._requests:  # (_poll inlined: this is the poll loop)
+                    outcome = await exchange(request.span)
+                    if (
+                        outcome.__class__ is Refused
+                        and outcome.code not in GATEWAY_CODES
+                        and len(request.parts) > 1
+                    ):
+                        outcomes.append(await _field_by_field(exchange, request))
+                    else:
+                        outcomes.append(outcome)
             except DriverError:
-                if not self.settings.serial:
+                if not settings.serial:
                     link.drop()  # a fresh TCP connection is the surest flush
                 raise
             finally:
-                if self.settings.close_after_poll:
+                if settings.close_after_poll:
                     link.drop()
-        return [
-            self._reading(point, span, decode, outcomes, ts) for point, span, decode in self._fields
-        ]
+        return self._layout.readings(outcomes, ts)
 
     def _join(self) -> Link:
         link = self._link
@@ -193,56 +171,11 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
             await self.close()
             raise
 
-    async def _poll(self, link: Link) -> dict[Span, Outcome]:
-        exchange = _Exchanges(self, link)
-        outcomes: dict[Span, Outcome] = {}
-        for request in self._requests:
-            outcome = await exchange(request.span)
-            if (
-                isinstance(outcome, Refused)
-                and outcome.code not in _GATEWAY_CODES
-                and len(request.parts) > 1
-            ):
-                for single in split(request):
-                    outcomes[single.span] = await exchange(single.span)
-                continue
-            for part in request.parts:
-                outcomes[part] = _part_of(outcome, request, part)
-        return outcomes
 
-    def _reading(
-        self,
-        point: Point[ModbusPoint],
-        span: Span,
-        decode: Decoder | None,
-        outcomes: dict[Span, Outcome],
-        ts: datetime,
-    ) -> Reading:
-        p = point.settings
-        outcome = outcomes.get(span)
-        if outcome is None:  # cannot happen: every span is planned
-            return Reading.bad(point.channel, ts, Quality.COMM_ERROR, "not read")
-        if isinstance(outcome, Refused):
-            return Reading.bad(
-                point.channel,
-                ts,
-                Quality.COMM_ERROR,
-                f"{outcome.detail} at {_describe(span)}",
-            )
-        if isinstance(outcome, Failed):
-            return Reading.bad(point.channel, ts, Quality.COMM_ERROR, outcome.detail)
-        try:
-            if decode is None:
-                value: float | str = decode_bits([bool(b) for b in outcome.values], p)
-            else:
-                value = decode(outcome.values)
-        except SensorFault as exc:
-            return Reading.bad(point.channel, ts, Quality.SENSOR_FAULT, str(exc))
-        except Exception as exc:  # DecodeError, and anything else a garbled field may raise
-            return Reading.bad(
-                point.channel, ts, Quality.COMM_ERROR, f"cannot decode {p.type}: {exc}"
-            )
-        return Reading.good(point.channel, ts, value)
+async def _field_by_field(exchange: _Exchanges, request: Request) -> dict[Span, Outcome]:
+    """A merged request was refused: ask for each of its fields alone, so that only the
+    faulty field goes bad."""
+    return {single.span: await exchange(single.span) for single in split(request)}
 
 
 class _Exchanges:
@@ -260,6 +193,7 @@ class _Exchanges:
     """
 
     def __init__(self, driver: ModbusDriver, link: Link) -> None:
+        self.driver = driver
         self.settings = driver.settings
         self.clock = driver.context.clock
         self.link = link
@@ -267,29 +201,17 @@ class _Exchanges:
         self.quiet_until: float | None = None
 
     async def __call__(self, span: Span) -> Outcome:
-        settings = self.settings
-        if self.quiet_until is not None:
-            await self.clock.sleep_until(self.quiet_until)
-            self.quiet_until = None
-        outcome = await self._exchange(span)
-        unreachable = isinstance(outcome, Refused) and outcome.code in _GATEWAY_CODES
-        silent = isinstance(outcome, Failed) and outcome.silent
-        if not (silent or unreachable):
-            self.answered = True
-        elif not self.answered:
-            detail = outcome.detail if isinstance(outcome, Failed | Refused) else ""
-            raise DriverError(f"unit {settings.unit} on {settings.where}: {detail}")
-        if isinstance(outcome, Failed) and settings.serial:
-            self.quiet_until = self.clock.monotonic() + settings.request_timeout
-        return outcome
-
-    async def _exchange(self, span: Span) -> Outcome:
-        """One request and its checked answer. Raises DriverError if the line is gone."""
+        """One request and its checked answer. Raises DriverError if the line is gone, or if
+        the device has not answered anything in this poll yet."""
         settings, link, clock = self.settings, self.link, self.clock
+        if self.quiet_until is not None:
+            await clock.sleep_until(self.quiet_until)
+            self.quiet_until = None
         pause = settings.pause_between_requests
         if pause > 0 and link.last_io is not None:
             await clock.sleep_until(link.last_io + pause)
         method, function = _READ[span.kind]
+        outcome: Outcome
         try:
             if not link.connected:
                 raise DriverError(f"connection to {settings.where} lost")
@@ -299,48 +221,60 @@ class _Exchanges:
         except ConnectionException as exc:
             raise DriverError(f"connection to {settings.where} lost: {exc}") from exc
         except ModbusIOException:
-            return Failed(
-                f"no answer to {_describe(span)} within {settings.request_timeout:g} s",
+            outcome = Failed(
+                f"no answer to {describe(span)} within {settings.request_timeout:g} s",
                 silent=True,
             )
+        except GarbledAnswer as exc:
+            outcome = self._garbled(span, exc)
         except Exception as exc:  # e.g. a pymodbus decoding error: never out of read()
-            return Failed(f"request {_describe(span)} failed: {exc}", silent=False)
+            outcome = Failed(f"request {describe(span)} failed: {exc}", silent=False)
+        else:
+            try:
+                outcome = check(response, span, settings.unit, function)
+            except Exception as exc:  # an answer object without the expected attributes
+                outcome = Failed(f"unusable answer to {describe(span)}: {exc!r}", silent=False)
         finally:
             link.last_io = clock.monotonic()
-        try:
-            return _check(response, span, settings.unit, function)
-        except Exception as exc:  # an answer object without the expected attributes
-            return Failed(f"unusable answer to {_describe(span)}: {exc!r}", silent=False)
+        if outcome.__class__ is Answer:
+            self.answered = True
+            return outcome
+        unreachable = isinstance(outcome, Refused) and outcome.code in GATEWAY_CODES
+        silent = isinstance(outcome, Failed) and outcome.silent
+        if not (silent or unreachable):
+            self.answered = True
+        elif not self.answered:
+            detail = outcome.detail if isinstance(outcome, Failed | Refused) else ""
+            raise DriverError(f"unit {settings.unit} on {settings.where}: {detail}")
+        if isinstance(outcome, Failed) and settings.serial:
+            self.quiet_until = clock.monotonic() + settings.request_timeout
+        return outcome
+
+    def _garbled(self, span: Span, exc: GarbledAnswer) -> Outcome:
+        """An answer that is not a Modbus frame: one warning per device a minute, counted.
+
+        Over TCP the byte stream cannot be trusted any more: the device fails as a whole and
+        its connection is dropped. On a serial line it is no usable answer, like silence."""
+        driver, settings = self.driver, self.settings
+        context = driver.context
+        context.metrics.inc(f"garbled_answers.{driver.device_id}")
+        limiter = context.shared.setdefault(_GARBAGE_LIMITER, RateLimiter(_GARBAGE_INTERVAL))
+        allowed, held = limiter.allow(driver.device_id)
+        if allowed:
+            context.log.warning(
+                "device %s: garbled answer to %s from %s: %s%s",
+                driver.device_id,
+                describe(span),
+                settings.where,
+                exc,
+                f" ({held} more since the last warning)" if held else "",
+            )
+        detail = f"garbled answer to {describe(span)}: {exc}"
+        if not settings.serial:
+            raise DriverError(detail)
+        return Failed(detail, silent=True)
 
 
-def _check(response: Any, span: Span, unit: int, function: int) -> Outcome:
-    """The answer's values if it is the answer to this request; why not otherwise."""
-    dev_id = getattr(response, "dev_id", None)
-    if unit and dev_id != unit:
-        return Failed(f"answer from unit {dev_id} to a request for unit {unit}", silent=False)
-    code = getattr(response, "function_code", None)
-    if response.isError():
-        if code != function | 0x80:
-            return Failed(f"exception answer for function {code}, asked {function}", False)
-        return Refused(int(getattr(response, "exception_code", 0)))
-    if code != function:
-        return Failed(f"answer for function {code} to a function {function} request", False)
-    if span.kind in BIT_KINDS:
-        bits = list(response.bits)
-        if len(bits) < span.count or len(bits) > span.count + 7:
-            return Failed(f"asked {span.count} bits, got {len(bits)}", silent=False)
-        return Answer(bits[: span.count])
-    registers = list(response.registers)
-    if len(registers) != span.count:
-        return Failed(f"asked {span.count} registers, got {len(registers)}", silent=False)
-    return Answer(registers)
-
-
-def _part_of(outcome: Outcome, request: Request, part: Span) -> Outcome:
-    if isinstance(outcome, Answer):
-        return Answer(outcome.values[request.slice_of(part)])
-    return outcome
-
-
-def _describe(span: Span) -> str:
-    return f"{span.kind} {span.address:#06x}+{span.count}"
+#: One rate limiter for every Modbus device of a run, in ``context.shared``.
+_GARBAGE_LIMITER = "modbus:garbled_answers"
+_GARBAGE_INTERVAL = 60.0

@@ -7,6 +7,12 @@ whole device poll. A Modbus TCP device gets a private link.
 
 pymodbus is set up to do nothing on its own: no retries and no reconnect task (the coordinator
 owns both); its per-request timeout is the device's ``request_timeout``.
+
+Bytes pymodbus cannot take apart as a Modbus frame (a device answering garbage) make its
+protocol raise out of ``data_received``: asyncio then logs "Fatal error: protocol.data_received()
+call failed" with a traceback at error level, on every answer, and drops the connection with the
+request left to time out. :func:`guard_garbage` turns them into a failed request instead
+(:class:`GarbledAnswer`), which the driver logs once per device and counts.
 """
 
 from __future__ import annotations
@@ -26,6 +32,35 @@ from drivers.modbus.config import ModbusSettings
 log = logging.getLogger(__name__)
 
 _FRAMERS = {"tcp": FramerType.SOCKET, "rtu": FramerType.RTU, "ascii": FramerType.ASCII}
+
+
+class GarbledAnswer(Exception):
+    """An answer pymodbus could not decode as a Modbus frame; the bytes are discarded."""
+
+
+#: How much of a garbled answer a message shows.
+_SHOWN = 16
+
+
+def guard_garbage(client: Any) -> None:
+    """Make ``client``'s protocol fail the pending request with :class:`GarbledAnswer` when
+    the bytes it received cannot be decoded, rather than raise into the event loop."""
+    protocol = client.ctx  # pymodbus' TransactionManager: the client's one asyncio protocol
+    decode = protocol.callback_data
+
+    def callback_data(data: bytes, addr: tuple[str, int] | None = None) -> int:
+        try:
+            return int(decode(data, addr))
+        except Exception as exc:
+            future = getattr(protocol, "response_future", None)
+            shown = data[:_SHOWN].hex(" ") + (" ..." if len(data) > _SHOWN else "")
+            if future is not None and not future.done():
+                future.set_exception(GarbledAnswer(f"{exc} ({len(data)} bytes: {shown})"))
+            else:  # nobody is waiting for an answer: nothing to fail, the bytes go
+                log.debug("discarded %d undecodable bytes: %s", len(data), shown)
+            return len(data)  # everything received so far is unusable
+
+    protocol.callback_data = callback_data
 
 
 @dataclass(eq=False)
@@ -129,13 +164,17 @@ def make_client(settings: ModbusSettings) -> Any:
         "reconnect_delay": 0,
         "reconnect_delay_max": 0,
     }
+    client: Any
     if settings.transport == "tcp":
-        return AsyncModbusTcpClient(settings.host or "", port=settings.port, **common)
-    return AsyncModbusSerialClient(
-        settings.serial_port or "",
-        baudrate=settings.baudrate,
-        bytesize=settings.bytesize,
-        parity=settings.parity,
-        stopbits=settings.stopbits,
-        **common,
-    )
+        client = AsyncModbusTcpClient(settings.host or "", port=settings.port, **common)
+    else:
+        client = AsyncModbusSerialClient(
+            settings.serial_port or "",
+            baudrate=settings.baudrate,
+            bytesize=settings.bytesize,
+            parity=settings.parity,
+            stopbits=settings.stopbits,
+            **common,
+        )
+    guard_garbage(client)
+    return client

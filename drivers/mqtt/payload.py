@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
+from monitor.core.numbers import scale_decimal
+
 Step = str | int
 JsonPath = tuple[Step, ...]
 ValueType = Literal["number", "text"]
@@ -348,7 +350,7 @@ class Extractor:
             return to_text(raw)
         number = to_number(raw, self.mapping)
         if self.scale != 1.0 or self.offset != 0.0:
-            number = number * self.scale + self.offset
+            number = scale_decimal(number, self.scale, self.offset)
             if not math.isfinite(number):
                 raise PayloadError("not_a_number", "value out of range after scale and offset")
         return number

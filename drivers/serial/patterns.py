@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from drivers.serial.config import EventRule, SerialPoint
 from monitor.core.model import Quality, Value
+from monitor.core.numbers import scale_decimal
 
 #: Characters of device text quoted in a reading's detail or an event's message.
 SHOWN = 60
@@ -116,7 +117,7 @@ class ChannelParser:
             return Outcome(Quality.COMM_ERROR, detail=f"{show(raw)} is not a number")
         if not math.isfinite(number):
             return Outcome(Quality.SENSOR_FAULT, detail=f"device reports {raw!r}")
-        value = number * p.scale + p.offset
+        value = scale_decimal(number, p.scale, p.offset)
         if not math.isfinite(value):
             return Outcome(
                 Quality.COMM_ERROR,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.app.cli_alarms import add_parsers as add_alarm_parsers
+from monitor.app.cli_audit import add_parser as add_audit_parser
 from monitor.app.cli_common import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -19,24 +20,16 @@ from monitor.app.cli_common import (
     base_dir,
     load_or_exit,
     open_store_readonly,
+    parse_time,
     with_config,
 )
 from monitor.app.cli_daemon import add_parsers as add_daemon_parsers
 from monitor.app.cli_help import document_exit_codes, run_printing
+from monitor.app.cli_reload import add_parser as add_reload_parser
 from monitor.app.cli_users import add_parsers as add_user_parsers
 from monitor.app.config import ConfigError, load
+from monitor.core.display import format_value
 from monitor.core.model import Reading
-
-
-def _parse_time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not an ISO 8601 time (e.g. 2026-03-01T12:00:00Z)"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 # --- commands -------------------------------------------------------------------------------
 
@@ -81,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.configure(args.log_level or loaded.config.logging.level, loaded.config.logging.format)
     set_umask()  # nothing the daemon or a library creates is readable outside its group
     try:
-        daemon = Daemon(loaded, base_dir=base_dir(args.config))
+        daemon = Daemon(loaded, base_dir=base_dir(args.config), config_path=Path(args.config))
     except (StoreLocked, StoreError, WebListenError) as exc:
         print(f"coldwatch: not started: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -158,8 +151,9 @@ def cmd_readings(args: argparse.Namespace) -> int:
             sys.stdout, ["channel", "ts", "value", "quality", "flags", "detail"]
         )
         writer.writeheader()
+        decimals = channels[args.channel][1].decimals  # what QA exports: as shown on screen
         for r in rows:
-            writer.writerow(_reading_row(r))
+            writer.writerow({**_reading_row(r), "value": format_value(r.value, decimals)})
     return EXIT_OK
 
 
@@ -265,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
             "verify",
             help="verify the hash chains of the records",
             description="Recompute the hash chain of the stored records and of the logs beside "
-            "them (notifications, escalation, PIN lockouts). Exits 0 when all are intact, 1 "
-            "naming the first altered or missing batch or row.",
+            "them (notifications, escalation, PIN lockouts, the audit trail). Exits 0 when all are "
+            "intact, 1 naming the first altered or missing batch or row.",
         )
     )
     p.set_defaults(func=cmd_verify)
@@ -280,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     p.add_argument("--channel", required=True, metavar="ID", help="e.g. freezer-07.cabinet_temp")
-    p.add_argument("--from", dest="start", type=_parse_time, metavar="T", help="first time (incl.)")
-    p.add_argument("--to", dest="end", type=_parse_time, metavar="T", help="last time (excl.)")
+    p.add_argument("--from", dest="start", type=parse_time, metavar="T", help="first time (incl.)")
+    p.add_argument("--to", dest="end", type=parse_time, metavar="T", help="last time (excl.)")
     p.add_argument("--limit", type=int, help="at most this many rows")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.set_defaults(func=cmd_readings)
@@ -299,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_alarm_parsers(sub)
     add_daemon_parsers(sub)
+    add_reload_parser(sub)
+    add_audit_parser(sub)
     add_user_parsers(sub)
 
     p = sub.add_parser(

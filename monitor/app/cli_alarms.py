@@ -84,7 +84,12 @@ def cmd_alarms(args: argparse.Namespace) -> int:
     zone = ZoneInfo(loaded.config.site.timezone)
     try:
         if args.action == "list":
-            print(client.render_alarms(client.list_alarms(path), zone))
+            decimals = {
+                cid: ch.decimals
+                for cid, (_, ch) in loaded.config.channels().items()
+                if ch.decimals is not None
+            }
+            print(client.render_alarms(client.list_alarms(path), zone, decimals))
         elif args.action == "show":
             print(client.render_alarm(client.get_alarm(path, args.id), zone))
         elif args.action == "history":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.app.config import ConfigError, LoadedConfig, config_folder, load
@@ -56,3 +57,14 @@ def open_store_readonly(loaded: LoadedConfig, config_path: str) -> Store:
 def base_dir(config_path: str) -> Path:
     """Relative paths in a configuration are taken from its folder."""
     return config_folder(config_path)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time option, in UTC (a time without a zone is taken as UTC)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO 8601 time (e.g. 2026-03-01T12:00:00Z)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -26,8 +26,8 @@ exit codes (every command):
 
 secrets: only `run` and `check-config` (without --without-secrets or --explain) read the
 *_env and *_file secrets of notifiers, people and devices, and refuse one they cannot read.
-status, verify, readings, route-test and alarms read none: they run where the paging secrets
-and PINs are not installed."""
+status, verify, readings, route-test, alarms, reload and audit read none: they run where the
+paging secrets and PINs are not installed."""
 
 #: Each command's own codes, shown under its ``--help``.
 COMMAND_EXIT_CODES: dict[str, str] = {
@@ -51,6 +51,12 @@ COMMAND_EXIT_CODES: dict[str, str] = {
     "found no such alarm; 2 usage or "
     "configuration error (no alarms: section for show/history/ack, the control socket off). "
     "Reads no secret.",
+    "reload": "exit codes: 0 the daemon took the configuration (the version printed); 1 the "
+    "daemon refused (errors in the file, or changes that need a restart: named) or is not "
+    "running; 2 usage or configuration error (no control socket, an empty --reason). Reads "
+    "no secret.",
+    "audit": "exit codes: 0 entries printed (perhaps none); 1 the store cannot be read; 2 usage "
+    "or configuration error (a time that is not ISO 8601). Reads no secret.",
     "user": "exit codes: 0 done; 1 refused (not an admin, a rule of users or passwords; the "
     "reason is named), or the store cannot be written; 2 usage or configuration error, or a "
     "password that cannot be read. Reads no secret.",

@@ -21,7 +21,7 @@ import socket
 from pathlib import Path
 
 from alarms.ack.config import AckConfig
-from alarms.ack.control_socket import StopRequest
+from alarms.ack.control_socket import ReloadRequest, StopRequest
 from alarms.ack.services import AckServices
 from alarms.engine import AlarmEngine
 from alarms.escalation.config import PagingConfig
@@ -33,6 +33,8 @@ from alarms.notify.watch import NotifierWatch
 from alarms.people import Directory
 from monitor import __version__
 from monitor.app.config import LoadedConfig
+from monitor.app.config_audit import Attribution, start_attribution
+from monitor.app.config_reload import audit_load, read_previous, reload_config
 from monitor.app.web.console import WebListenError, listen, serve_console
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.file_access import FileAccess
@@ -46,6 +48,7 @@ from monitor.runtime.coordinator import Coordinator
 from monitor.runtime.health import HealthMonitor, last_run_marker, record_downtime
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.stop_record import StopRecord
+from monitor.store.audit_journal import AuditJournal
 from monitor.store.base import Store, StoreError
 from monitor.store.factory import fallback_journal_path, open_store, sqlite_path, store_access
 from monitor.store.fallback_journal import FallbackJournal
@@ -92,8 +95,11 @@ class Daemon:
         clock: Clock | None = None,
         store: Store | None = None,
         base_dir: Path | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.loaded = loaded
+        self.config_path = config_path
+        """What ``coldwatch reload`` and SIGHUP read anew (None: nothing to reload)."""
         self.clock = clock or SystemClock()
         self.metrics = Metrics()
         cfg = loaded.config
@@ -111,6 +117,7 @@ class Daemon:
         self.store = store or open_store(cfg.store, base_dir)
         # what paging must record while the store refuses writes waits here (fail open)
         self.journal = FallbackJournal(fallback_journal_path(cfg.store, base_dir), files=access)
+        self.audit = AuditJournal(self.store, self.journal)
         self.writer = StoreWriter(
             self.store,
             self.clock,
@@ -152,6 +159,7 @@ class Daemon:
                 metrics=self.metrics,
                 files=access,
                 on_stop=self.request_stop,
+                on_reload=self.request_reload,
                 control_commands=control_handlers(self.users) if self.users else None,
             )
             self.escalator = self._escalator(base_dir, access)
@@ -163,6 +171,7 @@ class Daemon:
         self.health = HealthMonitor(
             self.pipeline, self.clock, self.writer, sqlite_path(cfg.store, base_dir).parent
         )
+        self.store.clock_synchronised = self.health.clock_synchronised
         self._health_task: asyncio.Task[None] | None = None
         self._journal_task: asyncio.Task[None] | None = None
 
@@ -202,6 +211,7 @@ class Daemon:
             await self.escalator.start()
         if self.ack is not None:
             await self.ack.start()
+        audit_load(self, "start", start_attribution(last_run), version, read_previous(self))
         now = self.clock.now()
         record_downtime(
             self.store,
@@ -320,6 +330,7 @@ class Daemon:
         )
         self.stop_record = record
         log.warning("%s", record.describe(), extra={"person": record.person})
+        self._audit_stop(record)
         self.pipeline.publish_event(
             Event(
                 record.at,
@@ -337,7 +348,23 @@ class Daemon:
         """SIGTERM or SIGINT: a stop whose sender is unknown (unless one was asked for)."""
         if self.stop_record is None:
             self.stop_record = StopRecord("signal", self.clock.now(), signal=name)
+            self._audit_stop(self.stop_record)
         self.stop_requested.set()
+
+    def _audit_stop(self, record: StopRecord) -> None:
+        self.audit.write([record.audit_entry(os.getpid(), self.health.clock_synchronised())])
+
+    def request_reload(self, request: ReloadRequest) -> dict[str, object] | str:
+        """``coldwatch reload --reason`` from the control socket (:mod:`monitor.app.config_reload`):
+        what was taken, or why not."""
+        who = Attribution("cli", request.person, request.os_user, request.reason)
+        return reload_config(self, self.config_path, "reload", who)
+
+    def hangup(self) -> None:
+        """SIGHUP: reload without a person or a reason (a change is unattributed)."""
+        outcome = reload_config(self, self.config_path, "signal", Attribution("system"))
+        if isinstance(outcome, str):
+            log.error("SIGHUP: the configuration was not reloaded: %s", outcome)
 
     async def stop(self) -> None:
         if self.web is not None:  # first: no command comes in while the rest stops
@@ -385,6 +412,7 @@ async def run_until_signalled(daemon: Daemon) -> StopRecord | None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.signalled, sig.name)
+    loop.add_signal_handler(signal.SIGHUP, daemon.hangup)
     daemon.stoppable = True
     await daemon.start()
     try:
@@ -392,7 +420,7 @@ async def run_until_signalled(daemon: Daemon) -> StopRecord | None:
         record = daemon.stop_record
         log.info("stopping: %s", record.describe() if record else "asked to")
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await daemon.stop()
     return daemon.stop_record

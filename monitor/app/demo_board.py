@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from rich import box
@@ -24,6 +23,7 @@ from alarms.engine import AlarmEngine
 from alarms.model import AlarmView, Priority
 from monitor.app.config import LoadedConfig
 from monitor.config.sections import Channel
+from monitor.core.display import format_value
 from monitor.core.model import Event, Quality, Reading
 
 #: Units shown as words or bare numbers rather than after the value.
@@ -33,30 +33,6 @@ _BARE_UNITS = frozenset({"", "code"})
 _SUMMARY_ALARMS = 4
 _CHUNK = 1 << 20
 _PRIORITY_STYLE = {Priority.CRITICAL: "bold red", Priority.HIGH: "red", Priority.LOW: "yellow"}
-
-
-def format_value(value: float, decimals: int | None) -> str:
-    """A number with ``decimals`` places (two when the channel says nothing).
-
-    A local stand-in for ``monitor.core.display.format_value`` (being written on another
-    branch): the board calls only this, so switching to it is one import."""
-    return f"{value:.{2 if decimals is None else decimals}f}"
-
-
-def display_decimals(channel: Channel) -> int | None:
-    """The channel's own ``decimals`` when configuration has one, else what its scale keeps
-    (``scale: 0.1`` -> 1), else None."""
-    explicit = getattr(channel, "decimals", None)
-    if isinstance(explicit, int):
-        return explicit
-    scale = (channel.source.model_extra or {}).get("scale")
-    if not isinstance(scale, int | float) or isinstance(scale, bool) or scale == 0:
-        return None
-    try:
-        exponent = Decimal(str(scale)).normalize().as_tuple().exponent
-    except InvalidOperation:
-        return None
-    return max(0, -exponent) if isinstance(exponent, int) else None
 
 
 def value_text(value: float | str | None, channel: Channel) -> str:
@@ -69,7 +45,7 @@ def value_text(value: float | str | None, channel: Channel) -> str:
         return "yes" if value else "no"
     if channel.unit == "code":
         return f"{value:.0f}"
-    number = format_value(value, display_decimals(channel))
+    number = format_value(value, channel.decimals)  # as `coldwatch status` shows it
     return number if channel.unit in _BARE_UNITS else f"{number} {channel.unit}"
 
 

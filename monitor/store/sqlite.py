@@ -42,9 +42,11 @@ from typing import Any, Final, Literal
 
 from monitor.core.file_access import FileAccess
 from monitor.core.model import Event, Quality, Reading, utc_now
-from monitor.store import sqlite_alarms, sqlite_files
+from monitor.store import sqlite_alarms, sqlite_audit, sqlite_files
 from monitor.store.base import (
     AlarmRecord,
+    AuditEntry,
+    AuditQuery,
     BatchInfo,
     ConfigVersion,
     Store,
@@ -356,7 +358,25 @@ class SQLiteStore(Store):
         if not records and not timers:
             return []
         with self._write_transaction("alarm records not written") as conn:
-            return sqlite_alarms.append(conn, records, timers or {}, to_us(self._now()))
+            committed = sqlite_alarms.append(conn, records, timers or {}, to_us(self._now()))
+            audited = sqlite_audit.entries_of_alarm_records(committed, self._clock_state())
+            sqlite_audit.append(conn, audited)
+            return committed
+
+    # the audit trail
+
+    def _clock_state(self) -> bool | None:
+        return None if self.clock_synchronised is None else self.clock_synchronised()
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+        if not entries:
+            return []
+        with self._write_transaction("audit entries not written") as conn:
+            return sqlite_audit.append(conn, entries)
+
+    def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        sql, params = sqlite_audit.select(query)
+        return [sqlite_audit.entry_of(row) for row in self._query(sql, params)]
 
     def alarm_records(
         self,

@@ -26,6 +26,7 @@ from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import Refusal, RefusalLog
 from alarms.people import Directory, Person
 from monitor.core.clock import FakeClock
+from monitor.store.base import AuditQuery
 from tests.support.alarm_engine import KEY, Factory, Harness, cfg
 
 TOKEN = "test-auth-token-0123456789"
@@ -70,6 +71,13 @@ class Stack:
             (r.person, r.via, r.comment)
             for r in self.harness.store.alarm_records(key=KEY)
             if r.action == "acknowledged"
+        ]
+
+    def audited(self) -> list[tuple[str, str | None, str, str | None, str | None]]:
+        """(action, person, method, subject, reason) of every audit trail entry."""
+        return [
+            (e.action, e.person, e.method, e.subject, e.reason)
+            for e in self.harness.store.audit_entries(AuditQuery())
         ]
 
     def reasons(self) -> list[str]:

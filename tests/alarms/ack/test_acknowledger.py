@@ -53,7 +53,12 @@ class MemoryCommands:
         self.broken = False
 
     def acknowledge(
-        self, target: str, person: str, comment: str, via: str | None = None
+        self,
+        target: str,
+        person: str,
+        comment: str,
+        via: str | None = None,
+        origin: str | None = None,
     ) -> AlarmView:
         current = self.get(target)
         if current.state is not AlarmState.UNACK:
@@ -158,9 +163,11 @@ async def test_several_alarms_each_on_its_own_a_store_failure_names_its_alarm(
     commands.alarms.update({"A1010": view("A1010"), "A1029": view("A1029")})
     real = commands.acknowledge
 
-    def flaky(target: str, person: str, comment: str, via: str | None = None) -> AlarmView:
+    def flaky(
+        target: str, person: str, comment: str, via: str | None = None, origin: str | None = None
+    ) -> AlarmView:
         commands.broken = target == "A1010"
-        return real(target, person, comment, via)
+        return real(target, person, comment, via, origin)
 
     commands.acknowledge = flaky  # type: ignore[method-assign]
     outcome = service.sms(SHARED, "ACK A1007 A1010 A1029 1111 on my way")

@@ -7,6 +7,7 @@ cleaned up; the rendering for the terminal."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import pwd
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from alarms.ack import control_client as cc
-from alarms.ack.control_socket import ControlServer
+from alarms.ack.control_socket import ControlServer, ReloadRequest
 from alarms.model import AlarmState
 from tests.support.ack import Stack, stack_fixture  # noqa: F401
 from tests.support.alarm_engine import KEY
@@ -183,6 +184,22 @@ async def test_rendering(stack: Stack) -> None:
     assert row.startswith(f"{stack.code}  UNACK  ")
     assert "2026-03-01 12:00:00 UTC" in row and "11.0 C" in row
     assert cc.render_alarms([], UTC) == "No active alarms."
+    # values line up on the decimal point, with the channel's decimals where it sets them
+    views = [
+        view,
+        dataclasses.replace(view, value=-63.9, code="A2"),
+        dataclasses.replace(view, value=1200.0, code="A3", source="other.channel"),
+        dataclasses.replace(view, value=None, code="A4"),
+    ]
+    lines = cc.render_alarms(views, UTC, {view.source: 2}).splitlines()
+    start, end = lines[0].index("VALUE"), lines[0].index("MESSAGE")
+    assert [line[start:end] for line in lines] == [
+        "VALUE      ",
+        "  11.00 C  ",
+        " -63.90 C  ",
+        "1200.0  C  ",
+        "   -       ",
+    ]
     acked = stack.service.commands.acknowledge(stack.code, "alice", "moved", via="cli")
     assert cc.render_ack(acked, UTC) == (
         f"{stack.code} acknowledged by alice at 2026-03-01 12:00:00 UTC (now ACKED): moved"
@@ -190,6 +207,44 @@ async def test_rendering(stack: Stack) -> None:
     assert "acknowledged by alice" in cc.render_alarm(acked, UTC)
     lines = cc.render_history(stack.harness.engine.history(stack.code), UTC).splitlines()
     assert lines[1].split()[3:] == ["acknowledged", "ACKED", "by", "alice", "via", "cli:", "moved"]
+
+
+# --- reload ----------------------------------------------------------------------------------
+
+
+async def test_reload_hands_the_daemon_who_from_the_kernel_and_why(
+    stack: Stack, short_dir: Path
+) -> None:
+    asked: list[ReloadRequest] = []
+
+    def on_reload(request: ReloadRequest) -> dict[str, Any] | str:
+        asked.append(request)
+        return "the file has errors" if request.reason == "broken" else {"version": 3}
+
+    server = ControlServer(stack.service, short_dir / "c.sock", {ME: "alice"}, on_reload=on_reload)
+    await server.start()
+    try:
+        answer = await call(cc.request, server.path, {"cmd": "reload", "reason": " new limit "})
+        assert answer == {"ok": True, "reloaded": {"version": 3}, "person": "alice"}
+        assert asked == [ReloadRequest("new limit", "alice", ME)]
+        with pytest.raises(cc.ControlError, match="the file has errors") as refused:
+            await call(cc.request, server.path, {"cmd": "reload", "reason": "broken"})
+        assert refused.value.reason == "unavailable"
+        with pytest.raises(cc.ControlError, match="a reason is required"):
+            await call(cc.request, server.path, {"cmd": "reload", "reason": "  "})
+        with pytest.raises(cc.ControlError, match="never from the request"):
+            await call(cc.request, server.path, {"cmd": "reload", "reason": "x", "person": "bob"})
+        assert len(asked) == 2  # the refused requests never reached the daemon
+    finally:
+        await server.stop()
+
+
+async def test_reload_is_refused_by_a_server_without_a_daemon_to_reload(
+    stack: Stack, serve: Callable[..., Any]
+) -> None:
+    server = await serve({ME: "alice"})
+    with pytest.raises(cc.ControlError, match="does not reload"):
+        await call(cc.request, server.path, {"cmd": "reload", "reason": "x"})
 
 
 async def test_extra_commands_get_the_caller_from_the_kernel(stack: Stack, short_dir: Path) -> None:

@@ -20,6 +20,7 @@ from alarms.ack.voice import VoiceFlow
 from alarms.codes import make_code
 from alarms.model import AlarmState
 from alarms.notify.sms import is_gsm7
+from monitor.store.base import AuditQuery
 from tests.support.ack import (
     ALICE_PHONE,
     BASE,
@@ -97,6 +98,11 @@ async def test_a_signed_sms_reply_acknowledges_leniently_written(listener: Liste
     assert state(listener) is AlarmState.ACKED
     assert listener.stack.acks() == [("alice", "sms", "moved to BF-02")]
     assert listener.stack.refused == []
+    assert listener.stack.audited() == [
+        ("alarm.acknowledged", "alice", "sms", code, "moved to BF-02")
+    ]
+    [entry] = listener.stack.harness.store.audit_entries(AuditQuery())
+    assert entry.detail is not None and entry.detail["origin"] == ALICE_PHONE  # the sender
 
 
 async def test_a_tampered_body_is_refused_and_changes_nothing(listener: Listener) -> None:
@@ -109,6 +115,7 @@ async def test_a_tampered_body_is_refused_and_changes_nothing(listener: Listener
         assert response.status == 403
     assert state(listener) is AlarmState.UNACK
     assert listener.stack.acks() == []
+    assert listener.stack.audited() == []  # nothing done, nothing audited as done
     (refusal,) = listener.stack.refused
     assert refusal.reason.value == "bad_signature" and refusal.via == "sms"
     assert refusal.who == "127.0.0.1"  # the source as the socket says, never what it claimed
@@ -239,6 +246,9 @@ async def test_voice_key_press_then_pin_acknowledges(listener: Listener) -> None
     )
     assert done.find("Hangup") is not None
     assert listener.stack.acks() == [("alice", "voice", "acknowledged by phone")]
+    assert listener.stack.audited() == [
+        ("alarm.acknowledged", "alice", "voice", code, "acknowledged by phone")
+    ]
 
 
 async def test_voice_wrong_pins_reprompt_count_towards_the_phone_lockout(

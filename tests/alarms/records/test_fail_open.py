@@ -22,6 +22,7 @@ import tests.support.fakes  # noqa: F401  (registers the in-memory drivers)
 from alarms.model import AlarmState
 from monitor.app.cli import main as cli_main
 from monitor.app.daemon import Daemon
+from monitor.store.base import AuditQuery
 from tests.support.fakes import FakePolled, fake_config
 from tests.support.ports import free_port
 from tests.support.small_disk import fill, small_disk_fixture  # noqa: F401
@@ -159,9 +160,16 @@ async def test_a_full_disk_does_not_silence_a_critical_page(
         assert ("acknowledged", "alice") in actions
         assert all("recorded_late_at" in r.data for r in history)
         assert [r.seq for r in history] == sorted(r.seq for r in history)
+        # the acknowledgement reached the audit trail with its history row, marked late too
+        [audited] = daemon.store.audit_entries(AuditQuery(action="alarm.acknowledged"))
+        assert (audited.person, audited.method, audited.reason) == ("alice", "cli", "moved")
+        assert audited.subject == code and audited.equipment == "fr"
+        assert audited.detail is not None and "recorded_late_at" in audited.detail
     finally:
         if filler is not None:
             filler.unlink()
         await daemon.stop()
     assert cli_main(["verify", "-c", str(tmp_path / "config.yaml")]) == 0
-    assert "notification log" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "notification log" in out
+    assert "audit trail (table audit_log): " in out and "hash chain intact" in out

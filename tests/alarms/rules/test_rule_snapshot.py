@@ -44,7 +44,7 @@ def template_fingerprint(template: TemplateSpec) -> str:
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
 
-ADDED_LATER = ("coldwatch/account_locked",)
+ADDED_LATER = ("coldwatch/account_locked", "coldwatch/config_unattributed")
 
 
 def ruleset_fingerprint(ruleset: RuleSet) -> str:
@@ -118,8 +118,9 @@ def test_a_few_template_rules_read_as_before() -> None:
 def test_the_example_compiles_to_the_same_rules() -> None:
     config = load(ROOT / "config" / "alarms-example.yaml").config
     ruleset = compile_rules(config)
-    assert len(ruleset.rules) == 42 and ruleset.issues == ()
+    assert len(ruleset.rules) == 43 and ruleset.issues == ()
     assert ruleset.by_key()["coldwatch/account_locked"].priority == "high"
+    assert ruleset.by_key()["coldwatch/config_unattributed"].priority == "low"
     assert ruleset_fingerprint(ruleset) == (
         "9b7086ad2b27e68f12bd3b2ebdc92238a913c97133cdbd50dbe8b2eebb07d8d7"
     )
@@ -128,7 +129,7 @@ def test_the_example_compiles_to_the_same_rules() -> None:
 def test_the_example_with_builtin_templates_only_compiles_the_same() -> None:
     config = load(ROOT / "config" / "alarms-example.yaml").config
     ruleset = compile_rules(config.model_copy(update={"alarms": AlarmsConfig()}))
-    assert len(ruleset.rules) == 35
+    assert len(ruleset.rules) == 36
     assert [message for _, message in ruleset.issues] == [
         "role 'temperature' matches 2 channels (cabinet_temp, warm_alarm_setpoint): "
         "bind it in alarms.equipment.freezer-07.bind",

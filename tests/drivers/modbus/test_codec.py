@@ -44,10 +44,8 @@ def test_every_type_in_every_byte_order_round_trips(data_type: str, order: str) 
     decoded = decode_registers(
         encode(value, data_type, order), point(type=data_type, byte_order=order)
     )
-    if data_type == "float32":
-        assert decoded == pytest.approx(value, rel=1e-6)
-    else:
-        assert decoded == float(value)
+    # exact for every type: a FLOAT32 comes out as the shortest decimal that reads back as it
+    assert decoded == float(value)
 
 
 def test_byte_orders_follow_the_names() -> None:
@@ -65,21 +63,45 @@ def test_byte_orders_follow_the_names() -> None:
 
 def test_reference_vectors_from_device_manuals() -> None:
     # Thermo TSX: FFFF FCE0 is -800, i.e. -80.0 C with scale 0.1
-    assert decode_registers([0xFFFF, 0xFCE0], point(type="int32", scale=0.1)) == pytest.approx(
-        -80.0
-    )
+    assert decode_registers([0xFFFF, 0xFCE0], point(type="int32", scale=0.1)) == -80.0
     # Vaisala GMP251: reply bytes D4 7A 43 E8, least-significant word first: 465.66 ppm
     vaisala = point(type="float32", byte_order="CDAB")
-    assert decode_registers([0xD47A, 0x43E8], vaisala) == pytest.approx(465.66, abs=1e-3)
-    assert decode_registers(
-        [0xD47A, 0x43E8], point(type="float32", byte_order="CDAB", scale=1e-4)
-    ) == pytest.approx(0.046566, rel=1e-5)
+    # (the manual rounds: 0x43E8D47A is 465.65997, one step below the FLOAT32 nearest 465.66)
+    assert decode_registers([0xD47A, 0x43E8], vaisala) == 465.65997
+    # ppm to percent: the scale's four decimals on top of the float's five, no more
+    assert (
+        decode_registers([0xD47A, 0x43E8], point(type="float32", byte_order="CDAB", scale=1e-4))
+        == 0.046565997
+    )
+
+
+@pytest.mark.parametrize(
+    ("registers", "source", "value"),
+    [
+        # FLOAT32 noise: 37.05362 is 0x421436E8 and reads as 37.05361557006836 in a double
+        ([0x4214, 0x36E8], {"type": "float32"}, 37.05362),
+        ([0xC27F, 0x999A], {"type": "float32"}, -63.9),
+        # scaled integers: -639 * 0.1 is -63.900000000000006 in binary arithmetic
+        ([0xFFFF, 0xFD81], {"type": "int32", "scale": 0.1}, -63.9),
+        ([0xFCE7], {"type": "int16", "scale": 0.1}, -79.3),
+        ([0xFCE7], {"type": "int16", "scale": 0.01}, -7.93),
+        ([250], {"type": "int16", "scale": 0.1, "offset": -273.15}, -248.15),
+        ([0x4214, 0x36E8], {"type": "float32", "scale": 0.1, "offset": 0.5}, 4.205362),
+        # FLOAT64: a double's own shortest form, scaled without noise
+        (encode(-80.123456789, "float64"), {"type": "float64"}, -80.123456789),
+        (encode(-801.5, "float64"), {"type": "float64", "scale": 0.1}, -80.15),
+    ],
+)
+def test_values_carry_no_float_noise(
+    registers: list[int], source: dict[str, Any], value: float
+) -> None:
+    decoded = decode_registers(registers, point(**source))
+    assert repr(decoded) == repr(value)
+    assert repr(make_decoder(point(**source))(registers)) == repr(value)
 
 
 def test_scale_offset_and_bits() -> None:
-    assert decode_registers([250], point(type="int16", scale=0.1, offset=-273.15)) == pytest.approx(
-        -248.15
-    )
+    assert decode_registers([250], point(type="int16", scale=0.1, offset=-273.15)) == -248.15
     status = [1 << 9 | 1 << 1]
     assert decode_registers(status, point(type="uint16", bit=1)) == 1.0
     assert decode_registers(status, point(type="uint16", bit=9)) == 1.0

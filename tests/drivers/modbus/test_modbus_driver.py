@@ -102,9 +102,7 @@ async def test_every_type_and_byte_order(port: int) -> None:
     for data_type, value in VALUES.items():
         for order in ORDERS:
             got = values[f"x.{data_type}_{order}"]
-            assert got == (
-                pytest.approx(value, rel=1e-6) if data_type == "float32" else float(value)
-            )
+            assert got == float(value)  # exact: FLOAT32 as its shortest decimal
     assert values["x.label"] == "TSX60086 rev B"
     assert values["x.label_swapped"] == "ABCDEF"
     assert values["x.scaled"] == -12345 * 0.5 - 10
@@ -139,9 +137,9 @@ async def test_thermo_tsx_map_over_modbus_ascii() -> None:
         settings["serial_port"] = server.url
         values = good(await read_once(driver(settings, sources)))
     assert values == {
-        "f.setpoint": pytest.approx(-80.0),
-        "f.warm_alarm": pytest.approx(-70.0),
-        "f.cabinet_temp": pytest.approx(-79.4),
+        "f.setpoint": -80.0,
+        "f.warm_alarm": -70.0,
+        "f.cabinet_temp": -79.4,
         "f.tc2": -79.25,
         "f.power_failure": 1.0,
         "f.power_ok": 0.0,
@@ -177,8 +175,8 @@ async def test_vaisala_map_over_modbus_rtu_and_nan_is_a_sensor_fault(port: int) 
     async with modbus_server(port, {240: unit}, framing="rtu") as server:
         drv = driver(serial(server.url, unit=240, stopbits=2), sources)
         values = good(await read_once(drv))
-        assert values["i.co2_ppm"] == pytest.approx(465.66, abs=1e-3)
-        assert values["i.co2_pct"] == pytest.approx(0.046566, rel=1e-5)
+        assert values["i.co2_ppm"] == 465.65997  # the manual rounds it to 465.66
+        assert values["i.co2_pct"] == 0.046565997
         assert (values["i.co2_int"], values["i.status"], values["i.co2_status"]) == (466, 0, 0)
 
         await server.write(240, "holding", 0x0000, encode(math.nan, "float32", "CDAB"))

@@ -100,6 +100,9 @@ def test_extractor_json_plain_scale_and_text() -> None:
     assert Extractor.build(field="sensors[0].value", scale=0.1, offset=-100).value(
         payload
     ) == pytest.approx(-75.0)
+    # scaled without float noise: -639 * 0.1 is -63.900000000000006 in binary arithmetic
+    assert repr(Extractor.build(scale=0.1).value(Payload(b"-639"))) == "-63.9"
+    assert repr(Extractor.build(scale=0.0001).value(Payload(b"465.66"))) == "0.046566"
     assert Extractor.build(field="state", mapping={"OPEN": 1}).value(payload) == 1
     assert Extractor.build(field="state", type="text").value(payload) == "OPEN"
     assert Extractor.build().value(Payload(b" -80.4\n")) == -80.4

@@ -366,7 +366,8 @@ def test_cli_verify_prints_a_line_per_side_log(
     assert capsys.readouterr().out.splitlines() == [
         "ok: 0 batches, 0 readings, 0 events; hash chain intact",
         *identity,
-    ]  # no other side log in the file yet
+        "audit trail (table audit_log): 0 rows, hash chain intact",
+    ]  # no other side log in the file yet; the audit trail comes with the store's schema
     write_log(db, 5)
     SQLiteEscalationLog(db).close()
     assert main(["verify", "-c", str(config)]) == 0
@@ -375,6 +376,7 @@ def test_cli_verify_prints_a_line_per_side_log(
         "notification log: 5 rows, hash chain intact",
         "escalation record: 0 rows, hash chain intact",
         *identity,
+        "audit trail (table audit_log): 0 rows, hash chain intact",
     ]
 
 

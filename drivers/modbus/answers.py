@@ -1,0 +1,171 @@
+"""What a poll's answers say about each field: a request's outcome, checked against the request,
+and the readings made from them.
+
+The layout of fields over requests is worked out once per driver (:class:`Layout`): on every
+poll each answer is sliced and decoded straight into its fields' readings, with no lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from drivers.base import Point
+from drivers.modbus.codec import SensorFault, decode_bits, make_decoder
+from drivers.modbus.config import BIT_KINDS, ModbusPoint
+from drivers.modbus.plan import Request, Span, span_of
+from monitor.core.model import Quality, Reading
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+#: Exception codes that speak for the whole device, not for the registers asked for.
+GATEWAY_CODES = frozenset({10, 11})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    values: Sequence[int] | Sequence[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A Modbus exception response."""
+
+    code: int
+
+    @property
+    def detail(self) -> str:
+        name = EXCEPTION_NAMES.get(self.code, "unknown")
+        return f"modbus exception {self.code} ({name})"
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """No usable answer: none in time, or one that does not fit the request."""
+
+    detail: str
+    silent: bool
+
+
+Outcome = Answer | Refused | Failed
+#: A request's outcome, or (a merged request refused and retried field by field) each part's.
+RequestOutcome = Outcome | dict[Span, Outcome]
+
+
+def check(response: Any, span: Span, unit: int, function: int) -> Outcome:
+    """The answer's values if it is the answer to this request; why not otherwise."""
+    dev_id = getattr(response, "dev_id", None)
+    if unit and dev_id != unit:
+        return Failed(f"answer from unit {dev_id} to a request for unit {unit}", silent=False)
+    code = getattr(response, "function_code", None)
+    if response.isError():
+        if code != function | 0x80:
+            return Failed(f"exception answer for function {code}, asked {function}", False)
+        return Refused(int(getattr(response, "exception_code", 0)))
+    if code != function:
+        return Failed(f"answer for function {code} to a function {function} request", False)
+    if span.kind in BIT_KINDS:
+        bits = list(response.bits)
+        if len(bits) < span.count or len(bits) > span.count + 7:
+            return Failed(f"asked {span.count} bits, got {len(bits)}", silent=False)
+        return Answer(bits[: span.count])
+    registers = list(response.registers)
+    if len(registers) != span.count:
+        return Failed(f"asked {span.count} registers, got {len(registers)}", silent=False)
+    return Answer(registers)
+
+
+def describe(span: Span) -> str:
+    return f"{span.kind} {span.address:#06x}+{span.count}"
+
+
+class Slot(NamedTuple):
+    """One field within its request: where its reading goes, which part of the answer it is
+    and how it is decoded."""
+
+    position: int
+    channel: str
+    part: Span
+    cut: slice
+    decode: Callable[[Any], float | str]
+    type: str
+
+
+class Layout:
+    """Each request of a device's plan with the fields it serves."""
+
+    def __init__(self, requests: Sequence[Request], points: Sequence[Point[ModbusPoint]]) -> None:
+        self.count = len(points)
+        self.requests = tuple((request, tuple(_slots(request, points))) for request in requests)
+
+    def readings(self, outcomes: Sequence[RequestOutcome], ts: datetime) -> list[Reading]:
+        """One reading per field, in the order of the points, from each request's outcome."""
+        out: list[Reading | None] = [None] * self.count
+        good = Quality.GOOD
+        for (_, slots), outcome in zip(self.requests, outcomes, strict=True):
+            # a request retried field by field has an answer per part, each the part alone
+            per_part = outcome.__class__ is dict
+            for slot in slots:
+                index, channel, part, cut, decode, _ = slot
+                result = outcome[part] if per_part else outcome  # type: ignore[index]
+                if result.__class__ is Answer:
+                    values = result.values if per_part else result.values[cut]
+                    try:
+                        value = decode(values)
+                    except Exception as exc:
+                        out[index] = _undecodable(slot, exc, ts)
+                    else:
+                        out[index] = Reading(channel, ts, value, good, 0)
+                else:
+                    out[index] = _failed(slot, result, ts)  # type: ignore[arg-type]
+        return out  # type: ignore[return-value]  # every index is filled: see __init__
+
+
+def _slots(request: Request, points: Sequence[Point[ModbusPoint]]) -> list[Slot]:
+    slots = []
+    for index, point in enumerate(points):
+        span = span_of(point.settings)
+        if span in request.parts:
+            slots.append(
+                Slot(
+                    index,
+                    point.channel,
+                    span,
+                    request.slice_of(span),
+                    _decoder(point.settings),
+                    point.settings.type,
+                )
+            )
+    return slots
+
+
+def _decoder(point: ModbusPoint) -> Callable[[Any], float | str]:
+    if point.kind in BIT_KINDS:
+        return lambda bits: decode_bits([bool(b) for b in bits], point)
+    return make_decoder(point)
+
+
+def _undecodable(slot: Slot, exc: Exception, ts: datetime) -> Reading:
+    if isinstance(exc, SensorFault):
+        return Reading.bad(slot.channel, ts, Quality.SENSOR_FAULT, str(exc))
+    # DecodeError, and anything else a garbled field may raise
+    return Reading.bad(slot.channel, ts, Quality.COMM_ERROR, f"cannot decode {slot.type}: {exc}")
+
+
+def _failed(slot: Slot, outcome: Refused | Failed, ts: datetime) -> Reading:
+    if isinstance(outcome, Refused):
+        detail = f"{outcome.detail} at {describe(slot.part)}"
+    else:
+        detail = outcome.detail
+    return Reading.bad(slot.channel, ts, Quality.COMM_ERROR, detail)
