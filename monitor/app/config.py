@@ -30,7 +30,7 @@ from monitor.config.loader import Checker, open_document
 from monitor.config.sections import SiteConfig
 from monitor.config.site_checks import check_site
 from monitor.core.file_access import group_id
-from monitor.core.secrets import secrets_deferred
+from monitor.core.secrets import redact, secrets_deferred
 from monitor.store.factory import sqlite_path
 
 __all__ = ["Config", "ConfigError", "ConfigIssue", "LoadedConfig", "load"]
@@ -55,6 +55,10 @@ class LoadedConfig:
     config: Config
     sources: list[str]
     bindings: DeviceBindings = field(default_factory=DeviceBindings)
+    written_sha256: str = ""
+    """SHA-256 of what the files say (merged, secrets redacted), apart from this coldwatch's
+    defaults: a load whose effective configuration changed while this did not was changed by
+    the software (an upgrade), not by a person (:mod:`monitor.app.config_audit`)."""
 
     @property
     def driver_settings(self) -> dict[str, DriverSettings]:
@@ -104,7 +108,14 @@ def _load(path: str | Path) -> LoadedConfig:
     check_acknowledgement(cfg, checker)
     check_web(cfg.web, checker, config_folder(path))
     checker.raise_if_any()
-    return LoadedConfig(cfg, checker.document.sources, bindings)
+    return LoadedConfig(cfg, checker.document.sources, bindings, written_digest(checker))
+
+
+def written_digest(checker: Checker) -> str:
+    """The hash of the merged document as written (no defaults), secrets redacted."""
+    data = redact(checker.document.data)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def config_folder(config_path: str | Path) -> Path:

@@ -46,6 +46,8 @@ class Previous:
     version: int | None
     sha256: str
     effective: dict[str, Any] | None
+    written_sha256: str | None = None
+    """What the files said then (see ``LoadedConfig.written_sha256``); None if not kept."""
 
 
 def config_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
@@ -92,10 +94,12 @@ def previous_load(store: Store) -> Previous | None:
     if not last or not isinstance(last[0].new, dict):
         return None
     sha = str(last[0].new.get("sha256"))
+    written = last[0].new.get("written_sha256")
+    written_sha = written if isinstance(written, str) and written else None
     for version in store.config_versions():
         if version.sha256 == sha:
-            return Previous(version.id, sha, version.effective)
-    return Previous(None, sha, None)
+            return Previous(version.id, sha, version.effective, written_sha)
+    return Previous(None, sha, None, written_sha)
 
 
 def start_attribution(last_run: Event | None, method: str = "system") -> Attribution:
@@ -120,10 +124,19 @@ def load_entry(
     sources: list[str],
     who: Attribution,
     clock_synchronised: bool | None,
+    written_sha256: str = "",
 ) -> AuditEntry:
     """The ``config.loaded`` entry of one load. Unattributed (``detail.attributed`` false):
-    the configuration changed and nobody recorded why."""
+    the configuration changed and nobody recorded why. A change with the files as they were
+    (the same ``written_sha256``) comes from the software: this coldwatch's defaults differ
+    from the last load's (an upgrade); it is recorded as such, not as unattributed."""
     changed = previous is not None and previous.sha256 != sha256
+    by_software = (
+        changed
+        and previous is not None
+        and bool(written_sha256)
+        and previous.written_sha256 == written_sha256
+    )
     changes: list[dict[str, Any]] = []
     if changed and previous is not None:
         if previous.effective is None:
@@ -136,13 +149,18 @@ def load_entry(
         "changes": [_redacted(change) for change in changes[:MAX_CHANGES]],
         "changes_total": len(changes),
         "sources": sources,
-        "attributed": not changed or who.reason is not None,
+        "attributed": not changed or by_software or who.reason is not None,
     }
+    if by_software:
+        detail["software_change"] = (
+            "the configuration files are as they were: this coldwatch's defaults differ from "
+            "those of the last load (a software update)"
+        )
     if previous is None:
         detail["first_recorded_load"] = True
     if who.source is not None:
         detail["reason_from"] = who.source
-    if changed and who.reason is None:
+    if changed and not by_software and who.reason is None:
         detail["unattributed"] = (
             "the configuration changed without a recorded reason (use coldwatch reload "
             "--reason, or coldwatch restart --reason)"
@@ -156,7 +174,7 @@ def load_entry(
         subject=f"config version {version}",
         reason=who.reason,
         old=None if previous is None else {"version": previous.version, "sha256": previous.sha256},
-        new={"version": version, "sha256": sha256},
+        new={"version": version, "sha256": sha256, "written_sha256": written_sha256},
         detail=detail,
         clock_synchronised=clock_synchronised,
     )

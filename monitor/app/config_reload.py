@@ -92,6 +92,7 @@ def audit_load(
         sources=loaded.sources,
         who=who,
         clock_synchronised=daemon.health.clock_synchronised(),
+        written_sha256=loaded.written_sha256,
     )
     daemon.audit.write([entry])
     if unattributed(entry):

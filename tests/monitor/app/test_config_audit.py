@@ -52,7 +52,7 @@ def test_the_diff_names_each_change_by_dotted_path() -> None:
     assert config_diff(old, old) == []
 
 
-def entry_for(previous: Previous | None, sha: str, who: Attribution) -> Any:
+def entry_for(previous: Previous | None, sha: str, who: Attribution, written: str = "") -> Any:
     return load_entry(
         at=T0,
         trigger="start",
@@ -63,6 +63,7 @@ def entry_for(previous: Previous | None, sha: str, who: Attribution) -> Any:
         sources=["c.yaml"],
         who=who,
         clock_synchronised=True,
+        written_sha256=written,
     )
 
 
@@ -73,13 +74,41 @@ def test_a_change_without_a_reason_is_unattributed() -> None:
     assert nobody.detail["changes"] == [{"path": "alarms.x", "old": 1, "new": 2}]
     assert "without a recorded reason" in nobody.detail["unattributed"]
     assert nobody.old == {"version": 1, "sha256": "a" * 64}
-    assert nobody.new == {"version": 2, "sha256": "b" * 64}
+    assert nobody.new == {"version": 2, "sha256": "b" * 64, "written_sha256": ""}
     alice = entry_for(previous, "b" * 64, Attribution("cli", "alice", "alice", "new limit"))
     assert not unattributed(alice) and alice.reason == "new limit" and alice.person == "alice"
     same = entry_for(previous, "a" * 64, Attribution("system"))
     assert not unattributed(same) and same.detail["changes"] == []  # no change, none to explain
     first = entry_for(None, "b" * 64, Attribution("system"))
     assert not unattributed(first) and first.detail["first_recorded_load"] is True
+
+
+def test_a_change_of_defaults_with_the_files_unchanged_is_the_softwares() -> None:
+    """An upgrade that adds a default changes the effective configuration, not the files:
+    recorded as a software change, with its diff, and no unattributed-change alarm."""
+    previous = Previous(1, "a" * 64, {"alarms": {"x": 1}}, written_sha256="f" * 64)
+    upgrade = entry_for(previous, "b" * 64, Attribution("system"), written="f" * 64)
+    assert not unattributed(upgrade)
+    assert "software update" in upgrade.detail["software_change"]
+    assert upgrade.detail["changes"] == [{"path": "alarms.x", "old": 1, "new": 2}]
+    assert upgrade.new["written_sha256"] == "f" * 64
+    edited = entry_for(previous, "b" * 64, Attribution("system"), written="e" * 64)
+    assert unattributed(edited) and "software_change" not in edited.detail
+    unknown = Previous(1, "a" * 64, {"alarms": {"x": 1}})  # an entry from before the field
+    assert unattributed(entry_for(unknown, "b" * 64, Attribution("system"), written="f" * 64))
+
+
+def test_what_the_files_say_is_hashed_apart_from_comments_and_defaults(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[3] / "config" / "example.yaml"
+    text = example.read_text()
+    commented = tmp_path / "commented.yaml"
+    commented.write_text("# a comment changes nothing written\n" + text)
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(text.replace("interval: 10s", "interval: 11s", 1))
+    first = load(example, secrets=False).written_sha256
+    assert len(first) == 64
+    assert load(commented, secrets=False).written_sha256 == first
+    assert load(renamed, secrets=False).written_sha256 != first
 
 
 def stopped(record: StopRecord | None) -> Event:
