@@ -4,18 +4,19 @@ configuration in force before it, who and why.
 The previous configuration is the one the last ``config.loaded`` entry put in force (its
 effective version is in the store, secrets redacted, :mod:`monitor.app.effective`), so a
 change is found however it was made. A change needs a recorded reason: ``coldwatch reload
---reason`` (the person from the control socket's peer credentials), or a start after
-``coldwatch stop|restart --reason`` (whoever stopped it on the record answers for what it
-starts with). A change without one (the file edited and the service restarted with
-``systemctl``, a SIGHUP, a crash) is recorded as unattributed, and the daemon raises the
-``coldwatch/config_unattributed`` system alarm for someone to acknowledge with a comment.
+--reason`` (the person from the control socket's peer credentials), or the start that
+``coldwatch restart --reason`` brings (whoever asked for the restart answers for what it starts
+with). A change without one (the file edited and the service restarted with ``systemctl``, a
+start some time after ``coldwatch stop``, a SIGHUP, a crash) is recorded as unattributed, and
+the daemon raises the ``coldwatch/config_unattributed`` system alarm for someone to acknowledge
+with a comment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from monitor.core.model import Event
@@ -27,6 +28,9 @@ ACTION: Final = "config.loaded"
 #: At most this many changes are listed in one entry (the count says how many there were).
 MAX_CHANGES: Final = 200
 Trigger = Literal["start", "reload", "signal"]
+#: A start this soon after ``coldwatch restart --reason`` is that restart's (a supervisor
+#: starts it again within seconds); a later one is not (the restart did not come back).
+RESTART_CREDIT: Final = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +106,18 @@ def previous_load(store: Store) -> Previous | None:
     return Previous(None, sha, None, written_sha)
 
 
-def start_attribution(last_run: Event | None, method: str = "system") -> Attribution:
-    """Who answers for what a start loads: the person of a planned stop or restart of the
-    last run, with its reason; nobody after a signal, a crash or on a new store."""
+def start_attribution(last_run: Event | None, now: datetime, method: str = "system") -> Attribution:
+    """Who answers for what a start loads: the person of a ``coldwatch restart --reason`` of
+    the last run, with its reason, when this start follows it within
+    :data:`RESTART_CREDIT`; nobody otherwise. A ``stop --reason`` answers for the stop, not for
+    whatever the files say when someone starts coldwatch again later (they may have been edited
+    by someone else meanwhile): such a start with changed files is unattributed."""
     stop = None
     if last_run is not None and last_run.kind == "daemon_stopped":
         stop = StopRecord.from_json(last_run.data.get("stop"))
-    if stop is None or not stop.planned or not stop.reason:
+    if stop is None or stop.command != "restart" or not stop.reason:
+        return Attribution(method)
+    if not timedelta(0) <= now - stop.at <= RESTART_CREDIT:
         return Attribution(method)
     return Attribution("cli", stop.person, stop.os_user, stop.reason, stop.describe())
 

@@ -211,7 +211,13 @@ class Daemon:
             await self.escalator.start()
         if self.ack is not None:
             await self.ack.start()
-        audit_load(self, "start", start_attribution(last_run), version, read_previous(self))
+        audit_load(
+            self,
+            "start",
+            start_attribution(last_run, self.clock.now()),
+            version,
+            read_previous(self),
+        )
         now = self.clock.now()
         record_downtime(
             self.store,

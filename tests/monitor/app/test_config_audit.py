@@ -5,7 +5,7 @@ secret shows only where it comes from, or the redaction)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +116,23 @@ def stopped(record: StopRecord | None) -> Event:
     return Event(T0, EventKind.DAEMON_STOPPED, "daemon", "stopped", data)
 
 
-def test_a_start_is_attributed_to_a_planned_stop_or_restart_only() -> None:
+def test_a_start_is_attributed_to_the_restart_that_brought_it_only() -> None:
     planned = StopRecord("restart", T0, person="alice", os_user="al", reason="new probe")
-    who = start_attribution(stopped(planned))
+    soon = T0 + timedelta(seconds=6)  # a supervisor starts it again within seconds
+    who = start_attribution(stopped(planned), soon)
     assert (who.method, who.person, who.os_user, who.reason) == ("cli", "alice", "al", "new probe")
     assert who.source == "restart asked by alice (OS user al): new probe"
+    # the restart did not come back: a start much later answers to nobody
+    assert start_attribution(stopped(planned), T0 + timedelta(minutes=6)) == Attribution("system")
+    assert start_attribution(stopped(planned), T0 - timedelta(seconds=1)) == Attribution("system")
+    # a stop answers for the stop; files edited before a later start may be anyone's
+    halted = StopRecord("stop", T0, person="alice", os_user="al", reason="probe swap")
+    assert start_attribution(stopped(halted), soon) == Attribution("system")
     signalled = StopRecord("signal", T0, signal="SIGTERM")
     for last_run in (stopped(signalled), stopped(None), None):
-        assert start_attribution(last_run) == Attribution("system")
+        assert start_attribution(last_run, soon) == Attribution("system")
     crashed = Event(T0, EventKind.DAEMON_STARTED, "daemon", "started")  # never stopped
-    assert start_attribution(crashed) == Attribution("system")
+    assert start_attribution(crashed, soon) == Attribution("system")
 
 
 def site(tmp_path: Path, name: str, slack: str, mqtt: str, ticket_env: str) -> Path:
