@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import httpx
 import yaml
 from fastapi import APIRouter, FastAPI, Form, Query
@@ -30,6 +31,19 @@ from monitor.store.writer import StoreWriter
 from tests.support.identity_web import console_identity
 from tests.support.paths import REPO
 from tests.support.ports import free_port
+
+
+def _import_anyio_now() -> None:
+    """anyio imports its parts on first use; Starlette's first static file would import one in
+    the server's thread while pytest's import hook (which rewrites anyio, a pytest plugin) may
+    be parsing in the test's thread, and CPython 3.11's parser is not safe for that
+    ("AST constructor recursion depth mismatch"). Import them all here, in the test's thread."""
+    for name in dir(anyio):
+        if not name.startswith("_"):
+            getattr(anyio, name)
+
+
+_import_anyio_now()
 
 #: sha256 of the vendored htmx.min.js (monitor/app/web/static/vendor/htmx/README.md).
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
