@@ -154,8 +154,16 @@ def test_an_admin_adds_a_user_and_resets_a_password_on_the_users_page(
     console: ThreadedConsole, clock: FakeClock
 ) -> None:
     add_user(console.identity.records, "ada", Role.ADMIN, at=clock.now())
-    with httpx.Client(base_url=console.url, timeout=10) as client:
+    add_user(console.identity.records, "leo", Role.VIEWER, at=clock.now())
+    with (
+        httpx.Client(base_url=console.url, timeout=10) as client,
+        httpx.Client(base_url=console.url, timeout=10) as leaving,
+    ):
+        signed_in(leaving, "leo")
         csrf = signed_in(client, "ada")
+        gone = client.post("/users/leo/disable", data={"csrf_token": csrf, "reason": "left"})
+        assert gone.status_code == 200 and "leo disabled" in gone.text
+        assert leaving.get("/account").status_code == 303  # the session ended with the user
         added = client.post(
             "/users",
             data={
@@ -193,3 +201,4 @@ def test_an_admin_adds_a_user_and_resets_a_password_on_the_users_page(
     actions = [(e.action, e.actor, e.source) for e in console.identity.audit]
     assert ("user_added", "ada", "web") in actions
     assert ("user_password_reset", "ada", "web") in actions
+    assert ("user_disabled", "ada", "web") in actions
