@@ -35,15 +35,13 @@ from monitor import __version__
 from monitor.app.config import LoadedConfig
 from monitor.app.config_audit import Attribution, start_attribution
 from monitor.app.config_reload import audit_load, read_previous, reload_config
+from monitor.app.identity_wiring import IdentityParts, audit_sink, open_identity
 from monitor.app.web.console import WebListenError, listen, serve_console
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.file_access import FileAccess
 from monitor.core.metrics import Metrics
 from monitor.core.model import Event, EventKind
-from monitor.identity.admin import UserAdmin
 from monitor.identity.commands import control_handlers
-from monitor.identity.passwords import Hasher
-from monitor.identity.records import IdentityRecords
 from monitor.runtime.coordinator import Coordinator
 from monitor.runtime.health import HealthMonitor, last_run_marker, record_downtime
 from monitor.runtime.pipeline import Pipeline
@@ -126,8 +124,11 @@ class Daemon:
             max_batch=cfg.store.max_batch,
             commit_interval=cfg.store.commit_interval,
         )
-        self.web = serve_console(web_listener, cfg.site, self.clock, self.writer)
         self.pipeline = Pipeline(self.metrics)
+        self.health = HealthMonitor(
+            self.pipeline, self.clock, self.writer, sqlite_path(cfg.store, base_dir).parent
+        )
+        self.identity = self._identity(store_file)
         self.pipeline.queued.append(self.writer)
         self.stop_record: StopRecord | None = None
         """Who or what stopped this run (None: running, or stopped by its embedder)."""
@@ -148,7 +149,7 @@ class Daemon:
             self.alarms.subscribe(log_announcement)
             self.pipeline.inline.append(self.alarms)
             directory = Directory(cfg.people, cfg.groups)
-            self.users = self._user_admin(store_file, directory)
+            self.users = self.identity.cli_admin if self.identity else None
             self.ack: AckServices | None = AckServices(
                 cfg.acknowledgement or AckConfig(),
                 self.alarms,
@@ -168,8 +169,14 @@ class Daemon:
             self.ack = None
             self.escalator = None
         self.coordinator = Coordinator(loaded, self.pipeline, self.clock, self.metrics)
-        self.health = HealthMonitor(
-            self.pipeline, self.clock, self.writer, sqlite_path(cfg.store, base_dir).parent
+        self.web = serve_console(
+            web_listener,
+            cfg.site,
+            self.clock,
+            self.writer,
+            identity=self.identity.service if self.identity else None,
+            users=self.identity.web_admin if self.identity else None,
+            alarms=self.alarms,
         )
         self.store.clock_synchronised = self.health.clock_synchronised
         self._health_task: asyncio.Task[None] | None = None
@@ -272,20 +279,21 @@ class Daemon:
                 len(self.journal),
             )
 
-    def _user_admin(self, store_file: Path, directory: Directory) -> UserAdmin | None:
-        """``coldwatch user ...`` served on the control socket (one writer while the daemon
-        runs); None for a store that is not this SQLite file (an embedder's)."""
+    def _identity(self, store_file: Path) -> IdentityParts | None:
+        """Sign-in, sessions and user administration on this store's identity tables; None
+        for a store that is not this SQLite file (an embedder's)."""
         from monitor.store.sqlite import SQLiteStore
 
         if not isinstance(self.store, SQLiteStore) or self.store.path != store_file:
             return None
-        return UserAdmin(
-            IdentityRecords(store_file),
-            self.clock.now,
-            hasher=Hasher(workers=1),
-            passwords=self.loaded.config.web.password,
-            known_people=list(directory.people),
-            source="cli",
+        cfg = self.loaded.config
+        return open_identity(
+            store_file,
+            cfg.web,
+            self.clock,
+            people=[person.id for person in cfg.people],
+            on_audit=audit_sink(self.audit, self.health.clock_synchronised),
+            on_event=self.pipeline.publish_event,  # account_locked raises its system alarm
         )
 
     def _escalator(self, base_dir: Path | None, files: FileAccess) -> Escalator | None:
@@ -383,9 +391,8 @@ class Daemon:
         await self.coordinator.stop()
         if self.ack is not None:
             await self.ack.stop()
-        if self.users is not None:
-            self.users.hasher.close()
-            self.users.records.close()
+        if self.identity is not None:
+            self.identity.close()
         if self.alarms is not None:
             await self.alarms.stop()  # its last announcements reach the escalator first
         if self.escalator is not None:

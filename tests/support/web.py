@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import httpx
 import yaml
 from fastapi import APIRouter, FastAPI, Form, Query
@@ -23,12 +24,26 @@ from monitor.app.web.app import create_app
 from monitor.app.web.config import WebConfig
 from monitor.app.web.context import WebContext
 from monitor.app.web.server import WebServer, listen
-from monitor.core.clock import SystemClock
+from monitor.core.clock import Clock, SystemClock
 from monitor.core.metrics import Metrics
 from monitor.store.sqlite import SQLiteStore
 from monitor.store.writer import StoreWriter
+from tests.support.identity_web import console_identity
 from tests.support.paths import REPO
 from tests.support.ports import free_port
+
+
+def _import_anyio_now() -> None:
+    """anyio imports its parts on first use; Starlette's first static file would import one in
+    the server's thread while pytest's import hook (which rewrites anyio, a pytest plugin) may
+    be parsing in the test's thread, and CPython 3.11's parser is not safe for that
+    ("AST constructor recursion depth mismatch"). Import them all here, in the test's thread."""
+    for name in dir(anyio):
+        if not name.startswith("_"):
+            getattr(anyio, name)
+
+
+_import_anyio_now()
 
 #: sha256 of the vendored htmx.min.js (monitor/app/web/static/vendor/htmx/README.md).
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
@@ -102,13 +117,23 @@ class ThreadedConsole:
         *,
         routes: APIRouter | None = None,
         customise: Callable[[FastAPI], None] | None = None,
+        clock: Clock | None = None,
         **settings: Any,
     ) -> None:
         self.settings = WebConfig(port=free_port(), **settings)
-        self.store = SQLiteStore(tmp_path / "web.db")
-        self.writer = StoreWriter(self.store, SystemClock(), Metrics())
+        self.store_file = tmp_path / "web.db"
+        self.store = SQLiteStore(self.store_file)
+        clock = clock or SystemClock()
+        self.writer = StoreWriter(self.store, clock, Metrics())
+        self.identity = console_identity(self.store_file, clock, self.settings)
         self.context = WebContext(
-            self.settings, "test-site", "Test site", SystemClock(), self.writer
+            self.settings,
+            "test-site",
+            "Test site",
+            clock,
+            self.writer,
+            identity=self.identity.service,
+            users=self.identity.admin,
         )
         self.app = create_app(self.context)
         if routes is not None:
@@ -140,17 +165,20 @@ class ThreadedConsole:
         await self.server.stop()
 
     def __enter__(self) -> ThreadedConsole:
+        self.identity.start_threads()
         self._thread.start()
         self._ready.wait(10)
         if self.error is not None:
             raise self.error
-        wait_until_serving(self.url, timeout=10)
+        # a readiness probe only: the tests check the certificate themselves
+        wait_until_serving(self.url, timeout=10, verify=self.settings.tls is None)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+        self.identity.close()
         self.store.close()
         assert not self._thread.is_alive(), "the test web server did not stop"
 
@@ -228,7 +256,13 @@ def probe_routes() -> APIRouter:
 
 
 def run_schemathesis(
-    openapi_url: str, cwd: Path, *, max_examples: int = 20, seed: int = 12
+    openapi_url: str,
+    cwd: Path,
+    *,
+    max_examples: int = 20,
+    seed: int = 12,
+    headers: dict[str, str] | None = None,
+    quiet_404: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """schemathesis (every check: no 5xx, answers as the document says, bad data refused,
     good data accepted) against a served OpenAPI document; a fixed seed, no example
@@ -245,6 +279,9 @@ def run_schemathesis(
             "--workers=1",
             "--request-timeout=5",
             "--no-color",
+            *(f"--header={name}: {value}" for name, value in (headers or {}).items()),
+            # an alarm code made up by the fuzzer names no alarm: its 404 is the right answer
+            *(["--warnings=off"] if quiet_404 else []),
         ],
         capture_output=True,
         text=True,

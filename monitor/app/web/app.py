@@ -1,20 +1,27 @@
 """The web console's FastAPI application: routes, error answers, limits, static files.
 
-The OpenAPI document (``/api/openapi.json``) is made from the pydantic models of the routes.
+The OpenAPI document (``/api/openapi.json``, for a signed-in caller) is made from the pydantic
+models of the routes. Every route but ``/signin``, ``/healthz`` and ``/static`` declares the
+permission it needs (:mod:`monitor.app.web.auth`).
 FastAPI's interactive documentation pages are off: they load their scripts from a CDN, and
 no page of this console loads anything from the internet.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from monitor import __version__
-from monitor.app.web import errors, events, health, pages
+from monitor.app.web import alarms_api, errors, events, health, pages, signin, users
+from monitor.app.web.auth import SignInRequired, on_sign_in_required, require
 from monitor.app.web.context import WebContext
 from monitor.app.web.errors import ErrorBody
 from monitor.app.web.limits import BodyLimit, SecurityHeaders
+from monitor.identity.model import Principal
+from monitor.identity.roles import Permission
 
 OPENAPI_URL = "/api/openapi.json"
 
@@ -25,20 +32,34 @@ def create_app(context: WebContext) -> FastAPI:
         version=__version__,
         description="The coldwatch web console's API. Errors are "
         '`{"error": message, "reason": word}`.',
-        openapi_url=OPENAPI_URL,
+        openapi_url=None,  # served below, to a signed-in caller
         docs_url=None,
         redoc_url=None,
         responses={
             400: {"model": ErrorBody, "description": "a malformed request"},
+            401: {"model": ErrorBody, "description": "not signed in"},
+            403: {"model": ErrorBody, "description": "the caller's role may not do this"},
             413: {"model": ErrorBody, "description": "the request body is over the limit"},
         },
     )
     app.state.context = context
     app.state.templates = pages.make_templates(context)
+    app.state.sign_in_throttle = signin.SignInThrottle(context)
     errors.install(app)
+    app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(pages.router)
+    app.include_router(signin.router)
+    app.include_router(users.router)
+    app.include_router(alarms_api.router)
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    async def openapi(
+        _: Annotated[Principal, Depends(require(Permission.VIEW))],
+    ) -> dict[str, Any]:
+        return app.openapi()
+
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     # links are paths on this origin, never absolute URLs made from the request's Host
     app.state.templates.env.globals["path_for"] = app.url_path_for

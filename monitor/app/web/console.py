@@ -4,20 +4,38 @@ start before anything is opened), then :func:`serve_console` once the store writ
 from __future__ import annotations
 
 from monitor.app.web.app import create_app
-from monitor.app.web.context import WebContext
+from monitor.app.web.context import AlarmReader, WebContext
 from monitor.app.web.server import Listener, WebListenError, WebServer, listen
 from monitor.config.sections import Site
 from monitor.core.clock import Clock
+from monitor.identity.admin import UserAdmin
+from monitor.identity.service import IdentityService
 from monitor.store.writer import StoreWriter
 
 __all__ = ["Listener", "WebListenError", "WebServer", "listen", "serve_console"]
 
 
 def serve_console(
-    listener: Listener | None, site: Site, clock: Clock, writer: StoreWriter
+    listener: Listener | None,
+    site: Site,
+    clock: Clock,
+    writer: StoreWriter,
+    *,
+    identity: IdentityService | None = None,
+    users: UserAdmin | None = None,
+    alarms: AlarmReader | None = None,
 ) -> WebServer | None:
     """The console on ``listener``, ready to ``await start()``; None when it is off."""
     if listener is None:
         return None
-    context = WebContext(listener.settings, site.id, site.name, clock, writer)
+    context = WebContext(
+        listener.settings,
+        site.id,
+        site.name,
+        clock,
+        writer,
+        identity=identity,
+        users=users,
+        alarms=alarms,
+    )
     return WebServer(create_app(context), listener, context.streams)

@@ -7,13 +7,28 @@ it these parts, and tests give it their own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import Request
 
+from alarms.model import AlarmView
 from monitor.app.web.config import WebConfig
 from monitor.app.web.streams import OpenStreams
 from monitor.core.clock import Clock
+from monitor.identity.admin import UserAdmin
+from monitor.identity.service import IdentityService
+from monitor.store.base import AlarmRecord
 from monitor.store.writer import StoreWriter
+
+
+class AlarmReader(Protocol):
+    """The alarm engine's read-only queries (:class:`alarms.engine.AlarmEngine`)."""
+
+    def active(self) -> list[AlarmView]: ...
+
+    def get(self, target: str) -> AlarmView: ...
+
+    def history(self, target: str) -> list[AlarmRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,13 @@ class WebContext:
     writer: StoreWriter
     """The store writer: whether writes succeed, and when the last batch was committed."""
     streams: OpenStreams = field(default_factory=OpenStreams)
+    identity: IdentityService | None = None
+    """Sign-in and sessions; None: nobody can sign in (every route but the public ones
+    answers 503)."""
+    users: UserAdmin | None = None
+    """User administration for the users pages (the signed-in admin is the actor)."""
+    alarms: AlarmReader | None = None
+    """The alarm engine's queries; None without an ``alarms:`` section."""
 
 
 def context_of(request: Request) -> WebContext:

@@ -15,8 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
+from monitor.app.web.auth import require
 from monitor.app.web.context import WebContext, context_of
 from monitor.app.web.streams import TooManyStreams
+from monitor.identity.model import Principal
+from monitor.identity.roles import Permission
 
 router = APIRouter()
 
@@ -35,6 +38,7 @@ async def heartbeats(context: WebContext, interval: float) -> AsyncIterator[byte
 @router.get("/api/events/heartbeat", include_in_schema=False)
 async def heartbeat(
     context: Annotated[WebContext, Depends(context_of)],
+    principal: Annotated[Principal, Depends(require(Permission.VIEW))],
     interval: Annotated[float, Query(ge=1.0, le=60.0, description="seconds")] = 15.0,
 ) -> StreamingResponse:
     streams = context.streams

@@ -14,10 +14,12 @@ import httpx
 import pytest
 
 from monitor.app.web.pages import STATIC
+from monitor.identity.roles import Role
+from tests.support.identity_web import add_user, signed_in
 from tests.support.web import HTMX_PATH, HTMX_SHA256, ThreadedConsole
 
-#: Every page of the console (the sign-in, alarm and audit pages join this list).
-PAGES = ["/"]
+#: Every page of the console (the alarm and audit pages join this list).
+PAGES = ["/", "/signin", "/account", "/users"]
 
 
 class Assets(HTMLParser):
@@ -62,6 +64,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
         ThreadedConsole(tmp_path_factory.mktemp("web")) as console,
         httpx.Client(base_url=console.url, timeout=10) as http,
     ):
+        add_user(console.identity.records, "ada", Role.ADMIN)
+        signed_in(http, "ada")
         yield http
 
 

@@ -24,6 +24,8 @@ import pytest
 import yaml
 
 from monitor.app.daemon import service_user
+from monitor.identity.roles import Role
+from tests.support.identity_web import add_users, bearer, signed_in
 from tests.support.ports import free_port
 from tests.support.web import (
     HTMX_PATH,
@@ -47,15 +49,17 @@ def count(db: Path, sql: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
+    """A running daemon: its URL, its store, and a viewer's API token."""
     folder = tmp_path_factory.mktemp("daemon")
     port = free_port()
     config = web_daemon_config(folder, {"port": port, "max_body_bytes": 2048})
+    token = add_users(folder / "cw.db", {"vic": Role.VIEWER})
     proc = start_daemon(config, folder)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_serving(url, proc)
-        yield url, folder / "cw.db"
+        yield url, folder / "cw.db", token
     finally:
         _, err = stop_daemon(proc)
         assert proc.returncode == 0, err
@@ -63,9 +67,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 
 def test_healthz_says_the_daemon_is_up_and_its_store_takes_writes(
-    daemon: tuple[str, Path],
+    daemon: tuple[str, Path, str],
 ) -> None:
-    url, db = daemon
+    url, db, _ = daemon
     deadline = time.monotonic() + 15
     while count(db, "SELECT count(*) FROM readings") == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -86,10 +90,11 @@ def test_healthz_says_the_daemon_is_up_and_its_store_takes_writes(
 
 
 def test_the_daemon_serves_htmx_the_overview_and_refuses_bad_input(
-    daemon: tuple[str, Path],
+    daemon: tuple[str, Path, str],
 ) -> None:
-    url, _ = daemon
+    url, _, token = daemon
     with httpx.Client(base_url=url, timeout=10) as client:
+        signed_in(client, "vic")
         htmx = client.get(HTMX_PATH)
         assert htmx.status_code == 200
         assert hashlib.sha256(htmx.content).hexdigest() == HTMX_SHA256
@@ -106,26 +111,28 @@ def test_the_daemon_serves_htmx_the_overview_and_refuses_bad_input(
             ("/healthz/../../etc/passwd", 404),
             ("/no-such-page", 404),
         ):
-            answer = client.get(path)
+            answer = client.get(path, headers=bearer(token))
             assert answer.status_code == status, (path, answer.text)
             assert answer.json()["error"], path
         assert client.delete("/healthz").status_code == 405
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    daemon: tuple[str, Path], tmp_path: Path
+    daemon: tuple[str, Path, str], tmp_path: Path
 ) -> None:
-    url, _ = daemon
-    result = run_schemathesis(url + "api/openapi.json", tmp_path)
+    url, _, token = daemon
+    result = run_schemathesis(
+        url + "api/openapi.json", tmp_path, headers=bearer(token), quiet_404=True
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout, result.stdout[-2000:]
 
 
-def open_stream(port: int) -> socket.socket:
+def open_stream(port: int, token: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(
         b"GET /api/events/heartbeat?interval=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Accept: text/event-stream\r\n\r\n"
+        b"Accept: text/event-stream\r\nAuthorization: Bearer " + token.encode() + b"\r\n\r\n"
     )
     return sock
 
@@ -151,12 +158,13 @@ def test_sigterm_with_ten_open_streams_stops_within_seconds_and_commits_every_re
 ) -> None:
     port = free_port()
     config = web_daemon_config(tmp_path, {"port": port})
-    proc = start_daemon(config, tmp_path)
     db = tmp_path / "cw.db"
+    token = add_users(db, {})
+    proc = start_daemon(config, tmp_path)
     streams: list[socket.socket] = []
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/", proc)
-        streams = [open_stream(port) for _ in range(STREAMS)]
+        streams = [open_stream(port, token) for _ in range(STREAMS)]
         received = [read_until(sock, b"event: heartbeat") for sock in streams]
         assert all(b"200 OK" in r and b"event: heartbeat" in r for r in received)
         # beside them, a browser's idle keep-alive connection and a client stuck mid-body
@@ -268,11 +276,12 @@ def test_coldwatch_restart_serves_the_console_again_on_its_port() -> None:
         ]
         data["acknowledgement"] = {"control_socket": {"enabled": True}}
         config.write_text(yaml.safe_dump(data, sort_keys=False))
+        token = add_users(folder / "cw.db", {})
         proc = start_daemon(config, folder)
         url = f"http://127.0.0.1:{port}/"
         try:
             wait_until_serving(url, proc)
-            stream = open_stream(port)
+            stream = open_stream(port, token)
             first = read_until(stream, b"event: heartbeat")
             restart = subprocess.run(
                 [
