@@ -1,12 +1,13 @@
 """Hash chains for the append-only side logs kept in the store's file.
 
 The notification log, the escalation record, the PIN lockout log, the identity logs (user
-versions, sign-ins, API tokens), the audit trail and the electronic signatures are tables of their own beside the store's records, each
-written with :func:`append` (the identity logs' tables come from the store's migrations, the
-others are opened with :func:`open_side_log`; :mod:`monitor.store.side_chain_verify` checks
-their chains). Triggers refuse
-UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can drop a trigger; the chain
-makes such an edit evident, as the batch chain does for readings and events.
+versions, sign-ins, API tokens), the audit trail and the electronic signatures are tables of
+their own beside the store's records, each written with :func:`append` (the tables of the
+identity logs, the audit trail and the signatures come from the store's migrations, the others
+are opened with :func:`open_side_log`; :mod:`monitor.store.side_chain_verify` checks their
+chains). Triggers refuse UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can
+drop a trigger; the chain makes such an edit evident, as the batch chain does for readings and
+events.
 
 The chain (format 1)
     Every row carries ``prev_hash`` and ``hash``: ``hash = SHA-256("coldwatch-side-v1\\n" ||

@@ -135,7 +135,8 @@ def stored_of(row: Sequence[Any]) -> StoredSignature:
 
 def select(table: str | None = None, record_seq: int | None = None) -> tuple[str, list[Any]]:
     """The signatures of one record (or every one of a table, or all), oldest first."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     if table is not None:
         clauses.append("record_table = ?")
         params.append(table)

@@ -158,7 +158,8 @@ def test_a_signature_copied_as_a_second_one_is_found(
     drop_triggers(raw)
     cols = ", ".join(SIGNATURE_LOG.columns)
     raw.execute(
-        f"INSERT INTO signatures (seq, {cols}, prev_hash, hash) SELECT 2, {cols}, '', '' FROM signatures WHERE seq = 1"
+        f"INSERT INTO signatures (seq, {cols}, prev_hash, hash) "
+        f"SELECT 2, {cols}, '', '' FROM signatures WHERE seq = 1"
     )
     _rechain(raw)
     result = store.verify()
