@@ -224,6 +224,7 @@ async def test_meanings_are_a_closed_list_per_action_and_a_comment_is_required(
 
 
 def test_the_meanings_configuration_is_checked() -> None:
+    bad: dict[str, list[str]]
     for bad in (
         {"delete": ["x"]},
         {"acknowledge": []},
