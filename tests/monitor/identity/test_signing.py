@@ -224,12 +224,12 @@ async def test_meanings_are_a_closed_list_per_action_and_a_comment_is_required(
 
 
 def test_the_meanings_configuration_is_checked() -> None:
-    bad: dict[str, list[str]]
-    for bad in (
+    bad_lists: list[dict[str, list[str]]] = [
         {"delete": ["x"]},
         {"acknowledge": []},
         {"acknowledge": ["a", "a"]},
         {"acknowledge": ["x" * 201]},
-    ):
+    ]
+    for bad in bad_lists:
         with pytest.raises(ValueError):
             SignatureSettings(meanings=bad)
