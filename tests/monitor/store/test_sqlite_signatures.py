@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from monitor.app.cli import main
 from monitor.core.esign import Signature
 from monitor.store import sqlite_alarms
 from monitor.store.base import AlarmRecord, AuditQuery, StoreError
@@ -19,6 +22,7 @@ from monitor.store.canonical import GENESIS_HASH
 from monitor.store.side_chain import SIGNATURE_LOG, row_hash
 from monitor.store.side_chain_verify import verify_file
 from monitor.store.sqlite import SQLiteStore
+from tests.support.paths import REPO
 from tests.support.store_data import drop_triggers
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -133,7 +137,7 @@ def _rechain(raw: sqlite3.Connection) -> None:
 
 
 def test_a_signature_copied_onto_another_record_fails_verify_naming_both(
-    store: SQLiteStore, raw: sqlite3.Connection, db_path: Any
+    store: SQLiteStore, raw: sqlite3.Connection, db_path: Path
 ) -> None:
     store.append_alarm_records([record(0, signature(0)), record(1)])  # row 2 is unsigned
     drop_triggers(raw)
@@ -215,3 +219,30 @@ def test_a_signed_record_edited_to_carry_another_meaning_is_found(
     data["signature"]["meaning"] = "Acknowledged: I have read the alarm and act on it"
     raw.execute("UPDATE alarm_history SET data = ? WHERE seq = 1", (json.dumps(data),))
     assert not store.verify().ok
+
+
+def test_coldwatch_verify_names_the_signature_and_the_record(
+    store: SQLiteStore, raw: sqlite3.Connection, db_path: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    data = yaml.safe_load((REPO / "config" / "example.yaml").read_text())
+    data["store"]["path"] = str(db_path)
+    config = tmp_path / "coldwatch.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    store.append_alarm_records([record(0, signature(0)), record(1), record(2, signature(2))])
+    assert main(["verify", "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "electronic signatures: 2 bound to the records they sign" in out
+    assert "electronic signatures (table signatures): 2 rows, hash chain intact" in out
+    drop_triggers(raw)
+    raw.execute("UPDATE signatures SET record_seq = 2 WHERE seq = 2")  # moved, chain not redone
+    assert main(["verify", "-c", str(config)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(
+        "FAILED: signature 2 (signed by dreyes) names alarm history row 2, but the row's hash "
+        "is not the one signed"
+    )
+    assert (
+        "electronic signatures (table signatures): FAILED: row 2: hash mismatch "
+        "(the row was altered)"
+    ) in out
