@@ -2,7 +2,10 @@
 
 ``acknowledge``, ``reset``, ``shelve``, ``unshelve``, ``set_out_of_service``,
 ``return_to_service``: each is recorded before it returns, or refused (:class:`StoreError`)
-and undone, so that nothing takes effect without its record. :class:`EngineCommands`, with the
+and undone, so that nothing takes effect without its record. :meth:`EngineCommands.signed`
+runs one of them with an electronic signature (:class:`monitor.core.esign.Signature`, made by
+the signing service): each history row the command writes carries it, and the store writes the
+signature bound to that row in the row's own transaction. :class:`EngineCommands`, with the
 queries it extends (:mod:`alarms.queries`), is the :class:`~alarms.ack.commands.AlarmCommands`
 the acknowledgement paths need; the engine (:mod:`alarms.engine`) offers the same methods.
 """
@@ -10,6 +13,7 @@ the acknowledgement paths need; the engine (:mod:`alarms.engine`) offers the sam
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from alarms.codes import parse_code
@@ -17,7 +21,8 @@ from alarms.engine_parts import MAX_TEXT, EngineParts
 from alarms.model import Action, AlarmCommandError, AlarmView, Announcement
 from alarms.point import AlarmPoint, Hold
 from alarms.queries import AlarmQueries
-from monitor.store.base import StoreError
+from monitor.core.esign import RECORD_ACTION, Signature
+from monitor.store.base import AlarmRecord, StoreError
 
 
 class EngineCommands(AlarmQueries):
@@ -46,6 +51,8 @@ class EngineCommands(AlarmQueries):
         comment: str,
         via: str | None = None,
         origin: str | None = None,
+        *,
+        signature: Signature | None = None,
     ) -> AlarmView:
         """Acknowledge an alarm (UNACK -> ACKED, RTN_UNACK -> NORMAL, LATCHED_UNACK ->
         LATCHED_ACKED); ``comment`` is required. ``origin``: what authenticated the person on
@@ -53,14 +60,24 @@ class EngineCommands(AlarmQueries):
         person, comment = required(person, "person"), required(comment, "comment")
         point = self._open_point(target)
         life = self.parts.life
-        return self._command([point], lambda: life.acknowledge(point, person, comment, via, origin))
+        return self._command(
+            [point], lambda: life.acknowledge(point, person, comment, via, origin), signature
+        )
 
-    def reset(self, target: str, person: str, comment: str, via: str | None = None) -> AlarmView:
+    def reset(
+        self,
+        target: str,
+        person: str,
+        comment: str,
+        via: str | None = None,
+        *,
+        signature: Signature | None = None,
+    ) -> AlarmView:
         """Reset a latched, acknowledged alarm whose condition has cleared."""
         person, comment = required(person, "person"), required(comment, "comment")
         point = self._open_point(target)
         life = self.parts.life
-        return self._command([point], lambda: life.reset(point, person, comment, via))
+        return self._command([point], lambda: life.reset(point, person, comment, via), signature)
 
     def shelve(
         self,
@@ -69,12 +86,20 @@ class EngineCommands(AlarmQueries):
         reason: str,
         until: datetime | timedelta,
         via: str | None = None,
+        *,
+        signature: Signature | None = None,
     ) -> list[AlarmView]:
         """Shelve an alarm (code or key), every alarm of an equipment, or of a device, until
         ``until`` (at most ``alarms.max_shelve`` ahead); ``reason`` is required."""
         longest = self.parts.life.settings.max_shelve
         return self._hold(
-            target, person, reason, until, via, "shelve", Action.SHELVED, longest, "a shelve"
+            target,
+            person,
+            reason,
+            until,
+            via,
+            ("shelve", Action.SHELVED, longest, "a shelve"),
+            signature,
         )
 
     def _hold(
@@ -84,19 +109,19 @@ class EngineCommands(AlarmQueries):
         reason: str,
         until: datetime | timedelta,
         via: str | None,
-        hold: str,
-        action: Action,
-        longest: float,
-        what: str,
+        kind: tuple[str, Action, float, str],
+        signature: Signature | None,
     ) -> list[AlarmView]:
         """Hide alarms until ``until``, at most ``longest`` seconds ahead: a shelve or a
-        maintenance window (``hold`` names the point's attribute, ``what`` the period)."""
+        maintenance window (``kind``: the point's attribute, the action, ``longest``, and
+        what the period is called)."""
+        hold, action, longest, what = kind
         person, reason = required(person, "person"), required(reason, "reason")
         end = self._until(until, longest, what)
         points = self._targets(target)
         held = Hold(end, person, reason)
         life = self.parts.life
-        return self._commands(points, lambda p: life.hide(p, action, held, hold, via))
+        return self._commands(points, lambda p: life.hide(p, action, held, hold, via), signature)
 
     def unshelve(
         self, target: str, person: str, comment: str | None = None, via: str | None = None
@@ -112,6 +137,7 @@ class EngineCommands(AlarmQueries):
         hold: str,
         action: Action,
         what: str,
+        signature: Signature | None = None,
     ) -> list[AlarmView]:
         """End a shelve or a maintenance window (``hold`` names the point's attribute) early."""
         person = required(person, "person")
@@ -132,7 +158,7 @@ class EngineCommands(AlarmQueries):
                 comment=optional(comment),
             )
 
-        return self._commands(points, release)
+        return self._commands(points, release, signature)
 
     def set_out_of_service(
         self,
@@ -141,17 +167,23 @@ class EngineCommands(AlarmQueries):
         reason: str,
         until: datetime | timedelta,
         via: str | None = None,
+        *,
+        signature: Signature | None = None,
     ) -> list[AlarmView]:
         """Take alarms out of service for maintenance until ``until`` (never indefinitely: at
         most ``alarms.max_out_of_service`` ahead); ``reason`` is required."""
         longest = self.parts.life.settings.max_out_of_service
-        action = Action.OUT_OF_SERVICE
-        return self._hold(
-            target, person, reason, until, via, "out_of_service", action, longest, "maintenance"
-        )
+        kind = ("out_of_service", Action.OUT_OF_SERVICE, longest, "maintenance")
+        return self._hold(target, person, reason, until, via, kind, signature)
 
     def return_to_service(
-        self, target: str, person: str, comment: str | None = None, via: str | None = None
+        self,
+        target: str,
+        person: str,
+        comment: str | None = None,
+        via: str | None = None,
+        *,
+        signature: Signature | None = None,
     ) -> list[AlarmView]:
         return self._release(
             target,
@@ -161,24 +193,66 @@ class EngineCommands(AlarmQueries):
             "out_of_service",
             Action.RETURNED_TO_SERVICE,
             "out of service",
+            signature,
         )
+
+    def signed(
+        self,
+        target: str,
+        person: str,
+        signature: Signature,
+        *,
+        until: datetime | timedelta | None = None,
+        via: str = "web",
+    ) -> list[AlarmView]:
+        """Run the command ``signature.action`` names (acknowledge, shelve, out_of_service,
+        return_to_service, reset) on ``target``, signed: every history row it writes carries
+        ``signature`` and commits with it, or the command is refused and undone. The
+        signature's comment is the command's comment or reason; ``until`` ends a shelve or a
+        maintenance window."""
+        action, comment = signature.action, signature.comment
+        if action in ("shelve", "out_of_service"):
+            if until is None:
+                raise AlarmCommandError(f"{action.replace('_', ' ')} needs an end time")
+            hold = self.shelve if action == "shelve" else self.set_out_of_service
+            return hold(target, person, comment, until, via, signature=signature)
+        if action == "acknowledge":
+            return [self.acknowledge(target, person, comment, via, signature=signature)]
+        if action == "reset":
+            return [self.reset(target, person, comment, via, signature=signature)]
+        if action == "return_to_service":
+            return self.return_to_service(target, person, comment, via, signature=signature)
+        raise AlarmCommandError(f"{action!r} is not an alarm command that is signed")
 
     # --- command plumbing ------------------------------------------------------------------------
 
-    def _command(self, points: list[AlarmPoint], action: Callable[[], None]) -> AlarmView:
-        return self._transaction(points, action)[0]
+    def _command(
+        self,
+        points: list[AlarmPoint],
+        action: Callable[[], None],
+        signature: Signature | None = None,
+    ) -> AlarmView:
+        return self._transaction(points, action, signature)[0]
 
     def _commands(
-        self, points: list[AlarmPoint], action: Callable[[AlarmPoint], None]
+        self,
+        points: list[AlarmPoint],
+        action: Callable[[AlarmPoint], None],
+        signature: Signature | None = None,
     ) -> list[AlarmView]:
         def each() -> None:
             for point in points:
                 action(point)
 
-        return self._transaction(points, each)
+        return self._transaction(points, each, signature)
 
-    def _transaction(self, points: list[AlarmPoint], action: Callable[[], None]) -> list[AlarmView]:
-        """Run a command so that it takes effect only with its record."""
+    def _transaction(
+        self,
+        points: list[AlarmPoint],
+        action: Callable[[], None],
+        signature: Signature | None = None,
+    ) -> list[AlarmView]:
+        """Run a command so that it takes effect only with its record (and its signature)."""
         journal = self.parts.journal
         self.flush()
         if journal.pending:
@@ -186,6 +260,8 @@ class EngineCommands(AlarmQueries):
         saved = [(p, p.view(), list(p.activations), dict(p.suppressed_by)) for p in points]
         try:
             action()
+            if signature is not None:
+                _sign_pending(journal.pending, {p.key for p in points}, signature)
             announcements = journal.flush(strict=True)
         except BaseException:
             journal.discard()
@@ -242,6 +318,20 @@ class EngineCommands(AlarmQueries):
                 f"{what} may last at most {longest / 3600:g} h (alarms configuration)"
             )
         return end
+
+
+def _sign_pending(pending: list[AlarmRecord], keys: set[str], signature: Signature) -> None:
+    """Put ``signature`` into the command's own rows (its action, its alarms) in ``pending``;
+    refuse when the command wrote none (nothing would carry the signature)."""
+    action = RECORD_ACTION.get(signature.action)
+    signed = 0
+    for index, record in enumerate(pending):
+        if record.action == action and record.key in keys:
+            data = {**record.data, "signature": signature.to_json()}
+            pending[index] = replace(record, data=data)
+            signed += 1
+    if not signed:
+        raise AlarmCommandError(f"nothing to sign: the {signature.action} wrote no record")
 
 
 def required(text: str, what: str) -> str:

@@ -53,6 +53,7 @@ from alarms.restore import resume
 from alarms.rules import RuleSet, compile_rules
 from alarms.site import AlarmSite
 from monitor.core.clock import Clock
+from monitor.core.esign import Signature
 from monitor.core.model import Event, Reading
 from monitor.store.base import AlarmRecord, Store
 from monitor.store.canonical import canonical_json
@@ -303,6 +304,18 @@ class AlarmEngine:
         self, target: str, person: str, comment: str | None = None, via: str | None = None
     ) -> list[AlarmView]:
         return self._commands.return_to_service(target, person, comment, via)
+
+    def signed(
+        self,
+        target: str,
+        person: str,
+        signature: Signature,
+        *,
+        until: datetime | timedelta | None = None,
+        via: str = "web",
+    ) -> list[AlarmView]:
+        """Run the command ``signature.action`` names with its electronic signature."""
+        return self._commands.signed(target, person, signature, until=until, via=via)
 
     # --- reload (alarms.reload) --------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 from alarms.ack.wire import record_from_json
 from alarms.model import AlarmView
 from monitor.core.display import align_decimal, format_table, format_value
+from monitor.core.esign import manifestation, signature_of
 from monitor.store.base import AlarmRecord
 
 TIMEOUT = 10.0
@@ -170,6 +171,21 @@ def render_history(records: list[AlarmRecord], tz: tzinfo | None = None) -> str:
         via = f" via {r.via}" if r.via else ""
         comment = f": {r.comment}" if r.comment else ""
         lines.append(f"{_time(r.at, tz)}  {r.action:<20} {r.state:<14}{who}{via}{comment}")
+        signature = signature_of(r.data)
+        if signature is not None:  # every display of a signed record shows it (11.50)
+            lines.append(f"    {manifestation(signature, tz)}")
+    return "\n".join(lines)
+
+
+def render_signatures(records: list[AlarmRecord], tz: tzinfo | None = None) -> str:
+    """The signed entries among ``records`` (an alarm's history), one line each with its
+    manifestation; empty when none is signed."""
+    lines = []
+    for r in records:
+        signature = signature_of(r.data)
+        if signature is not None:
+            lines.append(f"  {r.action} (e-signed): {manifestation(signature, tz)}")
+            lines.append(f"    comment: {signature.comment}")
     return "\n".join(lines)
 
 

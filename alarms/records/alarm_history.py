@@ -10,7 +10,8 @@ journal (the daemon's), the refused rows go there instead (memory and a small fi
 filesystem, bounded), and so does every later row until the journal has written them all to
 the store, each marked ``recorded_late_at``, in their order; a command (an acknowledgement)
 then takes effect although the store refuses it, so a full disk never makes a critical
-escalation impossible to stop.
+escalation impossible to stop. A signed command's rows carry their signature (see
+:meth:`Journal._to_fallback`), so a signature is never kept apart from its record.
 
 :func:`read_state` is what a restarting engine reads back.
 """
@@ -134,7 +135,19 @@ class Journal:
 
     def _to_fallback(self, fallback: FallbackJournal) -> list[Announcement]:
         """Queue the rows in the fallback journal and announce them now (timers stay here:
-        they are checkpoints, written by the first commit that works)."""
+        they are checkpoints, written by the first commit that works).
+
+        A signed row travels with its signature in it (``data["signature"]``): the store
+        writes both in one transaction when the journal is replayed. When the journal has no
+        room for every row of a signed command, the command is refused (StoreError: the
+        engine undoes it) rather than taking effect with its signed record dropped; the
+        person can still act by a path that needs no signature (SMS, voice, the CLI)."""
+        signed = any("signature" in record.data for record in self.pending)
+        if signed and len(fallback) + len(self.pending) > fallback.max_entries:
+            raise StoreError(
+                "the store refuses writes and the fallback journal is full: a signed command "
+                "cannot be kept with its record; nothing was changed"
+            )
         out = self._announce_unrecorded()
         for record in self.pending:
             fallback.append(JOURNAL_KIND, record.at, _record_json(record))

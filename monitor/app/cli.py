@@ -101,6 +101,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"ok: {result.batches} batches, {result.readings} readings, {result.events} events; "
             "hash chain intact"
         )
+        if result.signatures:
+            print(f"electronic signatures: {result.signatures} bound to the records they sign")
     else:
         print(f"FAILED: {result.problem}")  # the problem names its table and batch or row
     ok = result.ok

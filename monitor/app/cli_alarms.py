@@ -92,6 +92,9 @@ def cmd_alarms(args: argparse.Namespace) -> int:
             print(client.render_alarms(client.list_alarms(path), zone, decimals))
         elif args.action == "show":
             print(client.render_alarm(client.get_alarm(path, args.id), zone))
+            signed = client.render_signatures(client.history(path, args.id), zone)
+            if signed:  # a signed record is never shown without its signature (11.50)
+                print(signed)
         elif args.action == "history":
             records = client.history(path, args.id)
             if not records:  # as `show` refuses an unknown alarm: nothing found is not "ok"

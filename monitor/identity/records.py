@@ -28,8 +28,11 @@ _LATEST_USERS: Final = (
     f"SELECT {_USER_COLUMNS} FROM user_versions WHERE seq IN "
     "(SELECT max(seq) FROM user_versions GROUP BY user_id)"
 )
-#: Sign-in log actions after which failed sign-ins are counted afresh.
-RESETS_COUNT: Final = ("signed_in", "locked", "unlocked", "password_changed")
+#: Sign-in log actions after which failed sign-ins are counted afresh (``signature_verified``:
+#: the credentials re-entered to sign were right).
+RESETS_COUNT: Final = (
+    "signed_in", "locked", "unlocked", "password_changed", "signature_verified"
+)  # fmt: skip
 
 
 class UserConflict(StoreError):

@@ -166,11 +166,21 @@ class IdentityService:
         )
 
     async def _failed(
-        self, now: datetime, user_id: str, source: str, user: UserVersion | None
+        self,
+        now: datetime,
+        user_id: str,
+        source: str,
+        user: UserVersion | None,
+        signing: str | None = None,
     ) -> SignInResult:
+        """Record a failed attempt (``signing``: why a signature's credentials failed) and
+        lock the user id at the ``lockout.attempts``-th in a row."""
         detail = "unknown user" if user is None else "disabled" if not user.enabled else None
+        if signing is not None:
+            detail = f"signature: {signing}"
         await self._run(self._record, now, user_id, "failed", source, None, detail)
-        self._audit("sign_in_failed", user_id, source, reason=detail or "wrong password")
+        action = "sign_in_failed" if signing is None else "signature_failed"
+        self._audit(action, user_id, source, reason=detail or "wrong password")
         count = await self._run(self.records.failures_in_a_row, user_id)
         if count < self.lockout.attempts:
             return SignInResult(SignInOutcome.BAD_CREDENTIALS)
@@ -187,7 +197,7 @@ class IdentityService:
                     EventKind.ACCOUNT_LOCKED,
                     "coldwatch",
                     f"user id {user_id!r} locked until {until.isoformat(timespec='seconds')} "
-                    f"after {count} failed sign-ins from {source}",
+                    f"after {count} failed sign-ins or signatures from {source}",
                     {"user_id": user_id, "until": until.isoformat(), "source": source},
                 )
             )
@@ -250,6 +260,37 @@ class IdentityService:
         signatures in the same continuous session need the password alone."""
         if principal.via is Via.SESSION:
             await self._run(self.records.mark_signed, principal.session_id, self.clock.now())
+
+    async def verify_signer(
+        self, user_id: str, claimed_user_id: str | None, password: str, *, source: str
+    ) -> tuple[SignInResult, UserVersion | None]:
+        """Check the credentials re-entered to sign, for the signed-in ``user_id``: a wrong
+        password, or another user id typed (``claimed_user_id``), is a failed attempt that
+        counts towards the lockout like a failed sign-in (11.300(d)); a locked account is
+        refused. OK with the user's current version (its printed name is frozen into the
+        signature), or why not (MUST_CHANGE_PASSWORD: a one-time password never signs)."""
+        async with self._attempts(user_id):
+            now = self.clock.now()
+            until = await self._run(self.records.locked_until, user_id)
+            if until is not None and now < until:
+                detail = "signature: account locked"
+                await self._run(self._record, now, user_id, "refused", source, None, detail)
+                self._audit("signature_refused", user_id, source, reason="account locked")
+                return SignInResult(SignInOutcome.LOCKED, locked_until=until), None
+            user = await self._run(self.records.user, user_id)
+            if claimed_user_id is not None and claimed_user_id.strip() != user_id:
+                failed = await self._failed(now, user_id, source, user, "another user id given")
+                return failed, None
+            if not await self.hasher.verify(user.password_hash if user else None, password):
+                return await self._failed(now, user_id, source, user, "wrong password"), None
+            if user is None or not user.enabled:
+                return await self._failed(now, user_id, source, user, "user disabled"), None
+            if user.password_one_time or not user.can_sign:
+                return SignInResult(SignInOutcome.MUST_CHANGE_PASSWORD), None
+            if password_expired(user, now, self.passwords):
+                return SignInResult(SignInOutcome.EXPIRED), None
+            await self._run(self._record, now, user_id, "signature_verified", source, None, None)
+            return SignInResult(SignInOutcome.OK), user
 
     async def change_password(
         self, user_id: str, current: str, new: str, *, source: str

@@ -46,6 +46,8 @@ class VerifyResult:
     first_bad_batch: int | None = None
     problem: str | None = None
     alarm_records: int = 0
+    signatures: int = 0
+    """Electronic signatures checked against the records they sign."""
 
 
 @dataclass(frozen=True, slots=True)

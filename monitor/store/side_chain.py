@@ -1,12 +1,13 @@
 """Hash chains for the append-only side logs kept in the store's file.
 
-The notification log, the escalation record, the PIN lockout log and the identity logs (user
-versions, sign-ins, API tokens) are tables of their own beside the store's records, each
-written with :func:`append` (the identity logs' tables come from the store's migrations, the
-others are opened with :func:`open_side_log`; :mod:`monitor.store.side_chain_verify` checks
-their chains). Triggers refuse
-UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can drop a trigger; the chain
-makes such an edit evident, as the batch chain does for readings and events.
+The notification log, the escalation record, the PIN lockout log, the identity logs (user
+versions, sign-ins, API tokens), the audit trail and the electronic signatures are tables of
+their own beside the store's records, each written with :func:`append` (the tables of the
+identity logs, the audit trail and the signatures come from the store's migrations, the others
+are opened with :func:`open_side_log`; :mod:`monitor.store.side_chain_verify` checks their
+chains). Triggers refuse UPDATE and DELETE on them, but anyone with the ``sqlite3`` shell can
+drop a trigger; the chain makes such an edit evident, as the batch chain does for readings and
+events.
 
 The chain (format 1)
     Every row carries ``prev_hash`` and ``hash``: ``hash = SHA-256("coldwatch-side-v1\\n" ||
@@ -146,9 +147,18 @@ AUDIT_LOG: Final = SideLog(
         "reason", "old_value", "new_value", "detail", "clock_sync",
     ),
 )  # fmt: skip
+SIGNATURE_LOG: Final = SideLog(
+    "signatures",
+    "electronic signatures (table signatures)",
+    (
+        "signed_us", "recorded_us", "record_table", "record_seq", "record_hash", "user_id",
+        "printed_name", "meaning", "comment", "action", "credentials", "session_id", "clock_sync",
+    ),
+)  # fmt: skip
 #: Every side log ``coldwatch verify`` looks for in the store's file, in the order it reports.
 SIDE_LOGS: Final = (
-    NOTIFICATION_LOG, ESCALATION_LOG, LOCKOUT_LOG, USER_LOG, SIGN_IN_LOG, API_TOKEN_LOG, AUDIT_LOG
+    NOTIFICATION_LOG, ESCALATION_LOG, LOCKOUT_LOG, USER_LOG, SIGN_IN_LOG, API_TOKEN_LOG, AUDIT_LOG,
+    SIGNATURE_LOG,
 )  # fmt: skip
 
 

@@ -42,7 +42,7 @@ from typing import Any, Final, Literal
 
 from monitor.core.file_access import FileAccess
 from monitor.core.model import Event, Quality, Reading, utc_now
-from monitor.store import sqlite_alarms, sqlite_audit, sqlite_files
+from monitor.store import sqlite_alarms, sqlite_audit, sqlite_files, sqlite_signatures
 from monitor.store.base import (
     AlarmRecord,
     AuditEntry,
@@ -357,11 +357,25 @@ class SQLiteStore(Store):
     ) -> list[AlarmRecord]:
         if not records and not timers:
             return []
+        for record in records:  # a signature that cannot be written: nothing is
+            sqlite_signatures.signature_in(record)
+        now_us = to_us(self._now())
         with self._write_transaction("alarm records not written") as conn:
-            committed = sqlite_alarms.append(conn, records, timers or {}, to_us(self._now()))
+            committed = sqlite_alarms.append(conn, records, timers or {}, now_us)
+            sqlite_signatures.append(conn, committed, now_us)
             audited = sqlite_audit.entries_of_alarm_records(committed, self._clock_state())
             sqlite_audit.append(conn, audited)
             return committed
+
+    # electronic signatures
+
+    def signatures(
+        self, table: str | None = None, record_seq: int | None = None
+    ) -> list[sqlite_signatures.StoredSignature]:
+        """The signatures of one record (``table``, ``record_seq``), or all, oldest first
+        (not part of the Store interface)."""
+        sql, params = sqlite_signatures.select(table, record_seq)
+        return [sqlite_signatures.stored_of(row) for row in self._query(sql, params)]
 
     # the audit trail
 

@@ -109,12 +109,22 @@ def entries_of_alarm_records(
         if data.get("recorded_late_at"):
             detail["recorded_late_at"] = data["recorded_late_at"]
         equipment = alarm.get("equipment")
+        signature = _mapping(data.get("signature"))
+        if signature:  # an e-signed command: the signer and the meaning (the signature row
+            # itself is in the signatures table, bound to the history row)
+            detail["signature"] = {
+                key: signature[key]
+                for key in ("meaning", "signed_at", "credentials")
+                if key in signature
+            }
+        user_id = signature.get("user_id")
         out.append(
             AuditEntry(
                 at=record.recorded_at,
                 action=f"alarm.{record.action}",
                 method=record.via or "unknown",
                 person=record.person,
+                user_id=user_id if isinstance(user_id, str) else None,
                 subject=record.code or record.key,
                 equipment=equipment if isinstance(equipment, str) else None,
                 reason=record.comment,

@@ -3,14 +3,15 @@
 
 The batch chain from its anchor (:mod:`monitor.store.chain`), every reading and event covered by
 a batch, the event of the last retention purge, the configuration versions, and the alarm
-history's own chain (:mod:`monitor.store.sqlite_alarms`).
+history's own chain (:mod:`monitor.store.sqlite_alarms`), and that every electronic signature
+is bound to the record it names and that record to it (:mod:`monitor.store.sqlite_signatures`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from monitor.store import sqlite_alarms
+from monitor.store import sqlite_alarms, sqlite_signatures
 from monitor.store.base import VerifyResult
 from monitor.store.chain import (
     ChainProblem,
@@ -47,8 +48,11 @@ def verify_snapshot(conn: sqlite3.Connection) -> VerifyResult:
             check_purge_event(conn, purges[-1])
         check_configs(conn)
         alarm_records = sqlite_alarms.check_chain(conn)
+        signatures = sqlite_signatures.check_bindings(conn)
     except ChainProblem as problem:
         return VerifyResult(False, batches, readings, events, problem.seq, problem.message)
     finally:
         conn.execute("COMMIT")
-    return VerifyResult(True, batches, readings, events, alarm_records=alarm_records)
+    return VerifyResult(
+        True, batches, readings, events, alarm_records=alarm_records, signatures=signatures
+    )

@@ -37,8 +37,10 @@ def small_disk_fixture(tmp_path: Path) -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Take every free byte of ``disk``; returns the filler file (delete it to free them)."""
     filler = disk / "filler"
-    with filler.open("wb") as handle, contextlib.suppress(OSError):
+    # unbuffered: a buffered file keeps the bytes the last write could not place and raises
+    # ENOSPC again when it closes (outside the suppress), depending on how the free space
+    # happens to align with the chunks
+    with filler.open("wb", buffering=0) as handle, contextlib.suppress(OSError):
         while True:
             handle.write(b"\0" * 65536)
-            handle.flush()
     return filler

@@ -5,8 +5,8 @@ Without the section there is no web console. With it, the console is on unless
 ``tls`` (sign-in passwords must never cross a network in clear). Behind a reverse proxy on the
 same machine, keep the loopback bind and set ``public_url`` to the address people use.
 
-The sign-in settings (``session``, ``lockout``, ``password``) are the identity part's
-(:mod:`monitor.identity.settings`).
+The sign-in and signature settings (``session``, ``lockout``, ``password``, ``signatures``)
+are the identity part's (:mod:`monitor.identity.settings`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ from pydantic import Field, field_validator, model_validator
 from monitor.config.loader import Checker
 from monitor.config.sections import Strict
 from monitor.core.secrets import secrets_are_deferred
-from monitor.identity.settings import LockoutSettings, PasswordSettings, SessionSettings
+from monitor.identity.settings import (
+    LockoutSettings,
+    PasswordSettings,
+    SessionSettings,
+    SignatureSettings,
+)
 
 DEFAULT_PORT = 8480
 DEFAULT_MAX_BODY = 64 * 1024
@@ -57,6 +62,7 @@ class WebConfig(Strict):
     session: SessionSettings = SessionSettings()
     lockout: LockoutSettings = LockoutSettings()
     password: PasswordSettings = PasswordSettings()
+    signatures: SignatureSettings = SignatureSettings()
 
     @field_validator("bind")
     @classmethod

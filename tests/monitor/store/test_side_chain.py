@@ -367,7 +367,9 @@ def test_cli_verify_prints_a_line_per_side_log(
         "ok: 0 batches, 0 readings, 0 events; hash chain intact",
         *identity,
         "audit trail (table audit_log): 0 rows, hash chain intact",
-    ]  # no other side log in the file yet; the audit trail comes with the store's schema
+        "electronic signatures (table signatures): 0 rows, hash chain intact",
+    ]  # no other side log in the file yet; the audit trail and the signatures come with the
+    # store's schema
     write_log(db, 5)
     SQLiteEscalationLog(db).close()
     assert main(["verify", "-c", str(config)]) == 0
@@ -377,6 +379,7 @@ def test_cli_verify_prints_a_line_per_side_log(
         "escalation record: 0 rows, hash chain intact",
         *identity,
         "audit trail (table audit_log): 0 rows, hash chain intact",
+        "electronic signatures (table signatures): 0 rows, hash chain intact",
     ]
 
 

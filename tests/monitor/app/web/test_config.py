@@ -152,3 +152,14 @@ def test_the_yaml_examples_of_docs_web_md_load(tmp_path: Path) -> None:
     for block in blocks:
         web = yaml.safe_load(block)["web"]
         assert load(config_with(tmp_path, web)).config.web.enabled
+
+
+def test_signature_meanings_are_configured_per_action_and_checked(tmp_path: Path) -> None:
+    web = load(
+        config_with(tmp_path, {"signatures": {"meanings": {"shelve": ["Shelved: under WO"]}}})
+    ).config.web
+    assert web.signatures.of("shelve") == ("Shelved: under WO",)
+    assert "Acknowledged: product checked and safe" in web.signatures.of("acknowledge")
+    found = issues(config_with(tmp_path, {"signatures": {"meanings": {"delete": ["x"]}}}))
+    assert len(found) == 1 and "web.signatures.meanings" in found[0]
+    assert "'delete' is not a signed action" in found[0]
