@@ -14,6 +14,7 @@ from typing import TypeVar
 from unittest.mock import ANY
 
 import pytest
+from argon2 import PasswordHasher
 from rich.console import Console
 
 from monitor.app.cli import main
@@ -22,6 +23,8 @@ from monitor.app.demo import run_demo
 from monitor.app.demo_board import value_text
 from monitor.app.demo_data import DEMO_PIN, PIN_NAME, foreign_entries
 from monitor.core.model import Quality
+from monitor.identity.records import IdentityRecords
+from monitor.identity.roles import Role
 from monitor.store.factory import open_store
 from simulators.broker import mosquitto_binary
 from simulators.loader import load_sim_config
@@ -86,6 +89,12 @@ def test_demo_leaves_readings_from_every_device(tmp_path: Path, capsys) -> None:
     assert f'alarms ack CODE -c {config} --comment "' in out
     assert f"pages go to {data / 'outbox.jsonl'} " in out
     assert f"the demo operator's PIN is\n  {DEMO_PIN} (a demo-only PIN" in out
+    # the web console's address, and an admin made for this run with a password printed once
+    console = re.search(
+        r"web console: http://127\.0\.0\.1:(\d+)/\n +sign in as demo-admin with (\S+) ", out
+    )
+    assert console is not None, out[:4000]
+    password = console.group(2)
 
     assert main(["check-config", "-c", str(config)]) == 0
     loaded = load(config)
@@ -96,6 +105,16 @@ def test_demo_leaves_readings_from_every_device(tmp_path: Path, capsys) -> None:
     else:
         assert "mosquitto is not installed" in out
     assert devices == expected
+    assert loaded.config.web is not None and loaded.config.web.port == int(console.group(1))
+    records = IdentityRecords(data / "coldwatch.db")
+    try:
+        admin = records.user("demo-admin")
+    finally:
+        records.close()
+    assert admin is not None and admin.role is Role.ADMIN and admin.person_id == "operator"
+    assert admin.password_hash is not None and admin.can_sign  # not a one-time password
+    assert PasswordHasher().verify(admin.password_hash, password)
+    assert password not in config.read_text()  # printed, never written into the configuration
     # the PIN printed is the one the operator's SMS replies are checked against
     operator = next(p for p in loaded.config.people if p.id == "operator")
     assert operator.pin_file == str(data / PIN_NAME)
