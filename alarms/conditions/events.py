@@ -5,7 +5,9 @@
 step, a monitoring gap) is a pulse: the engine raises and returns it at once, so it waits in
 RTN_UNACK until a person acknowledges that it happened. The monitoring gap after a clean stop
 (a ``downtime`` event) raises it only when longer than the rule's ``clean_gap_threshold``: a
-planned restart is in the record, not on anyone's phone.
+planned restart is in the record, not on anyone's phone. A gap that could not be measured
+(``downtime_seconds`` null: rebooted while stopped with the clock not synchronised, a clock
+behind the last record; see ``monitor.runtime.gap_measure``) is never short.
 """
 
 from __future__ import annotations
@@ -83,11 +85,14 @@ class SystemCondition(EventCondition):
 
     def short_clean_gap(self, event: Event) -> bool:
         """A ``downtime`` event (a clean stop) no longer than the threshold. Anything that
-        cannot be read as one (no threshold, no figure, an unclean flag) is not: it raises."""
+        cannot be read as one (no threshold, no figure: a gap that could not be measured, a
+        figure below zero, an unclean flag) is not: it raises."""
         threshold = self.rule.clean_gap_threshold
         if threshold is None or event.kind != EventKind.DOWNTIME:
             return False
         seconds = event.data.get("downtime_seconds")
-        if event.data.get("unclean") is not False or not isinstance(seconds, int | float):
+        if event.data.get("unclean") is not False or isinstance(seconds, bool):
             return False
-        return bool(seconds <= threshold)
+        if not isinstance(seconds, int | float):
+            return False
+        return bool(0 <= seconds <= threshold)

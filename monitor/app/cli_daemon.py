@@ -5,7 +5,8 @@ has an ``alarms:`` section (and ``acknowledgement.control_socket`` is not turned
 daemon takes who you are from the socket's peer credentials (your OS user, mapped to a person by
 ``people[].os_users``) and records it with the reason; the next start's downtime record names
 both, and a monitoring gap after such a clean stop pages only when it lasts longer than
-``alarms.system.monitoring_gap.clean_gap_threshold`` (5 min). A bare SIGTERM (``systemctl
+``alarms.system.monitoring_gap.clean_gap_threshold`` (5 min) or cannot be measured
+(:mod:`monitor.runtime.gap_measure`). A bare SIGTERM (``systemctl
 stop``, ``kill``) still stops coldwatch cleanly, recorded with its sender unknown.
 """
 
@@ -104,8 +105,9 @@ def add_parsers(sub: Any) -> None:
                 + " You act as the coldwatch person whose os_users list your operating-system "
                 "account; the reason goes into the record. A monitoring gap after a clean stop "
                 "pages only when longer than alarms.system.monitoring_gap.clean_gap_threshold "
-                "(default 5 min). Exit status: 0 done, 1 refused, not running or too slow, 2 "
-                "usage or configuration error (e.g. no control socket).",
+                "(default 5 min) or when it cannot be measured (the machine rebooted meanwhile "
+                "and its clock is not synchronised). Exit status: 0 done, 1 refused, not "
+                "running or too slow, 2 usage or configuration error (e.g. no control socket).",
             )
         )
         p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the record")

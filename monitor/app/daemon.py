@@ -37,6 +37,7 @@ from monitor.app.config_audit import Attribution, start_attribution
 from monitor.app.config_reload import audit_load, read_previous, reload_config
 from monitor.app.identity_wiring import IdentityParts, audit_sink, open_identity
 from monitor.app.web.console import WebListenError, listen, serve_console
+from monitor.core.boot_clock import BootClock, BootStamp, read_boot_stamp
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.file_access import FileAccess
 from monitor.core.metrics import Metrics
@@ -94,8 +95,12 @@ class Daemon:
         store: Store | None = None,
         base_dir: Path | None = None,
         config_path: Path | None = None,
+        boot_clock: BootClock = read_boot_stamp,
     ) -> None:
         self.loaded = loaded
+        self.boot_clock = boot_clock
+        """Which boot and how long since it, in the run markers: the next start measures the
+        gap on it (:mod:`monitor.runtime.gap_measure`)."""
         self.config_path = config_path
         """What ``coldwatch reload`` and SIGHUP read anew (None: nothing to reload)."""
         self.clock = clock or SystemClock()
@@ -192,18 +197,20 @@ class Daemon:
             person,
         )
         last_run = last_run_marker(self.store)
+        here = self.boot_clock()
         started = Event(
             self.clock.now(),
             EventKind.DAEMON_STARTED,
             "daemon",
             f"coldwatch {__version__} started on {socket.gethostname()}",
-            {"version": __version__, "pid": os.getpid()},
+            {"version": __version__, "pid": os.getpid(), **_boot_data(here)},
             person,
         )
         try:
-            # Committed before anything can page or write alarm records: a run killed in its
-            # first second is still found unclean at the next start.
-            self.store.append([], [started])
+            # On disk (fsynced, whatever the store's synchronous setting) before anything can
+            # page or write alarm records: a run killed in its first second, or by a power
+            # loss, is still found unclean at the next start.
+            self.store.append_durable([], [started])
             started_queued = False
         except StoreError as exc:  # a full disk must not keep the monitor from monitoring
             log.error("cannot record the start now (%s); queued with the readings", exc)
@@ -233,6 +240,8 @@ class Daemon:
             self._expected_intervals(),
             now,
             last_run,
+            here=here,
+            synchronised=self.health.clock_synchronised(),
         )
         self.pipeline.publish_event(
             Event(
@@ -398,7 +407,14 @@ class Daemon:
         if self.escalator is not None:
             await self.escalator.stop()
         record = self.stop_record
-        data: dict[str, object] = {"metrics": self.metrics.snapshot()}
+        try:  # the last readings and the stop marker on disk: a power loss now is no crash
+            self.store.durable_from_now()
+        except StoreError as exc:  # then a lost marker makes the next start unclean: it pages
+            log.error("the stop may not reach the disk: %s", exc)
+        data: dict[str, object] = {
+            "metrics": self.metrics.snapshot(),
+            **_boot_data(self.boot_clock()),
+        }
         message = "coldwatch stopped cleanly"
         if record is not None:
             data["stop"] = record.to_json()
@@ -418,6 +434,11 @@ class Daemon:
         if self.lock is not None:
             self.lock.release()
         log.info("stopped; %d readings committed", self.metrics.get("store_readings_committed"))
+
+
+def _boot_data(stamp: BootStamp | None) -> dict[str, object]:
+    """A run marker's ``boot`` (none where there is no boot clock)."""
+    return {"boot": stamp.to_json()} if stamp is not None else {}
 
 
 async def run_until_signalled(daemon: Daemon) -> StopRecord | None:

@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from monitor.core.boot_clock import BootStamp
 from monitor.core.clock import Clock
 from monitor.core.model import Event, EventKind, Quality, Reading
+from monitor.runtime.gap_measure import measure_gap
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.stop_record import StopRecord
 from monitor.store.base import Store
@@ -203,6 +205,9 @@ def record_downtime(
     expected_interval: dict[str, float],
     now: datetime,
     last_run: Event | None,
+    *,
+    here: BootStamp | None = None,
+    synchronised: bool | None = None,
 ) -> Event | None:
     """At start: make the time coldwatch was not running visible in the records.
 
@@ -210,28 +215,39 @@ def record_downtime(
     channel gets one ``stale`` row naming the gap since its newest stored reading: what the
     killed run had read but not yet committed (up to ``commit_interval``) is gone, however
     quick the restart. After a clean stop, every channel whose newest reading is older than
-    its interval gets that row. A ``downtime`` event lists them: a gap is a row, never a hole.
+    its interval (or whose gap cannot be measured) gets that row. A ``downtime`` event lists
+    them: a gap is a row, never a hole.
     After a clean stop the event and the rows say who stopped coldwatch and why (the
     :class:`~monitor.runtime.stop_record.StopRecord` in the ``daemon_stopped`` event), or that
     a bare signal's sender is unknown; whether the gap pages is the alarm rule's to decide
-    (``coldwatch/monitoring_gap``). ``last_run``: the marker read (:func:`last_run_marker`)
-    before this run wrote its own."""
+    (``coldwatch/monitoring_gap``). How long, and on which clock, is
+    :func:`~monitor.runtime.gap_measure.measure_gap`'s: ``here`` is this boot's stamp and
+    ``synchronised`` the kernel's NTP state now (None: no boot clock, state unknown).
+    ``last_run``: the marker read (:func:`last_run_marker`) before this run wrote its own."""
     if last_run is None:
         return None  # a new store: nothing was missed
     latest = store.latest(list(channels))
     last_seen = max([r.ts for r in latest.values()] + [last_run.ts])
     unclean = last_run.kind == EventKind.DAEMON_STARTED
     stop = None if unclean else StopRecord.from_json(last_run.data.get("stop"))
-    downtime = (now - last_seen).total_seconds()
-    why = f"not running for {downtime:.0f} s"
+    marker_boot = BootStamp.from_json(last_run.data.get("boot"))
+    wall = (now - last_seen).total_seconds()
+    gap = measure_gap(marker_boot, here, wall, synchronised, clean=not unclean)
+    why = f"not running for {gap.describe()}"
     if unclean:
         why += " or stopped before storing it (unclean stop)"
     elif stop is not None:
-        why += f" ({stop.describe()})"
+        why += f": {stop.describe()}"
     gaps = {}
     for channel in channels:
         seen = latest[channel].ts if channel in latest else None
-        overdue = seen is None or (now - seen).total_seconds() > expected_interval.get(channel, 0)
+        interval = expected_interval.get(channel, 0)
+        overdue = (
+            seen is None
+            or gap.seconds is None
+            or gap.seconds > interval
+            or (now - seen).total_seconds() > interval
+        )
         if unclean or overdue:
             since = seen.isoformat() if seen else None
             gaps[channel] = since
@@ -248,7 +264,7 @@ def record_downtime(
     data: dict[str, Any] = {
         "from": last_seen.isoformat(),
         "to": now.isoformat(),
-        "downtime_seconds": round(downtime, 3),
+        **gap.to_json(),
         "unclean": unclean,
         "channels": gaps,
     }
@@ -257,12 +273,12 @@ def record_downtime(
             now,
             EventKind.UNCLEAN_RESTART,
             "coldwatch",
-            f"coldwatch did not stop cleanly; not running for about {downtime:.0f} s "
+            f"coldwatch did not stop cleanly; not running for about {gap.describe()} "
             f"(since {last_seen.isoformat(timespec='seconds')})",
             data,
         )
     else:
-        message = f"coldwatch was stopped for {downtime:.0f} s"
+        message = f"coldwatch was stopped for {gap.describe()}"
         if stop is not None:
             data["stop"] = stop.to_json()
             data["planned"] = stop.planned

@@ -134,6 +134,19 @@ class Store(ABC):
         of the batch was written and the caller still holds it.
         """
 
+    def append_durable(
+        self, readings: Sequence[Reading], events: Sequence[Event] = ()
+    ) -> BatchInfo | None:
+        """:meth:`append`, on disk (fsynced) when it returns, whatever the store's usual
+        durability: the daemon's ``daemon_started`` marker, which the next start reads to tell
+        a power loss from a clean stop. A store whose every commit is durable needs no more."""
+        return self.append(readings, events)
+
+    def durable_from_now(self) -> None:
+        """Every later commit on disk when it returns (the daemon calls it as it stops, before
+        its ``daemon_stopped`` marker). A store whose every commit is durable needs no more."""
+        return
+
     @abstractmethod
     def record_config(
         self,

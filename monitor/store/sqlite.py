@@ -6,7 +6,10 @@ Durability
     the process (it is in the WAL, which the next connection replays); a power loss or OS crash
     can lose the batches committed since the last checkpoint, but never corrupts the file or
     leaves half a batch, so the chain stays verifiable. ``SQLiteStore(..., synchronous="FULL")``
-    fsyncs every commit for sites that prefer that trade. ``busy_timeout`` lets a second process
+    fsyncs every commit for sites that prefer that trade. The daemon's run markers are made
+    durable whatever the setting (:meth:`SQLiteStore.append_durable` for ``daemon_started``,
+    :meth:`SQLiteStore.durable_from_now` before ``daemon_stopped``): the next start reads them
+    to tell a clean stop from a power loss. ``busy_timeout`` lets a second process
     (``coldwatch verify`` beside a running daemon) wait for the write lock instead of failing.
 
 Concurrency
@@ -115,6 +118,7 @@ class SQLiteStore(Store):
         self._read_lock = threading.Lock()  # the reader connection
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
+        self._durable_until_close = False  # durable_from_now()
         self.schema_version: int | None = None
 
     # lifecycle
@@ -151,6 +155,7 @@ class SQLiteStore(Store):
                     except sqlite3.Error as exc:  # pragma: no cover - close hardly fails
                         log.warning("closing the store: %s", exc)
             self._writer = self._reader = None
+            self._durable_until_close = False
             if was_open and not self.read_only:
                 sqlite_files.keep_side_files(self.path, self.access)
 
@@ -182,24 +187,66 @@ class SQLiteStore(Store):
     # writing
 
     @contextlib.contextmanager
-    def _write_transaction(self, failure: str) -> Iterator[sqlite3.Connection]:
+    def _write_transaction(
+        self, failure: str, *, synced: bool = False
+    ) -> Iterator[sqlite3.Connection]:
         """The writer connection, under the write lock, in one :func:`write_transaction`: the
         body's writes are committed together or not at all. An SQLite error becomes a
-        :class:`StoreError` that starts with ``failure``."""
+        :class:`StoreError` that starts with ``failure``. ``synced``: this one commit with
+        ``synchronous=FULL`` (the WAL fsynced before it returns), then back to the store's."""
         with self._lock:
             conn = self._write_conn()
             try:
-                with write_transaction(conn):
-                    yield conn
+                if synced:
+                    conn.execute("PRAGMA synchronous = FULL")
+                try:
+                    with write_transaction(conn):
+                        yield conn
+                finally:
+                    if synced:
+                        self._restore_synchronous(conn)
             except sqlite3.Error as exc:
                 raise StoreError(f"{failure}: {exc}") from exc
 
+    def _commit_synchronous(self) -> str:
+        return "FULL" if self._durable_until_close else self.synchronous
+
+    def _restore_synchronous(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute(f"PRAGMA synchronous = {self._commit_synchronous()}")
+        except sqlite3.Error as exc:  # left at FULL: slower, never less durable
+            log.warning("the store's commits stay synchronous=FULL: %s", exc)
+
     def append(self, readings: Sequence[Reading], events: Sequence[Event] = ()) -> BatchInfo | None:
+        return self._append(readings, events, synced=False)
+
+    def append_durable(
+        self, readings: Sequence[Reading], events: Sequence[Event] = ()
+    ) -> BatchInfo | None:
+        """One commit with ``synchronous=FULL``: the WAL (this batch and every one before it)
+        is fsynced before it returns. About one fsync; the store's other commits keep its
+        ``synchronous`` setting."""
+        return self._append(readings, events, synced=self._commit_synchronous() != "FULL")
+
+    def durable_from_now(self) -> None:
+        """Every later commit with ``synchronous=FULL`` until the store is closed (the daemon's
+        stop: its last readings and its ``daemon_stopped`` marker are on disk once committed)."""
+        with self._lock:
+            try:
+                self._write_conn().execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot make the store's commits durable: {exc}") from exc
+            self._durable_until_close = True
+
+    def _append(
+        self, readings: Sequence[Reading], events: Sequence[Event], *, synced: bool
+    ) -> BatchInfo | None:
         if not readings and not events:
             return None
         reading_columns = ReadingColumns.of(readings) if readings else None
         event_columns = EventColumns.of(events) if events else None
-        with self._write_transaction("append failed, nothing of the batch was written") as conn:
+        failure = "append failed, nothing of the batch was written"
+        with self._write_transaction(failure, synced=synced) as conn:
             return append_batch(conn, self._now, reading_columns, event_columns)
 
     def record_config(

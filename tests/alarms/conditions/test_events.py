@@ -67,6 +67,20 @@ async def test_a_downtime_event_it_cannot_read_raises_it(engine_factory: Factory
     assert h.state(GAP) is S.RTN_UNACK
 
 
+@pytest.mark.parametrize("seconds", [None, -30.0, True])
+async def test_a_gap_not_measured_or_below_zero_is_never_short(
+    engine_factory: Factory, seconds: float | bool | None
+) -> None:
+    """``downtime_seconds`` null (the gap could not be measured: rebooted while stopped with
+    the clock not synchronised), below zero (a clock behind the stop), or not a number."""
+    h = await engine_factory()
+    await h.to(10)
+    data = {"downtime_seconds": seconds, "unclean": False, "gap_measure": "unknown"}
+    h.engine.on_event(Event(h.clock.now(), EventKind.DOWNTIME, "coldwatch", "stopped", data))
+    await h.clock.settle()
+    assert h.state(GAP) is S.RTN_UNACK and h.kinds(GAP) == ["raised"]
+
+
 def test_the_rule_carries_the_threshold_and_only_it_may_set_one(tmp_path: Path) -> None:
     data = config_data(alarms={"system": {"monitoring_gap": {"clean_gap_threshold": "10m"}}})
     rules = {r.key: r for r in compile_rules(load(write_config(tmp_path, data)).config).rules}

@@ -224,17 +224,14 @@ async def test_a_store_that_refuses_the_start_marker_does_not_stop_the_daemon(
 
     config = example_with_store(tmp_path, closed_port(), closed_port())
     daemon = Daemon(load(config), base_dir=tmp_path)
-    append = daemon.store.append
     calls = 0
 
-    def full_once(*args: object, **kwargs: object) -> object:
+    def full(*args: object, **kwargs: object) -> object:
         nonlocal calls
         calls += 1
-        if calls == 1:
-            raise StoreError("database or disk is full")
-        return append(*args, **kwargs)  # type: ignore[arg-type]
+        raise StoreError("database or disk is full")
 
-    daemon.store.append = full_once  # type: ignore[method-assign]
+    daemon.store.append_durable = full  # type: ignore[method-assign]
     await daemon.start()
     try:
         for _ in range(100):
@@ -242,5 +239,6 @@ async def test_a_store_that_refuses_the_start_marker_does_not_stop_the_daemon(
                 break
             await asyncio.sleep(0.05)
         assert len(daemon.store.events(kinds=[EventKind.DAEMON_STARTED])) == 1
+        assert calls == 1  # the durable commit was refused; the writer's ordinary one took it
     finally:
         await daemon.stop()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.core.boot_clock import FakeBootClock
 from monitor.core.clock import FakeClock
 from monitor.core.metrics import Metrics
 from monitor.core.model import Event, EventKind, Quality, Reading
@@ -221,7 +222,8 @@ def test_a_planned_stop_names_who_why_and_how_long_in_the_event_and_the_rows(
     event, sink = _stopped_then_started(store, clock, stop, 3.0)
     assert event is not None and event.kind == EventKind.DOWNTIME
     assert event.message == (
-        "coldwatch was stopped for 3 s: restart asked by alice (OS user asmith): new probe on fr-07"
+        "coldwatch was stopped for 3 s (wall clock): restart asked by alice (OS user asmith): "
+        "new probe on fr-07"
     )
     assert event.person == "alice"
     assert event.data["downtime_seconds"] == 3.0 and event.data["unclean"] is False
@@ -234,8 +236,8 @@ def test_a_planned_stop_names_who_why_and_how_long_in_the_event_and_the_rows(
     (row,) = sink.readings
     assert row.quality is Quality.STALE and row.detail is not None
     assert row.detail.endswith(
-        "coldwatch was not running for 3 s (restart asked by alice (OS user asmith): "
-        "new probe on fr-07)"
+        "coldwatch was not running for 3 s (wall clock): restart asked by alice (OS user asmith): "
+        "new probe on fr-07"
     )
 
 
@@ -246,7 +248,7 @@ def test_a_bare_sigterm_is_recorded_with_its_sender_unknown(
         store, clock, StopRecord("signal", clock.now(), signal="SIGTERM"), 3.0
     )
     assert event is not None and event.kind == EventKind.DOWNTIME
-    assert event.message == "coldwatch was stopped for 3 s: SIGTERM, sender unknown"
+    assert event.message == "coldwatch was stopped for 3 s (wall clock): SIGTERM, sender unknown"
     assert event.person is None
     assert (event.data["planned"], event.data["stopped_by"], event.data["reason"]) == (
         False,
@@ -254,12 +256,56 @@ def test_a_bare_sigterm_is_recorded_with_its_sender_unknown(
         None,
     )
     (row,) = sink.readings
-    assert (row.detail or "").endswith("(SIGTERM, sender unknown)")
+    assert (row.detail or "").endswith("3 s (wall clock): SIGTERM, sender unknown")
 
 
 def test_a_stop_recorded_without_who_or_why_reads_as_before(
     store: SQLiteStore, clock: FakeClock
 ) -> None:
     event, _ = _stopped_then_started(store, clock, None, 60.0)
-    assert event is not None and event.message == "coldwatch was stopped for 60 s"
+    assert event is not None and event.message == "coldwatch was stopped for 60 s (wall clock)"
     assert "stop" not in event.data and event.person is None
+
+
+@pytest.mark.parametrize("reboot", [False, True])
+async def test_a_gap_the_wall_clock_hides_still_gets_its_rows(
+    store: SQLiteStore, clock: FakeClock, reboot: bool
+) -> None:
+    """6 h stopped, the wall clock back where it was at the stop (fake-hwclock): on the same
+    boot the boot clock says 6 h; rebooted with the clock not synchronised the gap is
+    unknown. Either way the channel gets its row: a gap is a row, never a hole."""
+    boot = FakeBootClock(clock)
+    sink = Collector()
+    pipeline = Pipeline(Metrics())
+    pipeline.inline.append(sink)
+    t0 = clock.now()
+    stamp = boot()
+    assert stamp is not None
+    store.append(
+        [Reading.good("fr.a", t0, -80.0)],
+        [Event(t0, EventKind.DAEMON_STOPPED, "daemon", "stopped", {"boot": stamp.to_json()})],
+    )
+    await clock.advance(6 * 3600)
+    clock.step_wall(-6 * 3600)
+    if reboot:
+        boot.reboot("boot-2")
+    event = record_downtime(
+        store,
+        pipeline,
+        ["fr.a"],
+        {"fr.a": 15.0},
+        clock.now(),
+        last_run_marker(store),
+        here=boot(),
+        synchronised=False,
+    )
+    assert event is not None and event.data["wall_clock_seconds"] == 0.0
+    assert event.data["downtime_seconds"] == (None if reboot else 21600.0)
+    (row,) = sink.readings
+    assert row.quality is Quality.STALE and row.detail is not None
+    assert row.detail.endswith(
+        "coldwatch was not running for an unknown time (rebooted while stopped and the clock "
+        "is not synchronised: the gap cannot be measured; the wall clock says 0 s)"
+        if reboot
+        else "coldwatch was not running for 21600 s (boot clock; the wall clock says 0 s)"
+    )
