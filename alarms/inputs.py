@@ -79,11 +79,12 @@ class AlarmInputs:
             return
         self.newest[reading.channel] = reading.ts
         late = bool(reading.flags & FLAG_LATE)
+        arrived = self.parts.clock.now()  # what lets the clock complete a delay this starts
         journal = self.parts.journal
         pending = len(journal.pending)
         for point in points:
             try:
-                verdict = point.condition.on_reading(reading)
+                verdict = point.condition.on_reading(reading, arrived)
                 if point.condition.dirty:
                     self.timer_changed(point)
                 if verdict is not None:

@@ -7,22 +7,33 @@ then evaluated in timestamp order by a shadow condition; an excursion found ther
 as a finding, which the engine announces as ``late-found``. A shadow lives on while the next
 bursts continue forward in time; a burst from further back starts a fresh one.
 
+A replay is judged on the readings' own timestamps, with them as its clock: each reading is
+taken as arriving at its timestamp, and a delay pending when the replay's time reaches its end
+completes there, on the newest good reading, as the engine's clock completes one for live
+readings. So a late burst of 1 s readings finds a 10 s on-delay's excursion at t0 + 10 s (not
+at the next reading), and a door reported open and then, later, closed is found open.
+
 Readings that are in order but carry ``FLAG_LATE`` (a device timestamp older than its arrival
 window) go through the live condition as usual; the engine marks what they cause as late.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from alarms.conditions import REPLAYABLE, Condition
+from alarms.conditions import REPLAYABLE, Condition, Verdict
 from alarms.model import Level
-from monitor.core.model import Reading, Value, is_finite_number
+from monitor.core.model import FLAG_LATE, Reading, Value, is_finite_number
 
 if TYPE_CHECKING:
     from alarms.point import AlarmPoint
+
+
+#: Delays a replay completes at most between two readings (each completion changes the state,
+#: so a limit's levels need a few; the bound only guards against a condition that never settles).
+_MAX_COMPLETIONS = 8
 
 
 @dataclass
@@ -112,7 +123,15 @@ class LateLane:
         out: list[tuple[AlarmPoint, Finding, bool]],
     ) -> None:
         shadow.last = reading.ts
-        verdict = shadow.condition.on_reading(reading)
+        condition = shadow.condition
+        for _ in range(_MAX_COMPLETIONS):  # the replay's clock reaches this reading's time
+            due = condition.due()
+            if due is None or due > reading.ts:
+                break
+            LateLane._found(point, shadow, condition.on_time(due), out)
+        if reading.flags & FLAG_LATE:  # in the replay it arrives at its own time: live
+            reading = replace(reading, flags=reading.flags & ~FLAG_LATE)
+        verdict = condition.on_reading(reading, reading.ts)
         finding = shadow.open
         if finding is not None and reading.channel == point.rule.source:
             finding.readings += 1
@@ -120,6 +139,17 @@ class LateLane:
                 value = float(reading.value)  # type: ignore[arg-type]
                 finding.low = value if finding.low is None else min(finding.low, value)
                 finding.high = value if finding.high is None else max(finding.high, value)
+        LateLane._found(point, shadow, verdict, out)
+
+    @staticmethod
+    def _found(
+        point: AlarmPoint,
+        shadow: _Shadow,
+        verdict: Verdict | None,
+        out: list[tuple[AlarmPoint, Finding, bool]],
+    ) -> None:
+        """A change in the replay: an excursion found, raised in level, or ended."""
+        finding = shadow.open
         if verdict is None:
             return
         if verdict.active and finding is None:

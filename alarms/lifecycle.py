@@ -14,6 +14,7 @@ its children in :mod:`alarms.suppression`; both record through this lifecycle.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from alarms import states, suppression
@@ -79,7 +80,17 @@ class Lifecycle(AlarmRecorder):
         self, point: AlarmPoint, verdict: Verdict, late: bool = False, quiet: bool = False
     ) -> None:
         """Take a condition's verdict. ``quiet``: the clear of a pulse, recorded only (the
-        event was announced once, as raised)."""
+        event was announced once, as raised).
+
+        A change is never timed before the change it follows: a delay completed on the clock
+        at its end can be followed by a reading stamped a little earlier that arrived after
+        it, and what that reading changes is timed at the earlier change instead."""
+        last = point.changed_at
+        if last is not None and verdict.at < last:
+            verdict = replace(verdict, at=last)
+        since = verdict.since
+        if not point.active and since is not None and last is not None and since < last:
+            verdict = replace(verdict, since=last)
         was_active, old_level = point.active, point.level
         point.value, point.limit = verdict.value, verdict.limit
         point.detail, point.changed_at = verdict.detail, verdict.at

@@ -13,7 +13,16 @@ from bisect import bisect_right
 from datetime import datetime, timedelta
 from typing import Any
 
-from alarms.conditions.base import Condition, Debounce, Verdict, iso, number, parse_ts, truthy
+from alarms.conditions.base import (
+    Condition,
+    Debounce,
+    Verdict,
+    fresh,
+    iso,
+    number,
+    parse_ts,
+    truthy,
+)
 from alarms.model import ConditionKind, Level
 from alarms.rules.model import Rule
 from monitor.core.model import Quality, Reading
@@ -53,7 +62,7 @@ class DeviationCondition(Condition):
         v0, v1 = self.temps[i - 1], self.temps[i]
         return v0 + (v1 - v0) * (elapsed - t0) / (t1 - t0)
 
-    def on_reading(self, reading: Reading) -> Verdict | None:
+    def on_reading(self, reading: Reading, arrived: datetime | None = None) -> Verdict | None:
         channel = reading.channel
         if channel == self.rule.reference:
             value = number(reading)
@@ -70,7 +79,7 @@ class DeviationCondition(Condition):
         self.newest = (value, setpoint)
         bad = abs(value - setpoint) > self.tolerance
         since = self.debounce.since
-        changed, timer = self.debounce.update(bad, reading.ts)
+        changed, timer = self.debounce.update(bad, reading.ts, arrived, fresh(reading, arrived))
         self.dirty |= timer
         if not changed:
             return None
@@ -112,7 +121,7 @@ class DeviationCondition(Condition):
             self.dirty = True
         elif not running and self.run_start is not None:
             self.run_start = None
-            self.debounce.since = None
+            self.debounce.since = self.debounce.clock_from = None
             self.dirty = True
             if self.active:
                 self.active = self.debounce.active = False
@@ -120,12 +129,11 @@ class DeviationCondition(Condition):
         return None
 
     def timers(self) -> dict[str, Any]:
-        return {"since": iso(self.debounce.since), "run_start": iso(self.run_start)}
+        return {**self.debounce.timers(), "run_start": iso(self.run_start)}
 
     def restore(self, active: bool, level: Level | None, timers: dict[str, Any]) -> None:
         super().restore(active, None, timers)
-        self.debounce.active = active
-        self.debounce.since = parse_ts(timers.get("since"))
+        self.debounce.restore(active, timers)
         self.run_start = parse_ts(timers.get("run_start"))
 
     def prime(self, readings: list[Reading]) -> None:

@@ -13,7 +13,7 @@ import collections
 from datetime import datetime
 from typing import Any
 
-from alarms.conditions.base import Condition, Debounce, Verdict, iso, number, parse_ts
+from alarms.conditions.base import Condition, Debounce, Verdict, fresh, number
 from alarms.model import ConditionKind, Level
 from alarms.rules.model import Rule
 from monitor.core.model import Reading
@@ -78,7 +78,7 @@ class RateCondition(Condition):
             return None
         return (n * self._stv - self._st * self._sv) / den * 60.0
 
-    def on_reading(self, reading: Reading) -> Verdict | None:
+    def on_reading(self, reading: Reading, arrived: datetime | None = None) -> Verdict | None:
         value = number(reading)
         if value is None:
             self.dirty |= self.debounce.unknown()
@@ -93,7 +93,7 @@ class RateCondition(Condition):
             self.fall is not None and slope < -self.fall
         )
         since = self.debounce.since
-        changed, timer = self.debounce.update(bad, reading.ts)
+        changed, timer = self.debounce.update(bad, reading.ts, arrived, fresh(reading, arrived))
         self.dirty |= timer
         if not changed:
             return None
@@ -127,12 +127,11 @@ class RateCondition(Condition):
         return Verdict(self.active, at, None, round(slope, 4), limit, since, detail)
 
     def timers(self) -> dict[str, Any]:
-        return {"since": iso(self.debounce.since)}
+        return self.debounce.timers()
 
     def restore(self, active: bool, level: Level | None, timers: dict[str, Any]) -> None:
         super().restore(active, None, timers)
-        self.debounce.active = active
-        self.debounce.since = parse_ts(timers.get("since"))
+        self.debounce.restore(active, timers)
 
     def prime(self, readings: list[Reading]) -> None:
         for reading in readings:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from alarms.conditions.base import Condition, Debounce, Verdict, iso, parse_ts, truthy
+from alarms.conditions.base import Condition, Debounce, Verdict, fresh, truthy
 from alarms.model import ConditionKind, Level
 from alarms.rules.model import Rule
 from monitor.core.model import FLAG_CALIBRATION_OVERDUE, Quality, Reading, is_finite_number
@@ -32,7 +32,7 @@ class StaleCondition(Condition):
     def begin(self, now: datetime) -> None:
         self.origin = now
 
-    def on_reading(self, reading: Reading) -> Verdict | None:
+    def on_reading(self, reading: Reading, arrived: datetime | None = None) -> Verdict | None:
         if reading.quality is not Quality.GOOD:
             return None
         if self.last_good is None or reading.ts > self.last_good:
@@ -73,7 +73,7 @@ class QualityCondition(Condition):
         self.debounce = Debounce(spec.on_delay or 0.0, spec.off_delay or 0.0)
         self.newest: tuple[str, str | None] = ("good", None)  # the newest quality, its detail
 
-    def on_reading(self, reading: Reading) -> Verdict | None:
+    def on_reading(self, reading: Reading, arrived: datetime | None = None) -> Verdict | None:
         if reading.quality in self.qualities:
             bad = True
         elif reading.quality is Quality.GOOD:
@@ -83,7 +83,7 @@ class QualityCondition(Condition):
             return None
         self.newest = (reading.quality.value, reading.detail)
         since = self.debounce.since
-        changed, timer = self.debounce.update(bad, reading.ts)
+        changed, timer = self.debounce.update(bad, reading.ts, arrived, fresh(reading, arrived))
         self.dirty |= timer
         if not changed:
             return None
@@ -112,22 +112,23 @@ class QualityCondition(Condition):
         return self._verdict(at, since)
 
     def timers(self) -> dict[str, Any]:
-        return {"since": iso(self.debounce.since)}
+        return self.debounce.timers()
 
     def restore(self, active: bool, level: Level | None, timers: dict[str, Any]) -> None:
         super().restore(active, None, timers)
-        self.debounce.active = active
-        self.debounce.since = parse_ts(timers.get("since"))
+        self.debounce.restore(active, timers)
 
 
 class _Debounced(Condition):
     """A good sample says bad or not; the delay may also complete on the clock as long as
-    the newest sample was good (a bad sample since means the state is unknown)."""
+    the newest sample was good (a bad sample since means the state is unknown). Such signals
+    are often reported only on change, so the clock completes a delay whether or not the
+    samples are fresh, counting from when the engine saw the first one arrive."""
 
     def __init__(self, rule: Rule) -> None:
         super().__init__(rule)
-        self.debounce = Debounce(rule.spec.on_delay or 0.0, rule.spec.off_delay or 0.0)
-        self.newest_good = False
+        spec = rule.spec
+        self.debounce = Debounce(spec.on_delay or 0.0, spec.off_delay or 0.0, fresh_only=False)
         self.value: Any = None
 
     def is_bad(self, reading: Reading) -> bool:
@@ -136,16 +137,14 @@ class _Debounced(Condition):
     def describe(self, bad: bool) -> str:
         raise NotImplementedError
 
-    def on_reading(self, reading: Reading) -> Verdict | None:
+    def on_reading(self, reading: Reading, arrived: datetime | None = None) -> Verdict | None:
         if reading.quality is not Quality.GOOD:
-            self.newest_good = False
             self.dirty |= self.debounce.unknown()
             return None
-        self.newest_good = True
         bad = self.is_bad(reading)
         self.value = reading.value
         since = self.debounce.since
-        changed, timer = self.debounce.update(bad, reading.ts)
+        changed, timer = self.debounce.update(bad, reading.ts, arrived)
         self.dirty |= timer
         if not changed:
             return None
@@ -159,11 +158,9 @@ class _Debounced(Condition):
         )
 
     def due(self) -> datetime | None:
-        return self.debounce.due() if self.newest_good else None
+        return self.debounce.due()
 
     def on_time(self, now: datetime) -> Verdict | None:
-        if not self.newest_good:
-            return None
         since = self.debounce.since
         at = self.debounce.expire(now)
         if at is None:
@@ -175,17 +172,12 @@ class _Debounced(Condition):
         )
 
     def timers(self) -> dict[str, Any]:
-        return {
-            "since": iso(self.debounce.since),
-            "newest_good": self.newest_good,
-            "value": self.value,
-        }
+        return {**self.debounce.timers(), "newest_good": self.debounce.live, "value": self.value}
 
     def restore(self, active: bool, level: Level | None, timers: dict[str, Any]) -> None:
         super().restore(active, None, timers)
-        self.debounce.active = active
-        self.debounce.since = parse_ts(timers.get("since"))
-        self.newest_good = self.debounce.known = bool(timers.get("newest_good"))
+        self.debounce.restore(active, timers)
+        self.debounce.live = bool(timers.get("newest_good"))
         self.value = timers.get("value")
 
 
@@ -257,7 +249,7 @@ class CalibrationCondition(Condition):
 
     kind = ConditionKind.CALIBRATION
 
-    def on_reading(self, reading: Reading) -> Verdict | None:
+    def on_reading(self, reading: Reading, arrived: datetime | None = None) -> Verdict | None:
         if reading.quality is not Quality.GOOD:
             return None
         overdue = bool(reading.flags & FLAG_CALIBRATION_OVERDUE)

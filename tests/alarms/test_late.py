@@ -67,3 +67,50 @@ async def test_late_data_while_the_alarm_is_open_reports_on_the_same_code(
     assert h.kinds(KEY) == ["raised", "late-found"]
     assert h.announced[-1].alarm is not None and h.announced[-1].alarm.code == code
     assert h.state(KEY) is S.UNACK
+
+
+# --- a replay's delays: the readings' own timestamps are its clock --------------------------
+
+JITTER = 0.00035
+
+
+async def test_a_late_burst_finds_an_on_delay_at_its_end_not_at_the_next_reading(
+    engine_factory: Factory,
+) -> None:
+    """1 s readings stamped a fraction of a millisecond early, replayed: the excursion starts
+    at t0 + 10 s, as the engine's clock would have raised it had they come in live."""
+    h = await engine_factory(**cfg(on_delay="10s"))
+    await h.push("box.t", 9.0, 100)
+    for t in range(30, -1, -1):  # a backlog, newest first
+        await h.push("box.t", 11.0 if t < 20 else 9.0, t - JITTER if t else 0)
+    await h.to(106)
+    found = [a for a in h.announced if a.kind.value == "late-found"]
+    assert len(found) == 1 and found[0].at == at(10)
+    rows = h.store.alarm_records(key=KEY)
+    assert [r.action for r in rows] == ["late_found", "late_ended"]
+    assert rows[1].data["detail"]["end"] == at(20 - JITTER).isoformat()
+
+
+async def test_a_late_burst_shorter_than_the_delay_finds_nothing(engine_factory: Factory) -> None:
+    h = await engine_factory(**cfg(on_delay="2m"))
+    await h.push("box.t", 9.0, 1000)
+    await h.push("box.t", 11.0, 0)  # one reading past the limit, then one inside
+    await h.push("box.t", 9.0, 60)
+    await h.to(1010)
+    assert h.announced == [] and h.store.alarm_records(key=KEY) == []
+
+
+async def test_a_late_burst_finds_a_door_left_open(engine_factory: Factory) -> None:
+    """A door reports only its changes: open at 0, closed at 400 (a 5 min delay). The replay
+    reaches the delay's end before the close, so the opening is found."""
+    h = await engine_factory()  # the ULT template: door open 5 min
+    key = "fr.door/door_open"
+    await h.push("fr.door", 0.0, 1000)
+    await h.push("fr.door", 0.0, 400)
+    await h.push("fr.door", 1.0, 0)
+    await h.to(1010)
+    found = [a for a in h.announced if a.kind.value == "late-found"]
+    assert len(found) == 1 and found[0].at == at(300)
+    rows = h.store.alarm_records(key=key)
+    assert [r.action for r in rows] == ["late_found", "late_ended"]
+    assert rows[1].data["detail"]["end"] == at(400).isoformat()

@@ -82,3 +82,32 @@ async def test_a_sensor_fault_on_delay_completes_at_its_end_unless_comm_is_lost(
     await h2.push("u.t", None, start + 9.9996, Quality.SENSOR_FAULT)
     await h2.to(start + 10)
     assert h2.view("u.t/fault2").raised_at == at(start + 10)
+
+
+async def test_a_lagging_sensor_fault_waits_for_its_own_readings(engine_factory: Factory) -> None:
+    """Readings stamped 5 min behind the engine's clock: one faulty reading does not complete
+    a 10 s on-delay on the clock; ten seconds of the device's own readings do."""
+    rules = {"fault": {"condition": "quality", "channel": "t", "on_delay": "10s"}}
+    h = await engine_factory(**unit("other", [TEMP], rules))
+    for t in range(0, 3):
+        await h.to(300 + t)
+        await h.push("u.t", None, t, Quality.SENSOR_FAULT)
+    await h.to(330)
+    assert h.state(QUALITY_KEY) is S.NORMAL  # 2 s of faults on its own clock
+    await h.push("u.t", -80.0, 3)  # good again: cancelled
+    for t in range(20, 31):
+        await h.to(300 + t)
+        await h.push("u.t", None, t, Quality.SENSOR_FAULT)
+    view = h.view(QUALITY_KEY)
+    assert view.state is S.UNACK and view.raised_at == at(30) and view.since == at(20)
+
+
+async def test_a_lagging_rate_waits_for_its_own_readings(engine_factory: Factory) -> None:
+    h = await engine_factory(**rate_rule(on_delay="10s", min_points=10, window="1m"))
+    for t in range(0, 40):
+        await h.to(300 + t)
+        await h.push("box.t", -80.0 + t / 60, t)  # the slope is known from 30 s
+    await h.to(400)
+    assert h.state(RATE_KEY) is S.NORMAL  # 30 ... 39 s: the on-delay needs a reading at 40
+    await h.push("box.t", -80.0 + 40 / 60, 40)
+    assert h.view(RATE_KEY).raised_at == at(40)

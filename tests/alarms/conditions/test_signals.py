@@ -232,10 +232,10 @@ async def test_a_failing_rule_raises_the_engine_fault_alarm(engine_factory: Fact
     h = await engine_factory()
     point = h.engine._life.points["fr.temp/warm"]
 
-    def broken(reading: object) -> None:
+    def broken(reading: object, arrived: object = None) -> None:
         raise RuntimeError("bug")
 
-    point.condition.on_reading = broken  # type: ignore[method-assign,assignment]
+    point.condition.on_reading = broken  # type: ignore[method-assign]
     for t in range(3):
         await h.push("fr.temp", -80.0, t)  # never raises into the pipeline
     view = h.view("coldwatch/engine_fault")
