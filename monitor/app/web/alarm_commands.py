@@ -65,8 +65,10 @@ async def run_signed(
     user_id: str,
     hours: float | None = None,
 ) -> Response:
-    if context.signing is None or context.commands is None or context.alarms is None:
-        raise HTTPException(503, "signed commands are not available: no user store or no alarms")
+    if context.alarms is None or context.commands is None:
+        raise HTTPException(404, "this site has no alarms configured")
+    if context.signing is None:
+        raise HTTPException(503, "signing is not available: the daemon has no user store")
     token = getattr(request.state, "session_token", None)
     dialog = {"action": action, "meaning": meaning, "comment": comment}
 

@@ -19,7 +19,7 @@ from alarms.notify.notification_log import LogRecord
 from monitor.app.web.auth import require
 from monitor.app.web.context import AlarmReader, WebContext, context_of
 from monitor.core.esign import RECORD_ACTION, manifestation, signature_of
-from monitor.identity.model import Principal
+from monitor.identity.model import Principal, Via
 from monitor.identity.roles import Permission, allows
 from monitor.store.base import AlarmRecord
 
@@ -160,19 +160,24 @@ def reader_of(context: WebContext) -> AlarmReader:
 
 
 def allowed_actions(principal: Principal, view: AlarmView) -> list[tuple[str, str, str]]:
-    """(action, words, URL word) the reader's role may sign on ``view``."""
-    out = []
-    for action, (permission, words, word) in ACTIONS.items():
-        if not allows(principal.role, permission):
-            continue
-        if action == "acknowledge" and not view.needs_ack:
-            continue
-        if action == "return_to_service" and view.state is not AlarmState.OUT_OF_SERVICE:
-            continue
-        if action == "reset" and view.state is not AlarmState.LATCHED_ACKED:
-            continue
-        out.append((action, words, word))
-    return out
+    """(action, words, URL word) the reader may sign on ``view`` now: by their role, and by
+    the alarm's state (the engine still decides; this only leaves out what it would refuse).
+    An API token never signs."""
+    if principal.via is not Via.SESSION:
+        return []
+    out_of_service = view.state is AlarmState.OUT_OF_SERVICE
+    fits = {
+        "acknowledge": view.needs_ack,
+        "shelve": not out_of_service and view.state is not AlarmState.SHELVED,
+        "out_of_service": not out_of_service,
+        "return_to_service": out_of_service,
+        "reset": view.state is AlarmState.LATCHED_ACKED,
+    }
+    return [
+        (action, words, word)
+        for action, (permission, words, word) in ACTIONS.items()
+        if fits[action] and allows(principal.role, permission)
+    ]
 
 
 @router.get("/alarms", response_class=HTMLResponse, name="alarms")
@@ -191,6 +196,7 @@ async def alarms(
             "grouped": grouped,
             "configured": context.alarms is not None,
             "zone": context.timezone,
+            "now": now,
         },
     )
 

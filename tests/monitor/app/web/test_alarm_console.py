@@ -160,6 +160,9 @@ async def test_acknowledge_then_shelve_signed_and_the_history_shows_both(
     view = console.harness.view(KEY)
     assert view.state is AlarmState.SHELVED
     assert view.shelved_until == console.harness.clock.now() + timedelta(hours=2)
+    listing = (await console.client.get("/alarms")).text
+    assert "Shelved (1)" in listing and "Not acknowledged (0)" in listing
+    assert "⏸ shelved" in listing and "Shelved until</dt><dd>2026-03-01 14:01:30 UTC" in listing
     credentials = [s.signature.credentials for s in console.harness.store.signatures()]
     assert credentials == ["user_id_and_password", "password"]
     result = console.harness.store.verify()

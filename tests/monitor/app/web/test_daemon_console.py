@@ -1,7 +1,8 @@
 """The alarm console inside a real ``coldwatch run``: the daemon hands the console its signing
 service and engine; a supervisor finds an alarm on /alarms (``account_locked``, or the unserved
 device's), acknowledges it with an e-signature (user id and password, the first signing of the
-session), sees the signed entry on the alarm's page, and ``coldwatch verify`` finds the signature bound to its record."""
+session), sees the signed entry on the alarm's page, and ``coldwatch verify`` finds the
+signature bound to its record."""
 
 from __future__ import annotations
 
