@@ -217,7 +217,7 @@ async def alarm_page(
     except AlarmCommandError as exc:
         raise HTTPException(404, str(exc)) from None
     zone = zone_of(context)
-    records = reader.history(view.key)
+    records = reader.history(target)  # a code: that occurrence; a key: all of them
     entries = [record_entry(r, zone) for r in records]
     codes = {r.code for r in records if r.code} | ({view.code} if view.code else set())
     if context.pages_sent is not None:
