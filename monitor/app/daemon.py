@@ -182,6 +182,9 @@ class Daemon:
             identity=self.identity.service if self.identity else None,
             users=self.identity.web_admin if self.identity else None,
             alarms=self.alarms,
+            signing=self.identity.signing if self.identity else None,
+            commands=self.alarms,
+            pages_sent=self.escalator.delivery.log if self.escalator else None,
         )
         self.store.clock_synchronised = self.health.clock_synchronised
         self._health_task: asyncio.Task[None] | None = None
@@ -303,6 +306,7 @@ class Daemon:
             people=[person.id for person in cfg.people],
             on_audit=audit_sink(self.audit, self.health.clock_synchronised),
             on_event=self.pipeline.publish_event,  # account_locked raises its system alarm
+            clock_synchronised=self.health.clock_synchronised,
         )
 
     def _escalator(self, base_dir: Path | None, files: FileAccess) -> Escalator | None:

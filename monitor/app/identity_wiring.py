@@ -1,5 +1,6 @@
 """Identity in the daemon: one :class:`IdentityService` (the web console's sign-in and
-sessions) and the :class:`UserAdmin` s of the control socket and the web console, sharing one
+sessions), one :class:`SigningService` (the console's e-signatures, on the same service and
+its lockout) and the :class:`UserAdmin` s of the control socket and the web console, sharing one
 argon2 :class:`Hasher` (at most two hashing threads for the whole daemon) and one connection to
 identity's tables.
 
@@ -24,6 +25,7 @@ from monitor.identity.admin import UserAdmin
 from monitor.identity.passwords import Hasher
 from monitor.identity.records import IdentityRecords
 from monitor.identity.service import IdentityService
+from monitor.identity.signing import SigningService
 from monitor.store.audit_journal import AuditJournal
 from monitor.store.base import AuditEntry
 
@@ -100,6 +102,9 @@ class IdentityParts:
     records: IdentityRecords
     hasher: Hasher
     service: IdentityService
+    signing: SigningService
+    """E-signatures for the console's alarm commands (signing time: the daemon's clock,
+    with the NTP state the daemon's health knows)."""
     cli_admin: UserAdmin
     """``coldwatch user ...`` on the control socket."""
     web_admin: UserAdmin
@@ -118,6 +123,7 @@ def open_identity(
     people: Collection[str],
     on_audit: identity.AuditSink,
     on_event: Callable[[Event], None],
+    clock_synchronised: Callable[[], bool | None] | None = None,
 ) -> IdentityParts:
     records = IdentityRecords(store_file)
     hasher = Hasher()
@@ -143,4 +149,5 @@ def open_identity(
         on_audit=on_audit,
         on_event=on_event,
     )
-    return IdentityParts(records, hasher, service, admin("cli"), admin("web"))
+    signing = SigningService(service, web.signatures, clock_synchronised)
+    return IdentityParts(records, hasher, service, signing, admin("cli"), admin("web"))

@@ -15,7 +15,17 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from monitor import __version__
-from monitor.app.web import alarms_api, errors, events, health, pages, signin, users
+from monitor.app.web import (
+    alarm_commands,
+    alarm_pages,
+    alarms_api,
+    errors,
+    events,
+    health,
+    pages,
+    signin,
+    users,
+)
 from monitor.app.web.auth import SignInRequired, on_sign_in_required, require
 from monitor.app.web.context import WebContext
 from monitor.app.web.errors import ErrorBody
@@ -53,6 +63,8 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(users.router)
     app.include_router(alarms_api.router)
+    app.include_router(alarm_pages.router)
+    app.include_router(alarm_commands.router)
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi(
@@ -63,6 +75,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     # links are paths on this origin, never absolute URLs made from the request's Host
     app.state.templates.env.globals["path_for"] = app.url_path_for
+    app.state.templates.env.filters["when"] = alarm_pages.local
     # the last added runs first: the headers go on every answer, the 413s too, and the size
     # limit comes before anything reads the body
     app.add_middleware(

@@ -3,13 +3,15 @@ start before anything is opened), then :func:`serve_console` once the store writ
 
 from __future__ import annotations
 
+from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.app import create_app
-from monitor.app.web.context import AlarmReader, WebContext
+from monitor.app.web.context import AlarmReader, PagesSent, WebContext
 from monitor.app.web.server import Listener, WebListenError, WebServer, listen
 from monitor.config.sections import Site
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
+from monitor.identity.signing import SigningService
 from monitor.store.writer import StoreWriter
 
 __all__ = ["Listener", "WebListenError", "WebServer", "listen", "serve_console"]
@@ -24,6 +26,9 @@ def serve_console(
     identity: IdentityService | None = None,
     users: UserAdmin | None = None,
     alarms: AlarmReader | None = None,
+    signing: SigningService | None = None,
+    commands: SignedCommands | None = None,
+    pages_sent: PagesSent | None = None,
 ) -> WebServer | None:
     """The console on ``listener``, ready to ``await start()``; None when it is off."""
     if listener is None:
@@ -37,5 +42,9 @@ def serve_console(
         identity=identity,
         users=users,
         alarms=alarms,
+        signing=signing,
+        commands=commands,
+        pages_sent=pages_sent,
+        timezone=site.timezone,
     )
     return WebServer(create_app(context), listener, context.streams)

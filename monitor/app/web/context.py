@@ -12,11 +12,14 @@ from typing import Protocol
 from fastapi import Request
 
 from alarms.model import AlarmView
+from alarms.notify.notification_log import LogRecord
+from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.config import WebConfig
 from monitor.app.web.streams import OpenStreams
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
+from monitor.identity.signing import SigningService
 from monitor.store.base import AlarmRecord
 from monitor.store.writer import StoreWriter
 
@@ -29,6 +32,13 @@ class AlarmReader(Protocol):
     def get(self, target: str) -> AlarmView: ...
 
     def history(self, target: str) -> list[AlarmRecord]: ...
+
+
+class PagesSent(Protocol):
+    """The notification log's reading side (:mod:`alarms.records.notification_log`): every
+    page of one alarm occurrence, to whom, when and how."""
+
+    def for_alarm(self, alarm_id: str) -> list[LogRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,14 @@ class WebContext:
     """User administration for the users pages (the signed-in admin is the actor)."""
     alarms: AlarmReader | None = None
     """The alarm engine's queries; None without an ``alarms:`` section."""
+    signing: SigningService | None = None
+    """E-signatures (on ``identity``); None: the console signs nothing (commands answer 503)."""
+    commands: SignedCommands | None = None
+    """The alarm engine's signed commands (the same engine as ``alarms``)."""
+    pages_sent: PagesSent | None = None
+    """The notification log; None without paging (an alarm's page then lists no pages)."""
+    timezone: str = "UTC"
+    """The site's time zone: signatures show their time in UTC and in it (11.50)."""
 
 
 def context_of(request: Request) -> WebContext:
