@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from monitor import __version__
-from monitor.app.web import alarms_api, errors, events, health, pages, signin, users
+from monitor.app.web import alarms_api, audit, errors, events, health, pages, signin, users
 from monitor.app.web.auth import SignInRequired, on_sign_in_required, require
 from monitor.app.web.context import WebContext
 from monitor.app.web.errors import ErrorBody
@@ -53,6 +53,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(users.router)
     app.include_router(alarms_api.router)
+    app.include_router(audit.router)
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi(

@@ -4,7 +4,7 @@ start before anything is opened), then :func:`serve_console` once the store writ
 from __future__ import annotations
 
 from monitor.app.web.app import create_app
-from monitor.app.web.context import AlarmReader, WebContext
+from monitor.app.web.context import AlarmReader, AuditReader, WebContext
 from monitor.app.web.server import Listener, WebListenError, WebServer, listen
 from monitor.config.sections import Site
 from monitor.core.clock import Clock
@@ -24,6 +24,7 @@ def serve_console(
     identity: IdentityService | None = None,
     users: UserAdmin | None = None,
     alarms: AlarmReader | None = None,
+    audit: AuditReader | None = None,
 ) -> WebServer | None:
     """The console on ``listener``, ready to ``await start()``; None when it is off."""
     if listener is None:
@@ -37,5 +38,7 @@ def serve_console(
         identity=identity,
         users=users,
         alarms=alarms,
+        audit=audit,
+        timezone=site.timezone,
     )
     return WebServer(create_app(context), listener, context.streams)

@@ -17,7 +17,8 @@ from monitor.app.web.streams import OpenStreams
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
-from monitor.store.base import AlarmRecord
+from monitor.store.base import AlarmRecord, AuditEntry, AuditQuery
+from monitor.store.sqlite_signatures import StoredSignature
 from monitor.store.writer import StoreWriter
 
 
@@ -29,6 +30,17 @@ class AlarmReader(Protocol):
     def get(self, target: str) -> AlarmView: ...
 
     def history(self, target: str) -> list[AlarmRecord]: ...
+
+
+class AuditReader(Protocol):
+    """The store's audit trail and signatures, read (:class:`monitor.store.sqlite.SQLiteStore`:
+    its reader connection, which never waits for a batch being written)."""
+
+    def audit_entries(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    def signatures(
+        self, table: str | None = None, record_seq: int | None = None
+    ) -> list[StoredSignature]: ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,10 @@ class WebContext:
     """User administration for the users pages (the signed-in admin is the actor)."""
     alarms: AlarmReader | None = None
     """The alarm engine's queries; None without an ``alarms:`` section."""
+    audit: AuditReader | None = None
+    """The audit trail for the audit page; None: the page answers 503."""
+    timezone: str = "UTC"
+    """The site's zone (``site.timezone``): pages show times in UTC and in it."""
 
 
 def context_of(request: Request) -> WebContext:
