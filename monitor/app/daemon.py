@@ -37,7 +37,6 @@ from monitor.app.config_audit import Attribution, start_attribution
 from monitor.app.config_reload import audit_load, read_previous, reload_config
 from monitor.app.identity_wiring import IdentityParts, audit_sink, open_identity
 from monitor.app.web.console import WebListenError, listen, serve_console
-from monitor.app.web.context import AuditReader
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.file_access import FileAccess
 from monitor.core.metrics import Metrics
@@ -178,7 +177,7 @@ class Daemon:
             identity=self.identity.service if self.identity else None,
             users=self.identity.web_admin if self.identity else None,
             alarms=self.alarms,
-            audit=self._audit_reader(),
+            store=self.store,
         )
         self.store.clock_synchronised = self.health.clock_synchronised
         self._health_task: asyncio.Task[None] | None = None
@@ -280,12 +279,6 @@ class Daemon:
                 written,
                 len(self.journal),
             )
-
-    def _audit_reader(self) -> AuditReader | None:
-        """The audit page reads the trail and its signatures from this SQLite store."""
-        from monitor.store.sqlite import SQLiteStore
-
-        return self.store if isinstance(self.store, SQLiteStore) else None
 
     def _identity(self, store_file: Path) -> IdentityParts | None:
         """Sign-in, sessions and user administration on this store's identity tables; None

@@ -10,6 +10,8 @@ from monitor.config.sections import Site
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
+from monitor.store.base import Store
+from monitor.store.sqlite import SQLiteStore
 from monitor.store.writer import StoreWriter
 
 __all__ = ["Listener", "WebListenError", "WebServer", "listen", "serve_console"]
@@ -24,9 +26,10 @@ def serve_console(
     identity: IdentityService | None = None,
     users: UserAdmin | None = None,
     alarms: AlarmReader | None = None,
-    audit: AuditReader | None = None,
+    store: Store | None = None,
 ) -> WebServer | None:
-    """The console on ``listener``, ready to ``await start()``; None when it is off."""
+    """The console on ``listener``, ready to ``await start()``; None when it is off. The
+    audit page reads the trail and its signatures from ``store`` when it is a SQLite store."""
     if listener is None:
         return None
     context = WebContext(
@@ -38,7 +41,13 @@ def serve_console(
         identity=identity,
         users=users,
         alarms=alarms,
-        audit=audit,
+        audit=audit_reader_of(store),
         timezone=site.timezone,
     )
     return WebServer(create_app(context), listener, context.streams)
+
+
+def audit_reader_of(store: Store | None) -> AuditReader | None:
+    """The store as the audit page reads it: a SQLite store (its reader connection), or
+    None (an embedder's store: the page answers 503)."""
+    return store if isinstance(store, SQLiteStore) else None
