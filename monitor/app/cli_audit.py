@@ -2,19 +2,24 @@
 lines for the terminal or CSV for QA's review.
 
 Read-only and without secrets: it opens the store for reading (as a member of the store's
-group may) and reads none of the paging secrets or PINs. CSV cells that a spreadsheet would take
-for a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a
-leading ``'``: a reason typed into an SMS must not run in QA's spreadsheet.
+group may) and reads none of the paging secrets or PINs. The filter, the CSV writer (formula
+cells escaped) and the text line are :mod:`monitor.app.audit_trail`'s, shared with the web
+console's audit page, so both export the same bytes for the same filter.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
-from typing import Any, Final
+from typing import Any
 
+from monitor.app.audit_trail import (
+    DEFAULT_LIMIT,
+    AuditFilter,
+    FilterError,
+    text_line,
+    write_csv,
+)
 from monitor.app.cli_common import (
     EXIT_OK,
     load_or_exit,
@@ -22,74 +27,21 @@ from monitor.app.cli_common import (
     parse_time,
     with_config,
 )
-from monitor.store.base import AuditEntry, AuditQuery
-
-#: Entries printed at most unless ``--limit`` says otherwise.
-DEFAULT_LIMIT: Final = 10_000
-COLUMNS: Final = (
-    "seq", "at", "clock_synchronised", "action", "method", "person", "user_id", "os_user",
-    "subject", "equipment", "reason", "old", "new", "detail",
-)  # fmt: skip
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _json(value: Any) -> str:
-    return "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def csv_row(entry: AuditEntry) -> list[str]:
-    sync = entry.clock_synchronised
-    values = [
-        str(entry.seq),
-        entry.at.isoformat(),
-        "" if sync is None else ("yes" if sync else "no"),
-        entry.action,
-        entry.method,
-        entry.person or "",
-        entry.user_id or "",
-        entry.os_user or "",
-        entry.subject or "",
-        entry.equipment or "",
-        entry.reason or "",
-        _json(entry.old),
-        _json(entry.new),
-        _json(entry.detail),
-    ]
-    return ["'" + v if v.startswith(_FORMULA_START) else v for v in values]
-
-
-def text_line(entry: AuditEntry) -> str:
-    """``#12 2026-03-01T12:00:00+00:00 alarm.acknowledged A1007 [freezer-07] by bob (sms):
-    door closed``, then what changed."""
-    who = entry.person or entry.user_id or entry.os_user or "nobody named"
-    if entry.os_user and entry.os_user != who:
-        who += f" (OS user {entry.os_user})"
-    where = f" [{entry.equipment}]" if entry.equipment else ""
-    line = f"#{entry.seq} {entry.at.isoformat()} {entry.action} {entry.subject or '-'}{where}"
-    line += f" by {who} via {entry.method}: {entry.reason or '(no reason given)'}"
-    detail = entry.detail or {}
-    if detail.get("attributed") is False:
-        line += " [UNATTRIBUTED]"
-    if entry.old is not None or entry.new is not None:
-        line += f"\n    {_json(entry.old) or '-'} -> {_json(entry.new) or '-'}"
-    for change in detail.get("changes", []) if isinstance(detail.get("changes"), list) else []:
-        line += (
-            f"\n    {change.get('path')}: {_json(change.get('old'))} -> {_json(change.get('new'))}"
-        )
-    return line
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    try:
+        query = AuditFilter(
+            since=args.since,
+            until=args.until,
+            person=args.person,
+            equipment=args.equipment,
+            action=args.action,
+        ).query(args.limit + 1)
+    except FilterError as exc:
+        args.parser.error(str(exc))  # exits 2
     loaded = load_or_exit(args.config)  # reads no secret
     store = open_store_readonly(loaded, args.config)
-    query = AuditQuery(
-        since=args.since,
-        until=args.until,
-        person=args.person,
-        equipment=args.equipment,
-        action=args.action,
-        limit=args.limit + 1,
-    )
     try:
         entries = store.audit_entries(query)
     finally:
@@ -97,10 +49,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     more = len(entries) > args.limit
     entries = entries[: args.limit]
     if args.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(COLUMNS)
-        for entry in entries:
-            writer.writerow(csv_row(entry))
+        write_csv(sys.stdout, entries)
     else:
         for entry in entries:
             print(text_line(entry))
@@ -154,4 +103,4 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help=f"at most N entries (default {DEFAULT_LIMIT})",
     )
-    p.set_defaults(func=cmd_audit)
+    p.set_defaults(func=cmd_audit, parser=p)

@@ -185,6 +185,7 @@ class Daemon:
             signing=self.identity.signing if self.identity else None,
             commands=self.alarms,
             pages_sent=self.escalator.delivery.log if self.escalator else None,
+            store=self.store,
         )
         self.store.clock_synchronised = self.health.clock_synchronised
         self._health_task: asyncio.Task[None] | None = None

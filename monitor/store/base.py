@@ -103,7 +103,8 @@ class AuditEntry:
 class AuditQuery:
     """Which audit entries to read: ``since <= at < until``, of ``person`` (a person, user id
     or OS user), ``equipment`` and ``action`` (exact, or a prefix ending in ``.``:
-    ``alarm.``), oldest first (or newest first), at most ``limit``."""
+    ``alarm.``), before the entry ``before_seq`` (a page's next page), oldest first (or newest
+    first), at most ``limit``."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -112,6 +113,7 @@ class AuditQuery:
     action: str | None = None
     limit: int | None = None
     newest_first: bool = False
+    before_seq: int | None = None
 
 
 class Store(ABC):

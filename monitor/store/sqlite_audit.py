@@ -164,6 +164,9 @@ def select(query: AuditQuery) -> tuple[str, list[Any]]:
         else:
             clauses.append("action = ?")
             params.append(query.action)
+    if query.before_seq is not None:
+        clauses.append("seq < ?")
+        params.append(query.before_seq)
     sql = _SELECT + (f" WHERE {' AND '.join(clauses)}" if clauses else "") + " ORDER BY seq"
     if query.newest_first:
         sql += " DESC"

@@ -118,11 +118,13 @@ class ThreadedConsole:
         routes: APIRouter | None = None,
         customise: Callable[[FastAPI], None] | None = None,
         clock: Clock | None = None,
+        timezone: str = "UTC",
         **settings: Any,
     ) -> None:
         self.settings = WebConfig(port=free_port(), **settings)
         self.store_file = tmp_path / "web.db"
         self.store = SQLiteStore(self.store_file)
+        self.store.open()  # the audit page reads it
         clock = clock or SystemClock()
         self.writer = StoreWriter(self.store, clock, Metrics())
         self.identity = console_identity(self.store_file, clock, self.settings)
@@ -134,6 +136,8 @@ class ThreadedConsole:
             self.writer,
             identity=self.identity.service,
             users=self.identity.admin,
+            audit=self.store,
+            timezone=timezone,
         )
         self.app = create_app(self.context)
         if routes is not None:

@@ -19,6 +19,7 @@ from monitor.app.web import (
     alarm_commands,
     alarm_pages,
     alarms_api,
+    audit,
     errors,
     events,
     health,
@@ -65,6 +66,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(alarms_api.router)
     app.include_router(alarm_pages.router)
     app.include_router(alarm_commands.router)
+    app.include_router(audit.router)
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi(

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.app import create_app
-from monitor.app.web.context import AlarmReader, PagesSent, WebContext
+from monitor.app.web.context import AlarmReader, AuditReader, PagesSent, WebContext
 from monitor.app.web.server import Listener, WebListenError, WebServer, listen
 from monitor.config.sections import Site
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
 from monitor.identity.signing import SigningService
+from monitor.store.base import Store
+from monitor.store.sqlite import SQLiteStore
 from monitor.store.writer import StoreWriter
 
 __all__ = ["Listener", "WebListenError", "WebServer", "listen", "serve_console"]
@@ -29,8 +31,10 @@ def serve_console(
     signing: SigningService | None = None,
     commands: SignedCommands | None = None,
     pages_sent: PagesSent | None = None,
+    store: Store | None = None,
 ) -> WebServer | None:
-    """The console on ``listener``, ready to ``await start()``; None when it is off."""
+    """The console on ``listener``, ready to ``await start()``; None when it is off. The
+    audit page reads the trail and its signatures from ``store`` when it is a SQLite store."""
     if listener is None:
         return None
     context = WebContext(
@@ -45,6 +49,13 @@ def serve_console(
         signing=signing,
         commands=commands,
         pages_sent=pages_sent,
+        audit=audit_reader_of(store),
         timezone=site.timezone,
     )
     return WebServer(create_app(context), listener, context.streams)
+
+
+def audit_reader_of(store: Store | None) -> AuditReader | None:
+    """The store as the audit page reads it: a SQLite store (its reader connection), or
+    None (an embedder's store: the page answers 503)."""
+    return store if isinstance(store, SQLiteStore) else None

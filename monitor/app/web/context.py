@@ -20,7 +20,8 @@ from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
 from monitor.identity.signing import SigningService
-from monitor.store.base import AlarmRecord
+from monitor.store.base import AlarmRecord, AuditEntry, AuditQuery
+from monitor.store.sqlite_signatures import StoredSignature
 from monitor.store.writer import StoreWriter
 
 
@@ -39,6 +40,17 @@ class PagesSent(Protocol):
     page of one alarm occurrence, to whom, when and how."""
 
     def for_alarm(self, alarm_id: str) -> list[LogRecord]: ...
+
+
+class AuditReader(Protocol):
+    """The store's audit trail and signatures, read (:class:`monitor.store.sqlite.SQLiteStore`:
+    its reader connection, which never waits for a batch being written)."""
+
+    def audit_entries(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    def signatures(
+        self, table: str | None = None, record_seq: int | None = None
+    ) -> list[StoredSignature]: ...
 
 
 @dataclass(frozen=True)
@@ -63,8 +75,10 @@ class WebContext:
     """The alarm engine's signed commands (the same engine as ``alarms``)."""
     pages_sent: PagesSent | None = None
     """The notification log; None without paging (an alarm's page then lists no pages)."""
+    audit: AuditReader | None = None
+    """The audit trail for the audit page; None: the page answers 503."""
     timezone: str = "UTC"
-    """The site's time zone: signatures show their time in UTC and in it (11.50)."""
+    """The site's zone (``site.timezone``): pages show times in UTC and in it."""
 
 
 def context_of(request: Request) -> WebContext:

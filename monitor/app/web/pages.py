@@ -36,6 +36,7 @@ def who_is_signed_in(request: Request) -> dict[str, Any]:
             allows(principal.role, Permission.MANAGE_USERS)
             or allows(principal.role, Permission.USER_ACCESS_REVIEW)
         ),
+        "can_audit": principal is not None and allows(principal.role, Permission.AUDIT_TRAIL),
     }
 
 

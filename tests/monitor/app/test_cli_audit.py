@@ -105,7 +105,15 @@ def test_text_and_the_limit(config: str, capsys: pytest.CaptureFixture[str]) -> 
     assert "only the first 2 entries" in err and "#3" not in out
 
 
-@pytest.mark.parametrize("args", [["--since", "yesterday"], ["--limit", "0"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--since", "yesterday"],
+        ["--limit", "0"],
+        ["--since", "2026-03-01T13:00Z", "--until", "2026-03-01T12:00Z"],  # an empty range
+        ["--person", "a\x01b"],
+    ],
+)
 def test_bad_input_exits_2(
     config: str, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:

@@ -1,6 +1,7 @@
 """Identity inside a real ``coldwatch run``: five failed sign-ins lock the account, raise the
-``account_locked`` alarm (read back through the alarm API) and land in the audit trail, which
-``coldwatch verify`` still finds intact; no password or token reaches the daemon's log."""
+``account_locked`` alarm (read back through the alarm API) and land in the audit trail (read
+back by QA on the audit page), which ``coldwatch verify`` still finds intact; no password or
+token reaches the daemon's log."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def test_five_failed_sign_ins_lock_raise_the_alarm_and_are_in_the_audit_trail() 
         port = free_port()
         config = alarm_config(folder, port)
         db = folder / "cw.db"
-        token = add_users(db, {"tess": Role.TECHNICIAN, "vic": Role.VIEWER})
+        token = add_users(db, {"tess": Role.TECHNICIAN, "vic": Role.VIEWER, "quinn": Role.QA})
         proc = start_daemon(config, folder)
         url = f"http://127.0.0.1:{port}/"
         try:
@@ -89,6 +90,14 @@ def test_five_failed_sign_ins_lock_raise_the_alarm_and_are_in_the_audit_trail() 
             assert api.get("/api/alarms/A9999").status_code == 404
             assert httpx.get(url + "api/alarms", timeout=10).status_code == 401
             api.close()
+            with httpx.Client(base_url=url, timeout=10) as qa:  # QA reviews it on the page
+                signed_in(qa, "quinn")
+                wanted = {"person": "tess", "action": "session.sign_in_failed"}
+                page = qa.get("/audit", params=wanted)
+                assert page.status_code == 200 and page.text.count('id="seq-') == 5
+                export = qa.get("/audit.csv", params={"person": "tess"})
+                assert export.status_code == 200 and "session.account_locked" in export.text
+                assert WRONG not in page.text + export.text
         finally:
             out_text, err = stop_daemon(proc)
         assert proc.returncode == 0, err
