@@ -13,10 +13,13 @@ import contextlib
 import hashlib
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +210,23 @@ class Console:
     folder: Path
     store: Path
     proc: subprocess.Popen[str]
+    ended: tuple[str, str] | None = None
+    """Its standard output and error once a test has stopped it (:meth:`sigterm`)."""
+
+    def sigterm(self, timeout: float = 15.0) -> float:
+        """SIGTERM, as systemd stops it; the seconds until the process had exited."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.ended = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.ended = self.proc.communicate()
+        return time.monotonic() - started
+
+    def readings(self, sql: str = "SELECT count(*) FROM readings") -> Any:
+        with sqlite3.connect(f"file:{self.store}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute(sql).fetchone()[0]
 
 
 @contextlib.contextmanager
@@ -226,7 +246,7 @@ def running_console() -> Iterator[Console]:
                 choose_first_password(console.url, TECH, TECH_ONE_TIME, TECH_PASSWORD)
                 yield console
             finally:
-                _, err = stop_daemon(proc)
+                _, err = console.ended or stop_daemon(proc)
                 assert proc.returncode == 0, err
                 assert "Traceback" not in err, err
     finally:
