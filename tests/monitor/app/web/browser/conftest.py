@@ -30,7 +30,8 @@ async def browser() -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def console() -> Iterator[Console]:
+def console(browser: Any) -> Iterator[Console]:
+    """After the browser: without chromium the test skips before a daemon starts."""
     with running_console() as running:
         yield running
 
