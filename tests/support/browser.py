@@ -65,8 +65,9 @@ def chromium_or_skip() -> Path:
 
 def launch_options() -> dict[str, Any]:
     """How Playwright starts Debian's chromium: headless, the system binary, no sandbox as root
-    (chromium refuses to start sandboxed as root)."""
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    (chromium refuses to start sandboxed as root), shared memory in /tmp (a container's
+    /dev/shm is often 64 MB, too small for chromium)."""
+    args = ["--disable-dev-shm-usage"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
     return {"executable_path": str(chromium_or_skip()), "headless": True, "args": args}
 
 
