@@ -8,7 +8,10 @@ STAMP  := $(VENV)/.installed
 DEMO_SECONDS ?= 0
 KEEP ?= 0
 
-.PHONY: demo test test-deps faults check lint typecheck bench clean
+.PHONY: demo test test-deps browser-deps screenshots faults check lint typecheck bench clean
+
+# Playwright drives Debian's chromium (/usr/bin/chromium); it never downloads a browser of its own
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "coldwatch needs Python 3.11 or newer")'
@@ -33,7 +36,7 @@ demo: $(STAMP)
 	  $(if $(filter-out 0,$(KEEP)),--keep-data)
 
 ## test: lint, type-check and run the whole test suite (but the fault suite: `make faults`)
-test: $(STAMP) test-deps lint typecheck
+test: $(STAMP) test-deps browser-deps lint typecheck
 	$(BIN)/python -m pytest -q -n 2 --durations=25 -m "not faults"
 
 ## faults: the fault suite (tests/faults): daemon kills, broker restarts... against real peers,
@@ -56,6 +59,27 @@ test-deps:
 	    echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; \
 	  fi; \
 	fi
+
+## browser-deps: Debian's chromium for the browser tests (tests/monitor/app/web/browser), installed
+## as root with apt-get; elsewhere those tests skip with the reason, but never under CI=true
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium for the browser tests"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends chromium; } || { \
+	      echo "could not install chromium: the browser tests cannot run"; \
+	      [ "$$CI" != true ] || exit 1; }; \
+	  elif [ "$$CI" = true ]; then \
+	    echo "chromium is missing and cannot be installed here (not root, or no apt-get): CI needs it"; exit 1; \
+	  else \
+	    echo "chromium is not installed: the browser tests skip (sudo apt-get install chromium)"; \
+	  fi; }
+
+## screenshots: PNGs of the console's pages at phone and wall-screen widths into docs/screenshots/
+## (a real daemon and Debian's chromium; not part of `make test`)
+screenshots: $(STAMP) browser-deps
+	$(BIN)/python -m tests.support.screenshots docs/screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
