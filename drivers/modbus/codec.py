@@ -151,6 +151,8 @@ def _finisher(point: ModbusPoint) -> Callable[[bytes], float | str]:
     scaling = Scaling(point.scale, point.offset)
     scale, offset, bit = point.scale, point.offset, point.bit
     if bit is not None:
+        if scaling.identity:  # 0.0 or 1.0, always finite
+            return lambda raw: float((int.from_bytes(raw, "big") >> bit) & 1)
         return lambda raw: _finite(scaling.apply_integer((int.from_bytes(raw, "big") >> bit) & 1))
     unpack = struct.Struct(_STRUCT[point.type]).unpack
     if point.type == "float32":

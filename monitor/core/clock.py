@@ -140,7 +140,9 @@ class _Deadline:
             raise RuntimeError("a timeout needs a running task")
         self._task = task
         self._cancelling = task.cancelling()
-        self._handle = task.get_loop().call_later(self._seconds, self._expire)
+        loop = task.get_loop()
+        # call_later, one frame less
+        self._handle = loop.call_at(loop.time() + self._seconds, self._expire)
         return self
 
     def _expire(self) -> None:

@@ -153,13 +153,15 @@ class PolledRunner(DeviceRunner):
                 self.state.last_success = ts
             else:
                 self.mark_up(ts)
-            rules, publish = self.rules, self.pipeline.publish
+            rules = self.rules
+            checked = []
             for reading in readings:  # DeviceRunner.publish, inlined: this runs every poll
                 rule = rules.get(reading.channel)
                 if rule is None:
                     self.publish(reading)  # not this device's channel: dropped, logged
                 else:
-                    publish(rule.apply(reading))
+                    checked.append(rule.apply(reading))
+            self.pipeline.publish_many(checked)
             if list(map(_CHANNEL, readings)) != self.channel_list:
                 self._publish_missing(readings, ts)
             return None
