@@ -7,13 +7,14 @@ poll each answer is sliced and decoded straight into its fields' readings, with 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from drivers.base import Point
-from drivers.modbus.codec import SensorFault, decode_bits, make_decoder
+from drivers.modbus.codec import SensorFault, decode_bits, make_decoder, make_field_reader
 from drivers.modbus.config import BIT_KINDS, ModbusPoint
 from drivers.modbus.plan import Request, Span, span_of
 from monitor.core.model import Quality, Reading
@@ -100,6 +101,11 @@ class Slot(NamedTuple):
     cut: slice
     decode: Callable[[Any], float | str]
     type: str
+    octets: slice
+    """The field's bytes within the whole answer packed big-endian."""
+    read: Callable[[bytes], float | str] | None
+    """The value from those bytes (as ``decode`` gives it), None if the field's byte order
+    needs its registers."""
 
 
 class Layout:
@@ -107,22 +113,34 @@ class Layout:
 
     def __init__(self, requests: Sequence[Request], points: Sequence[Point[ModbusPoint]]) -> None:
         self.count = len(points)
-        self.requests = tuple((request, tuple(_slots(request, points))) for request in requests)
+        self.requests = tuple(
+            (request, tuple(_slots(request, points)), _packer(request)) for request in requests
+        )
 
     def readings(self, outcomes: Sequence[RequestOutcome], ts: datetime) -> list[Reading]:
         """One reading per field, in the order of the points, from each request's outcome."""
         out: list[Reading | None] = [None] * self.count
         good = Quality.GOOD
-        for (_, slots), outcome in zip(self.requests, outcomes, strict=True):
+        for (_, slots, pack), outcome in zip(self.requests, outcomes, strict=True):
             # a request retried field by field has an answer per part, each the part alone
             per_part = outcome.__class__ is dict
+            # a register answer is packed once and each field read from its bytes; if a value
+            # is not a 16-bit word, each field's decoder says which (as for a bit answer)
+            raw = None
+            if pack is not None and outcome.__class__ is Answer:
+                try:
+                    raw = pack(*outcome.values)
+                except struct.error:
+                    raw = None  # (not contextlib.suppress: a with-block costs two calls)
             for slot in slots:
-                index, channel, part, cut, decode, _ = slot
+                index, channel, part, cut, decode, _, octets, read = slot
                 result = outcome[part] if per_part else outcome  # type: ignore[index]
                 if result.__class__ is Answer:
-                    values = result.values if per_part else result.values[cut]
                     try:
-                        value = decode(values)
+                        if raw is not None and read is not None:
+                            value = read(raw[octets])
+                        else:
+                            value = decode(result.values if per_part else result.values[cut])
                     except Exception as exc:
                         out[index] = _undecodable(slot, exc, ts)
                     else:
@@ -132,19 +150,30 @@ class Layout:
         return out  # type: ignore[return-value]  # every index is filled: see __init__
 
 
+def _packer(request: Request) -> Callable[..., bytes] | None:
+    """Packs a register request's answer (``span.count`` words) into its bytes."""
+    if request.span.kind in BIT_KINDS:
+        return None
+    return struct.Struct(f">{request.span.count}H").pack
+
+
 def _slots(request: Request, points: Sequence[Point[ModbusPoint]]) -> list[Slot]:
     slots = []
     for index, point in enumerate(points):
         span = span_of(point.settings)
         if span in request.parts:
+            cut = request.slice_of(span)
+            bits = point.settings.kind in BIT_KINDS
             slots.append(
                 Slot(
                     index,
                     point.channel,
                     span,
-                    request.slice_of(span),
+                    cut,
                     _decoder(point.settings),
                     point.settings.type,
+                    slice(2 * cut.start, 2 * cut.stop),
+                    None if bits else make_field_reader(point.settings),
                 )
             )
     return slots

@@ -132,6 +132,18 @@ def make_decoder(point: ModbusPoint) -> Decoder:
     return decode
 
 
+def make_field_reader(point: ModbusPoint) -> Callable[[bytes], float | str] | None:
+    """The value from the field's bytes as the registers carry them, big-endian, or None
+    for a byte order that moves bytes (those go through :func:`make_decoder`).
+
+    ``read(pack(registers))`` gives exactly what ``make_decoder(point)(registers)`` gives for
+    ``point.count`` 16-bit registers, so that a whole answer can be packed once and each
+    field read from its slice of the bytes."""
+    if point.byte_order != "ABCD":
+        return None
+    return _finisher(point)
+
+
 def _finisher(point: ModbusPoint) -> Callable[[bytes], float | str]:
     """The value from the field's bytes (most significant first), for the point's type."""
     if point.type == "string":
@@ -139,6 +151,8 @@ def _finisher(point: ModbusPoint) -> Callable[[bytes], float | str]:
     scaling = Scaling(point.scale, point.offset)
     scale, offset, bit = point.scale, point.offset, point.bit
     if bit is not None:
+        if scaling.identity:  # 0.0 or 1.0, always finite
+            return lambda raw: float((int.from_bytes(raw, "big") >> bit) & 1)
         return lambda raw: _finite(scaling.apply_integer((int.from_bytes(raw, "big") >> bit) & 1))
     unpack = struct.Struct(_STRUCT[point.type]).unpack
     if point.type == "float32":

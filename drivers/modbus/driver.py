@@ -75,6 +75,9 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
         )
         self._link: Link = link_for(device_id, settings, context.shared)
         self._line = line_of(settings)
+        # read on every poll: plain attributes, not the settings model's properties
+        self._serial = settings.serial
+        self._close_after_poll = settings.close_after_poll
         # what each field needs on every poll, worked out once
         self._layout = Layout(self._requests, self.points)
         self._exchanges = _Exchanges(self, self._link)
@@ -124,34 +127,44 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
 
     async def read(self, ts: datetime) -> list[Reading]:
         link = self._join()
-        settings = self.settings
-        async with link.lock:  # held for the whole poll: one device at a time on a bus
-            try:
-                if not link.connected:  # not open yet, or closed by another unit's poll
-                    await self._open(link)
-                if settings.serial:  # a TCP client has its own timeout from the start
-                    link.set_timeout(settings.request_timeout)
-                exchange = self._exchanges
-                exchange.answered, exchange.quiet_until = False, None
-                outcomes: list[RequestOutcome] = []
-                for request in self._requests:  # (_poll inlined: this is the poll loop)
-                    outcome = await exchange(request.span)
-                    if (
-                        outcome.__class__ is Refused
-                        and outcome.code not in GATEWAY_CODES
-                        and len(request.parts) > 1
-                    ):
-                        outcomes.append(await _field_by_field(exchange, request))
-                    else:
-                        outcomes.append(outcome)
-            except DriverError:
-                if not settings.serial:
-                    link.drop()  # a fresh TCP connection is the surest flush
-                raise
-            finally:
-                if settings.close_after_poll:
-                    link.drop()
+        if self._serial:
+            async with link.lock:  # held for the whole poll: one device at a time on a bus
+                outcomes = await self._poll(link)
+        else:
+            # a TCP link is this driver's alone and its runner never overlaps two calls:
+            # no lock to take (pymodbus keeps one request at a time on the connection)
+            outcomes = await self._poll(link)
         return self._layout.readings(outcomes, ts)
+
+    async def _poll(self, link: Link) -> list[RequestOutcome]:
+        """Every request of the plan, in order, with the link free for this device."""
+        serial = self._serial
+        try:
+            if not link.connected:  # not open yet, or closed by another unit's poll
+                await self._open(link)
+            if serial:  # a TCP client has its own timeout from the start
+                link.set_timeout(self.settings.request_timeout)
+            exchange = self._exchanges
+            exchange.answered, exchange.quiet_until = False, None
+            outcomes: list[RequestOutcome] = []
+            for request in self._requests:
+                outcome = await exchange(request.span)
+                if (
+                    outcome.__class__ is Refused
+                    and outcome.code not in GATEWAY_CODES
+                    and len(request.parts) > 1
+                ):
+                    outcomes.append(await _field_by_field(exchange, request))
+                else:
+                    outcomes.append(outcome)
+        except DriverError:
+            if not serial:
+                link.drop()  # a fresh TCP connection is the surest flush
+            raise
+        finally:
+            if self._close_after_poll:
+                link.drop()
+        return outcomes
 
     def _join(self) -> Link:
         link = self._link
@@ -199,6 +212,9 @@ class _Exchanges:
         self.link = link
         self.answered = False
         self.quiet_until: float | None = None
+        # read on every request: plain attributes, not the settings model's
+        self.pause = driver.settings.pause_between_requests
+        self.unit = driver.settings.unit
 
     async def __call__(self, span: Span) -> Outcome:
         """One request and its checked answer. Raises DriverError if the line is gone, or if
@@ -207,17 +223,17 @@ class _Exchanges:
         if self.quiet_until is not None:
             await clock.sleep_until(self.quiet_until)
             self.quiet_until = None
-        pause = settings.pause_between_requests
+        pause = self.pause
         if pause > 0 and link.last_io is not None:
             await clock.sleep_until(link.last_io + pause)
         method, function = _READ[span.kind]
         outcome: Outcome
+        unit = self.unit
         try:
-            if not link.connected:
+            client = link.client
+            if client is None or not client.connected:
                 raise DriverError(f"connection to {settings.where} lost")
-            response = await getattr(link.client, method)(
-                span.address, count=span.count, device_id=settings.unit
-            )
+            response = await getattr(client, method)(span.address, count=span.count, device_id=unit)
         except ConnectionException as exc:
             raise DriverError(f"connection to {settings.where} lost: {exc}") from exc
         except ModbusIOException:
@@ -231,7 +247,7 @@ class _Exchanges:
             outcome = Failed(f"request {describe(span)} failed: {exc}", silent=False)
         else:
             try:
-                outcome = check(response, span, settings.unit, function)
+                outcome = check(response, span, unit, function)
             except Exception as exc:  # an answer object without the expected attributes
                 outcome = Failed(f"unusable answer to {describe(span)}: {exc!r}", silent=False)
         finally:

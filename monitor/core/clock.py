@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -105,11 +106,10 @@ async def bounded_wait(
 class SystemClock:
     """The real clock: wall time from the OS, schedules on the event loop's monotonic time."""
 
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
+    # the C functions themselves, not methods around them: the poll loop asks for both on
+    # every poll of every device, and a Python frame each time costs more than the reading
+    now: Callable[[], datetime] = staticmethod(functools.partial(datetime.now, UTC))
+    monotonic: Callable[[], float] = staticmethod(time.monotonic)
 
     def sleep_until(self, deadline: float) -> Coroutine[Any, Any, None]:
         # asyncio.sleep's own coroutine, not one around it: one frame less for the poll loop
@@ -140,7 +140,9 @@ class _Deadline:
             raise RuntimeError("a timeout needs a running task")
         self._task = task
         self._cancelling = task.cancelling()
-        self._handle = task.get_loop().call_later(self._seconds, self._expire)
+        loop = task.get_loop()
+        # call_later, one frame less
+        self._handle = loop.call_at(loop.time() + self._seconds, self._expire)
         return self
 
     def _expire(self) -> None:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from monitor.core.metrics import Metrics
@@ -51,6 +52,16 @@ class Pipeline:
         for consumer in self.queued:
             if not consumer.offer(reading):
                 self.metrics.inc(f"dropped_readings.{consumer.name}")
+
+    def publish_many(self, readings: Iterable[Reading]) -> None:
+        """:meth:`publish` for each reading in turn (one call per poll, not per channel)."""
+        inline, queued = self.inline, self.queued
+        for reading in readings:
+            for consumer in inline:
+                consumer.on_reading(reading)
+            for sink in queued:
+                if not sink.offer(reading):
+                    self.metrics.inc(f"dropped_readings.{sink.name}")
 
     def publish_event(self, event: Event) -> None:
         for inline in self.inline:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import zlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,8 @@ from monitor.runtime.device_runner import DeviceRunner
 
 # the runners log under the coordinator's name, as before they had modules of their own
 log = logging.getLogger("monitor.runtime.coordinator")
+
+_CHANNEL = operator.attrgetter("channel")
 
 
 def stagger_offset(device_id: str, interval: float) -> float:
@@ -50,26 +53,27 @@ class PolledRunner(DeviceRunner):
         if self._start is None:
             self._start = self.clock.monotonic() + stagger_offset(self.device.id, interval)
             self._retry_at = self._start
+        clock, state = self.clock, self.state
+        sleep_until, monotonic, now = clock.sleep_until, clock.monotonic, clock.now
         try:
             while self.generation == gen:
                 due = self._start + self._n * interval
-                await self.clock.sleep_until(due)
-                late_by = self.clock.monotonic() - due
+                await sleep_until(due)
+                woke = monotonic()
+                late_by = woke - due
                 if late_by >= interval:
                     self._n = self._skip_missed(self._n, due, late_by, interval)
                     continue
-                ts = self.clock.now()
+                ts = now()
                 self._n += 1
-                self.state.polls += 1
-                self.state.last_poll = ts
-                if self.clock.monotonic() < self._retry_at:
-                    self.publish_all_bad(
-                        ts, Quality.COMM_ERROR, f"device down: {self.state.last_error}"
-                    )
+                state.polls += 1
+                state.last_poll = ts
+                if woke < self._retry_at:
+                    self.publish_all_bad(ts, Quality.COMM_ERROR, f"device down: {state.last_error}")
                     continue
-                delay = await self.poll_once(ts, gen)
+                delay = await self.poll_once(ts, gen, woke)
                 if delay is not None:
-                    self._retry_at = self.clock.monotonic() + delay
+                    self._retry_at = monotonic() + delay
         finally:
             if self.generation == gen:
                 await self.close_driver()
@@ -110,12 +114,16 @@ class PolledRunner(DeviceRunner):
             )
         return n + missed
 
-    async def poll_once(self, ts: datetime, gen: int | None = None) -> float | None:
-        """One connect-if-needed plus read under the device timeout.
+    async def poll_once(
+        self, ts: datetime, gen: int | None = None, started: float | None = None
+    ) -> float | None:
+        """One connect-if-needed plus read under the device timeout; ``started`` is the
+        monotonic time the poll began, if the caller has just read it.
 
         Returns None on success, else the backoff delay before the next attempt."""
         gen = self.generation if gen is None else gen
-        self.poll_started, self.poll_ts = self.clock.monotonic(), ts
+        self.poll_started = self.clock.monotonic() if started is None else started
+        self.poll_ts = ts
         try:
             async with self.clock.timeout(self.device.timeout):
                 if not self._connected:
@@ -145,14 +153,16 @@ class PolledRunner(DeviceRunner):
                 self.state.last_success = ts
             else:
                 self.mark_up(ts)
-            rules, publish = self.rules, self.pipeline.publish
+            rules = self.rules
+            checked = []
             for reading in readings:  # DeviceRunner.publish, inlined: this runs every poll
                 rule = rules.get(reading.channel)
                 if rule is None:
                     self.publish(reading)  # not this device's channel: dropped, logged
                 else:
-                    publish(rule.apply(reading))
-            if [reading.channel for reading in readings] != self.channel_list:
+                    checked.append(rule.apply(reading))
+            self.pipeline.publish_many(checked)
+            if list(map(_CHANNEL, readings)) != self.channel_list:
                 self._publish_missing(readings, ts)
             return None
         if self.generation != gen:

@@ -5,6 +5,7 @@ the reference (property-based)."""
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from drivers.modbus.codec import (
     decode_registers,
     decode_string,
     make_decoder,
+    make_field_reader,
 )
 from drivers.modbus.config import ModbusPoint
 from tests.support.modbus_points import point
@@ -190,3 +192,12 @@ def test_the_precompiled_decoder_agrees_with_the_reference(
         and isinstance(got[1], float)
         and math.isnan(got[1]) == math.isnan(expected[1])
     )
+    # the poll loop packs a whole answer once and reads each field from its bytes
+    read = make_field_reader(point)
+    if read is not None:
+        packed = struct.pack(f">{len(regs)}H", *regs)
+        assert outcome(lambda: read(packed)) == got or (
+            got[0] == "ok" and isinstance(got[1], float) and math.isnan(got[1])
+        )
+    else:
+        assert point.byte_order != "ABCD"
