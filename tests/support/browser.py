@@ -46,11 +46,16 @@ FORBIDDEN_IMPACTS = frozenset({"serious", "critical"})
 #: The freezer's cabinet probe register (config/example.yaml) and the value served: -80.0 C.
 CABINET = 0x540
 CABINET_TENTHS = -800
+#: The freezer's ``warm`` rule (the ult_freezer template: high at -65 C) raises after this
+#: on-delay here (5 minutes in the template), so a browser test sees its alarm within seconds.
+WARM_ON_DELAY = "2s"
 
 ADMIN, ADMIN_NAME, ADMIN_PASSWORD = "ada", "Ada Admin", "the first admin's long passphrase"
 TECH, TECH_NAME = "tina", "Tina Technician"
 #: What the admin gave tina (one-time: changed at her first sign-in) and what she chose then.
 TECH_ONE_TIME, TECH_PASSWORD = "given by the admin, once", "a technician's long passphrase"
+QA, QA_NAME = "quinn", "Quinn Quality"
+QA_ONE_TIME, QA_PASSWORD = "handed to QA by the admin", "the QA reviewer's long passphrase"
 
 
 def chromium_or_skip() -> Path:
@@ -136,6 +141,11 @@ class ThreadedModbus:
     def port(self) -> int:
         return self.server.port
 
+    def write_holding(self, address: int, values: list[int]) -> None:
+        """Change what the controller serves (e.g. the cabinet warming), from any thread."""
+        write = self.server.write(1, "holding", address, values)
+        asyncio.run_coroutine_threadsafe(write, self._loop).result(10)
+
 
 def coldwatch(folder: Path, *args: str, stdin: str = "") -> str:
     """Run ``coldwatch ARGS`` as a process; its standard output (exit 0 asserted)."""
@@ -154,7 +164,8 @@ def coldwatch(folder: Path, *args: str, stdin: str = "") -> str:
 
 def console_config(folder: Path, modbus_port: int) -> tuple[Path, int]:
     """The example site, its freezer read from ``modbus_port`` every second, the console on a
-    free port, and two people: ada (this OS user; the first admin) and tina."""
+    free port, the freezer's ``warm`` rule on a short on-delay, and three people: ada (this OS
+    user; the first admin), tina (technician) and quinn (QA)."""
     port = free_port()
     config = web_daemon_config(folder, {"port": port})
     data: dict[str, Any] = yaml.safe_load(config.read_text())
@@ -164,13 +175,25 @@ def console_config(folder: Path, modbus_port: int) -> tuple[Path, int]:
     data["people"] = [
         {"id": ADMIN, "name": ADMIN_NAME, "channels": ["outbox"], "os_users": [service_user()]},
         {"id": TECH, "name": TECH_NAME, "channels": ["outbox"]},
+        {"id": QA, "name": QA_NAME, "channels": ["outbox"]},
     ]
+    for room in data["locations"]:  # the alarm templates need more of the other equipment
+        room["equipment"] = [e for e in room["equipment"] if e["id"] == "freezer-07"]
+    data["alarms"] = {
+        "equipment": {
+            "freezer-07": {
+                "bind": {"temperature": "cabinet_temp"},
+                "rules": {"warm": {"on_delay": WARM_ON_DELAY}},
+            }
+        }
+    }
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     return config, port
 
 
 def add_people(config: Path) -> None:
-    """The first admin on the command line, then a technician she verified (real argon2)."""
+    """The first admin on the command line, then a technician and a QA reviewer she verified
+    (real argon2), each with a one-time password."""
     folder, c = config.parent, str(config)
     coldwatch(
         folder, "user", "add", ADMIN, "-c", c, "--name", ADMIN_NAME, "--role", "admin",
@@ -181,6 +204,11 @@ def add_people(config: Path) -> None:
         folder, "user", "add", TECH, "-c", c, "--name", TECH_NAME, "--role", "technician",
         "--person", TECH, "--verified-by", ADMIN, "--password-stdin",
         "--reason", "new technician, ID card checked", stdin=TECH_ONE_TIME + "\n",
+    )  # fmt: skip
+    coldwatch(
+        folder, "user", "add", QA, "-c", c, "--name", QA_NAME, "--role", "qa",
+        "--person", QA, "--verified-by", ADMIN, "--password-stdin",
+        "--reason", "new QA reviewer, ID card checked", stdin=QA_ONE_TIME + "\n",
     )  # fmt: skip
 
 
@@ -211,6 +239,8 @@ class Console:
     folder: Path
     store: Path
     proc: subprocess.Popen[str]
+    modbus: ThreadedModbus
+    """The freezer's controller: a test changes what it serves."""
     ended: tuple[str, str] | None = None
     """Its standard output and error once a test has stopped it (:meth:`sigterm`)."""
 
@@ -232,7 +262,8 @@ class Console:
 
 @contextlib.contextmanager
 def running_console() -> Iterator[Console]:
-    """A daemon reading a -80 C freezer from a real Modbus server, with ada and tina as users.
+    """A daemon reading a -80 C freezer from a real Modbus server, with ada, tina and quinn as
+    users.
     On leaving it is stopped (if a test has not) and must have exited 0 without a traceback.
     The folder is short: the control socket's path holds at most 107 bytes."""
     folder = Path(tempfile.mkdtemp(prefix="cw-br-"))
@@ -241,10 +272,11 @@ def running_console() -> Iterator[Console]:
             config, port = console_config(folder, mb.port)
             add_people(config)
             proc = start_daemon(config, folder)
-            console = Console(f"http://127.0.0.1:{port}/", folder, folder / "cw.db", proc)
+            console = Console(f"http://127.0.0.1:{port}/", folder, folder / "cw.db", proc, mb)
             try:
                 wait_until_serving(console.url, proc)
                 choose_first_password(console.url, TECH, TECH_ONE_TIME, TECH_PASSWORD)
+                choose_first_password(console.url, QA, QA_ONE_TIME, QA_PASSWORD)
                 yield console
             finally:
                 _, err = console.ended or stop_daemon(proc)
