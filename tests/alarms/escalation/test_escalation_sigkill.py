@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -38,10 +37,9 @@ from monitor.app.config import load
 from monitor.app.daemon import service_user
 from monitor.core.model import EventKind
 from monitor.store.factory import open_store
+from tests.support.daemon_site import CABINET, checkout_env, freezer_site
 from tests.support.modbus_server import Unit, at, encode, modbus_server
-from tests.support.paths import REPO
 
-ROOT = REPO
 TIER_WAIT = 2.0
 TIER1_WAIT = 5.0
 """Tier 1 waits longer than the others: it is the window in which the test kills the daemon
@@ -49,7 +47,6 @@ and starts it again, and a restart took 1.3-2.6 s on a 2-core machine (Python im
 2 s there, the restarted daemon would mostly find tier 2 overdue, and "tier 2 not early"
 would test nothing."""
 DEADLINE = 30.0
-CABINET = 0x540
 ACTIVE = ("raised", "escalated", "re-alarm")
 
 T = TypeVar("T")
@@ -57,50 +54,7 @@ T = TypeVar("T")
 
 def write_config(tmp_path: Path, port: int) -> Path:
     data: dict[str, Any] = {
-        "site": {"id": "sigkill", "name": "SIGKILL test site", "timezone": "UTC"},
-        "store": {"path": str(tmp_path / "cw.db"), "commit_interval": "200ms"},
-        "logging": {"level": "info", "format": "json"},
-        "devices": [
-            {
-                "id": "tsx",
-                "driver": "modbus",
-                "interval": "1s",
-                "timeout": "800ms",
-                "settings": {
-                    "transport": "tcp",
-                    "host": "127.0.0.1",
-                    "port": port,
-                    "unit": 1,
-                    "request_timeout": "300ms",
-                },
-            }
-        ],
-        "locations": [
-            {
-                "id": "room",
-                "equipment": [
-                    {
-                        "id": "freezer",
-                        "kind": "ult_freezer",
-                        "name": "ULT freezer",
-                        "channels": [
-                            {
-                                "id": "cabinet_temp",
-                                "quantity": "temperature",
-                                "unit": "C",
-                                "source": {
-                                    "device": "tsx",
-                                    "register": "holding",
-                                    "address": CABINET,
-                                    "type": "int32",
-                                    "scale": 0.1,
-                                },
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
+        **freezer_site(tmp_path, port, "sigkill", "SIGKILL test site"),
         "alarms": {
             "equipment": {
                 "freezer": {"rules": {"warm": {"on_delay": 0}, "warm_warning": {"enabled": False}}}
@@ -138,16 +92,6 @@ def write_config(tmp_path: Path, port: int) -> Path:
     return path
 
 
-def _env() -> dict[str, str]:
-    """This checkout first on the path, whatever copy of coldwatch is installed."""
-    path = os.environ.get("PYTHONPATH")
-    return {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else ""),
-    }
-
-
 @contextmanager
 def daemon(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``coldwatch run`` as a process, its output appended to ``log``; killed if still running
@@ -158,7 +102,7 @@ def daemon(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=_env(),
+            env=checkout_env(PYTHONUNBUFFERED="1"),
             cwd=config.parent,
         )
     try:
@@ -177,7 +121,7 @@ async def cli(config: Path, *args: str) -> tuple[int, str, str]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=checkout_env(PYTHONUNBUFFERED="1"),
         cwd=config.parent,
     )
     try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import sqlite3
@@ -35,10 +34,9 @@ import yaml
 
 from monitor.app.daemon import service_user
 from monitor.core.boot_clock import read_boot_stamp
+from tests.support.daemon_site import CABINET, checkout_env, freezer_site
 from tests.support.modbus_server import Unit, at, encode, modbus_server
-from tests.support.paths import REPO
 
-CABINET = 0x540
 DEADLINE = 30.0
 CLIMB = 3.5
 """Seconds watched for a climb: tiers 2 and 3 would be paged within them."""
@@ -58,51 +56,7 @@ def site() -> Iterator[Path]:
 def write_config(folder: Path, port: int, system: dict[str, Any] | None = None) -> Path:
     people = ["alice", "bob", "carol"]
     data: dict[str, Any] = {
-        "site": {"id": "planned", "name": "Planned stops", "timezone": "UTC"},
-        "store": {"path": str(folder / "cw.db"), "commit_interval": "200ms"},
-        "logging": {"level": "info", "format": "json"},
-        "devices": [
-            {
-                "id": "tsx",
-                "driver": "modbus",
-                "interval": "1s",
-                "timeout": "800ms",
-                "settings": {
-                    "transport": "tcp",
-                    "host": "127.0.0.1",
-                    "port": port,
-                    "unit": 1,
-                    "request_timeout": "300ms",
-                },
-            }
-        ],
-        "locations": [
-            {
-                "id": "room",
-                "equipment": [
-                    {
-                        "id": "freezer",
-                        "kind": "ult_freezer",
-                        "name": "ULT freezer",
-                        "channels": [
-                            {
-                                "id": "cabinet_temp",
-                                "quantity": "temperature",
-                                "unit": "C",
-                                "source": {
-                                    "device": "tsx",
-                                    "register": "holding",
-                                    "address": CABINET,
-                                    "type": "int32",
-                                    "scale": 0.1,
-                                },
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
-        # the test machine's clock may not be NTP-synchronised: that alarm is not the point
+        **freezer_site(folder, port, "planned", "Planned stops"),
         "alarms": {"system": {"clock_unsynchronised": {"enabled": False}, **(system or {})}},
         "notifiers": {
             "outbox": {"type": "outbox", "path": str(folder / "outbox.jsonl"), "stderr": False}
@@ -131,15 +85,6 @@ def write_config(folder: Path, port: int, system: dict[str, Any] | None = None) 
     return path
 
 
-def _env() -> dict[str, str]:
-    path = os.environ.get("PYTHONPATH")
-    return {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(REPO) + (os.pathsep + path if path else ""),
-    }
-
-
 def start(config: Path, *options: str) -> subprocess.Popen[bytes]:
     with (config.parent / "daemon.log").open("ab") as out:
         return subprocess.Popen(
@@ -147,7 +92,7 @@ def start(config: Path, *options: str) -> subprocess.Popen[bytes]:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=_env(),
+            env=checkout_env(PYTHONUNBUFFERED="1"),
             cwd=config.parent,
         )
 
@@ -158,7 +103,7 @@ async def cli(config: Path, *args: str) -> tuple[int, str, str]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=checkout_env(PYTHONUNBUFFERED="1"),
         cwd=config.parent,
     )
     try:
