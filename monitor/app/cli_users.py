@@ -183,7 +183,8 @@ def cmd_user(args: argparse.Namespace) -> int:
     answer = send(loaded, args.config, request)
     if not answer.get("ok"):
         reason = answer.get("reason", "refused")
-        print(f"coldwatch: refused ({reason}): {answer.get('error')}", file=sys.stderr)
+        label = "refused" if reason == "refused" else f"refused ({reason})"
+        print(f"coldwatch: {label}: {answer.get('error')}", file=sys.stderr)
         return EXIT_CONFIG if reason == "bad_request" else EXIT_FAILED
     if args.user_action == "list":
         if args.json:
