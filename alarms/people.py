@@ -42,7 +42,7 @@ class Person(BaseModel):
     """Digits only (4-12): proves who acknowledges by phone or SMS."""
     pin_env: str | None = None
     pin_file: str | None = None
-    channels: tuple[str, ...] = Field(min_length=1)
+    channels: tuple[str, ...]
     """Notifier names, most preferred first."""
     os_users: tuple[str, ...] = ()
     """Operating-system accounts that act as this person on the command line."""
@@ -64,6 +64,11 @@ class Person(BaseModel):
     @field_validator("channels")
     @classmethod
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(
+                "list at least one notifier by its name under notifiers: (an outbox, e-mail, "
+                "SMS ...): a person nobody can page cannot be on a call tree"
+            )
         if len(set(value)) != len(value):
             raise ValueError("a channel is listed twice")
         return value

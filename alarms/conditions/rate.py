@@ -114,17 +114,19 @@ class RateCondition(Condition):
         return self._verdict(at, since or at)
 
     def _verdict(self, at: datetime, since: datetime) -> Verdict:
-        slope = self.newest_slope
+        # three significant digits, as the value and in the message alike: the console, the
+        # CLI and the page show the same number (5.63, and 0.008 for a slow drift)
+        slope = float(f"{self.newest_slope:.3g}")
         unit = self.rule.unit
         limit = self.rise if slope > 0 else self.fall
         if self.active:
             detail = (
-                f"{'rising' if slope > 0 else 'falling'} at {abs(slope):.2f} {unit}/min "
+                f"{'rising' if slope > 0 else 'falling'} at {abs(slope):g} {unit}/min "
                 f"(limit {limit:g} {unit}/min over {self.window / 60:g} min)"
             )
         else:
-            detail = f"rate back to {slope:+.2f} {unit}/min"
-        return Verdict(self.active, at, None, round(slope, 4), limit, since, detail)
+            detail = f"rate back to {slope:+g} {unit}/min"
+        return Verdict(self.active, at, None, slope, limit, since, detail)
 
     def timers(self) -> dict[str, Any]:
         return self.debounce.timers()

@@ -118,12 +118,16 @@ def redact(obj: object) -> object:
     """A deep copy of a JSON-like structure with the value of every key named like a secret
     replaced: the second net over a dump of models whose secrets are typed :data:`Secret`.
     Mappings under such a key are walked rather than replaced (``secret_headers``: the header
-    names are no secret; ``tokens: [{person, token}]``: the people are not)."""
+    names are no secret; ``tokens: [{person, token}]``: the people are not), and so is a
+    true/false (QA must see whether a one-time password was issued)."""
     if isinstance(obj, dict):
         return {
             k: (
                 REDACTED
-                if is_secret_key(str(k)) and v not in (None, "") and not _mappings(v)
+                if is_secret_key(str(k))
+                and v not in (None, "")
+                and not isinstance(v, bool)  # a yes/no (``password_one_time``) hides nothing
+                and not _mappings(v)
                 else redact(v)
             )
             for k, v in obj.items()

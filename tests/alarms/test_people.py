@@ -20,7 +20,7 @@ def test_person_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         person(pin="12a4")
     with pytest.raises(ValidationError, match="listed twice"):
         person(channels=("sms", "sms"))
-    with pytest.raises(ValidationError, match="at least 1"):
+    with pytest.raises(ValidationError, match="list at least one notifier by its name"):
         person(channels=())
     with pytest.raises(ValidationError, match="set only one of pin, pin_env"):
         person(pin_env="X")

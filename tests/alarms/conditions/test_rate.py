@@ -108,3 +108,16 @@ def test_incremental_sums_match_a_direct_fit() -> None:
     direct = sum((t - mt) * (v - mv) for t, v in window) / sum((t - mt) ** 2 for t, _ in window)
     slope = condition.slope()
     assert slope is not None and abs(slope - direct * 60) < 1e-9
+
+
+async def test_the_value_and_the_message_show_the_same_three_digits(
+    engine_factory: Factory,
+) -> None:
+    """The console prints the alarm's value, the page its message: one number, not 5.6294
+    beside 5.63."""
+    h = await engine_factory(**rate_rule(on_delay=0))
+    for i in range(61):  # every 10 s for 10 minutes, warming 5.6294 C/min exactly
+        await h.push("box.t", -80.0 + i * 10 * 5.6294 / 60, i * 10)
+    view = h.engine.get(KEY)
+    assert view.active and view.value == 5.63
+    assert "rising at 5.63 C/min" in view.detail

@@ -28,3 +28,13 @@ def test_secrets_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "password_file": "/run/creds/p",
         "nested": [{"auth_token": REDACTED}],
     }
+
+
+def test_a_yes_or_no_is_no_secret_but_a_number_may_be() -> None:
+    """A user's audit entry shows whether a one-time password was issued; a PIN written as a
+    number in YAML stays hidden."""
+    assert redact({"password_one_time": True, "pin": 4711, "password_one": False}) == {
+        "password_one_time": True,
+        "pin": REDACTED,
+        "password_one": False,
+    }
