@@ -186,6 +186,7 @@ class Daemon:
             commands=self.alarms,
             pages_sent=self.escalator.delivery.log if self.escalator else None,
             store=self.store,
+            acknowledger=self.ack.service if self.ack else None,
         )
         self.store.clock_synchronised = self.health.clock_synchronised
         self._health_task: asyncio.Task[None] | None = None

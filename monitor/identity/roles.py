@@ -66,6 +66,12 @@ def allows(role: Role | str, permission: Permission) -> bool:
         return False
 
 
+def within(role: Role, limit: Role) -> bool:
+    """Whether ``role`` holds nothing that ``limit`` does not (the roles do not nest: a
+    technician is within a supervisor, not within an admin)."""
+    return ROLE_PERMISSIONS[role] <= ROLE_PERMISSIONS[limit]
+
+
 def parse_role(text: str) -> Role:
     """The role named ``text``, or ValueError listing the roles."""
     try:

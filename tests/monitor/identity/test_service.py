@@ -265,7 +265,10 @@ async def test_api_tokens_have_one_role_an_expiry_and_never_sign(
         assert await ids.service.resolve_api_token("not-a-token") is None
         await clock.advance(30 * 86400)
         assert await ids.service.resolve_api_token(made.token) is None  # expired
-        other = ids.admin.create_token(ids.root, "lims", Role.TECHNICIAN, 1, "LIMS acks")
+        ids.add_alice()
+        other = ids.admin.create_token(
+            ids.root, "lims", Role.TECHNICIAN, 1, "LIMS acks", owner="alice"
+        )
         assert await ids.service.resolve_api_token(other.token) is not None
         ids.admin.revoke_token(ids.root, other.token_id, "LIMS retired")
         assert await ids.service.resolve_api_token(other.token) is None
