@@ -26,11 +26,9 @@ from pathlib import Path
 from typing import Protocol
 
 from alarms.ack.acknowledger import Acknowledger
-from alarms.ack.bearer import TokenTable
 from alarms.ack.commands import AlarmCommands
 from alarms.ack.config import POLL_STATE_NAME, REPLAY_NAME, AckConfig, os_user_map
 from alarms.ack.control_socket import ControlServer, ExtraCommand, OnReload, OnStop
-from alarms.ack.http_api import HttpApi
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import OnEvent, OnRefused, RefusalLog
 from alarms.ack.replay import ReplayGuard
@@ -88,7 +86,6 @@ class AckServices:
         self.webhook: TwilioWebhook | None = None
         self.poller: TwilioPoller | None = None
         self.control: ControlServer | None = None
-        self.http: HttpApi | None = None
         twilio = config.twilio
         if twilio is not None and twilio.mode == "webhook":
             assert twilio.public_base_url is not None  # the settings require it
@@ -131,17 +128,8 @@ class AckServices:
                 on_reload=on_reload,
                 extra_commands=control_commands,
             )
-        api = config.http_api
-        if api.enabled:
-            self.http = HttpApi(
-                self.service,
-                TokenTable.of(api.tokens),
-                host=api.host,
-                port=api.port,
-                allow_remote=api.allow_remote,
-            )
         self._parts: list[_Part] = [
-            p for p in (self.control, self.webhook, self.poller, self.http) if p is not None
+            p for p in (self.control, self.webhook, self.poller) if p is not None
         ]
         self._started: list[_Part] = []
         self._flusher: asyncio.Task[None] | None = None

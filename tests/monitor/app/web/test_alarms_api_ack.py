@@ -8,6 +8,8 @@ test_http_api.py.)"""
 
 from __future__ import annotations
 
+import gzip
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ from tests.support.paths import REPO
 from tests.support.ports import free_port
 
 ADMIN = Actor("tests-admin", "user")
+LIMIT = 32 * 1024
 
 
 @dataclass
@@ -66,7 +69,7 @@ def token(ids: ConsoleIdentity, role: Role, owner: str | None) -> str:
 @pytest.fixture
 async def api(stack: Stack, tmp_path: Path) -> AsyncIterator[Api]:
     clock = stack.clock
-    settings = WebConfig(port=free_port(), max_body_bytes=4096)
+    settings = WebConfig(port=free_port(), max_body_bytes=LIMIT)
     ids = console_identity(tmp_path / "identity.db", clock, settings)
     add_user(ids.records, "alice-u", Role.TECHNICIAN, at=clock.now(), person="alice")
     add_user(ids.records, "bob-u", Role.SUPERVISOR, at=clock.now(), person="bob")
@@ -128,7 +131,9 @@ async def test_refusals_are_json_recorded_and_change_nothing(api: Api) -> None:
     status, body = await api.post("alice", {"person": "bob", "comment": "x"})
     assert body["detail"][0]["loc"] == ["body", "person"]  # who acts is the token's, never sent
     sent = await api.client.post(
-        api.ack, content=b'{"comment": "x"', headers={**api.as_("alice"), "content-type": "application/json"}
+        api.ack,
+        content=b'{"comment": "x"',
+        headers={**api.as_("alice"), "content-type": "application/json"},
     )
     assert sent.status_code == 422 and "error" in sent.json()
     assert api.stack.harness.view(KEY).state is AlarmState.UNACK and api.stack.acks() == []
@@ -157,7 +162,9 @@ async def test_only_a_token_acting_for_a_person_acknowledges(api: Api) -> None:
     )
     assert signed_in.status_code == 303, signed_in.text
     session = csrf_token_for(api.client.cookies[SESSION_COOKIE])
-    answer = await api.client.post(api.ack, json={"comment": "x"}, headers={"X-CSRF-Token": session})
+    answer = await api.client.post(
+        api.ack, json={"comment": "x"}, headers={"X-CSRF-Token": session}
+    )
     assert answer.status_code == 403 and "e-signature" in answer.json()["error"]
     api.client.cookies.clear()
     assert api.stack.acks() == [] and api.stack.harness.view(KEY).state is AlarmState.UNACK
@@ -195,7 +202,7 @@ async def test_bad_tokens_are_throttled_never_a_valid_one(api: Api) -> None:
 
 
 async def test_a_body_over_the_limit_is_refused_before_it_is_read(api: Api) -> None:
-    status, body = await api.post("alice", {"comment": "x" * 5000})
+    status, body = await api.post("alice", {"comment": "x" * LIMIT})
     assert (status, body["reason"]) == (413, "body_too_large")
     assert api.stack.acks() == []
 
@@ -211,3 +218,29 @@ async def test_a_store_that_cannot_record_answers_503(
     assert (status, body["reason"]) == (503, "store_error")
     assert "nothing was changed" in body["error"]
     assert api.stack.reasons() == ["store_error"]
+
+
+async def test_malformed_bodies_are_a_4xx_and_nothing_is_logged_as_an_error(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cases the fault probe found on the old listener (a RecursionError, a TypeError, a
+    UnicodeDecodeError) and their kin."""
+    caplog.set_level(logging.DEBUG)
+    json_type = {**api.as_("alice"), "Content-Type": "application/json"}
+    cases: list[tuple[bytes, dict[str, str]]] = [
+        (b"[" * 8000 + b"]" * 8000, json_type),
+        (b'{"comment": ' * 1100 + b'"x"' + b"}" * 1100, json_type),
+        (b'{"comment": "\xff\xfe"}', json_type),  # not UTF-8
+        (b'{"comment": 1' + b"0" * 5000 + b"}", json_type),  # an int past Python's limit
+        (b'{"comment": "x"}', {**json_type, "Content-Type": "text/plain"}),
+        (gzip.compress(b'{"comment": "x"}'), {**json_type, "Content-Encoding": "gzip"}),
+        (b"x" * (LIMIT + 1), json_type),
+    ]
+    for body, headers in cases:
+        answer = await api.client.post(api.ack, content=body, headers=headers)
+        assert answer.status_code in (400, 413, 422), (body[:40], answer.text[:200])
+        assert answer.json()["error"]
+    assert (await api.post("alice", {"comment": "moved"}))[0] == 200
+    loud = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert loud == [], [r.getMessage() for r in loud]
+    assert api.stack.acks() == [("alice", "api", "moved")]
