@@ -202,7 +202,7 @@ async def send_all(requests: Iterator[Request]) -> list[tuple[int, str]]:
         while pending:
             method, url, body, headers = pending.pop()
             async with session.request(
-                method, URL(url, encoded=True), data=body, headers=headers
+                method, URL(url, encoded=True), data=body, headers=headers, allow_redirects=False
             ) as response:
                 await response.read()
                 answers.append((response.status, f"{method} {url[:120]}"))
@@ -296,7 +296,10 @@ async def test_every_malformed_request_gets_a_4xx_and_the_listeners_keep_serving
         )
     )
     assert sent >= 2_000
-    assert not [a for a in api if not (400 <= a[0] < 500 or a[0] == 200)]
+    # the console's one redirect: a trailing slash (not followed; it names the path only)
+    redirected = [a for a in api if a[0] == 307]
+    assert all(where.endswith("/api/alarms/") for _, where in redirected), redirected
+    assert not [a for a in api if not (400 <= a[0] < 500 or a[0] in (200, 307))]
     assert not [a for a in twilio if not (400 <= a[0] < 500 or a[0] in (200, 204))]
     assert {s for s, _ in twilio} >= {200, 204, 400, 403, 409, 415, 429}
     assert {s for s, _ in api} >= {200, 400, 401, 404, 405, 409, 422}
