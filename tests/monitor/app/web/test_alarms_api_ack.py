@@ -29,10 +29,11 @@ from monitor.app.web.server import WebServer, listen
 from monitor.core.metrics import Metrics
 from monitor.identity.model import Actor
 from monitor.identity.roles import Role
-from monitor.store.base import StoreError
+from monitor.store.base import AuditQuery, StoreError
 from monitor.store.writer import StoreWriter
 from tests.alarms.conftest import engine_factory  # noqa: F401
 from tests.support.ack import Stack, stack_fixture  # noqa: F401
+from tests.support.ack_listener import Site, site_fixture  # noqa: F401
 from tests.support.alarm_engine import KEY
 from tests.support.identity_web import PASSWORD, ConsoleIdentity, add_user, console_identity
 from tests.support.paths import REPO
@@ -244,3 +245,36 @@ async def test_malformed_bodies_are_a_4xx_and_nothing_is_logged_as_an_error(
     loud = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert loud == [], [r.getMessage() for r in loud]
     assert api.stack.acks() == [("alice", "api", "moved")]
+
+
+async def test_a_token_is_never_logged_nor_stored(
+    api: Api, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert (await api.post("nobody", {"comment": "x"}))[0] == 403
+    assert (await api.post("alice", {"comment": "moved"}))[0] == 200
+    assert (await api.post("alice", {"comment": "again"}))[0] == 409
+    files = [
+        file
+        for db in (tmp_path / "identity.db", api.stack.harness.store.path)
+        for file in db.parent.glob(db.name + "*")  # the database, its WAL and journal
+    ]
+    assert len(files) >= 2
+    for who in api.tokens.values():
+        assert who not in caplog.text
+        assert not [f for f in files if who.encode() in f.read_bytes()]
+
+
+async def test_the_daemon_serves_it_and_audits_the_acknowledgement(site: Site) -> None:
+    """A real daemon: its console, its acknowledger and its store; Alice's token (a technician
+    user linked to her person) acknowledges, and the audit trail says who and how."""
+    headers = {"Authorization": f"Bearer {site.api_token}"}
+    url = f"http://127.0.0.1:{site.api_port}/api/alarms/{site.code}/ack"
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(url, json={"comment": "moved to BF-02"}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["alarm"]["acked_by"] == "alice"
+    store = site.daemon.store
+    [entry] = store.audit_entries(AuditQuery(action="alarm.acknowledged"))
+    assert (entry.person, entry.method, entry.reason) == ("alice", "api", "moved to BF-02")
+    assert entry.detail is not None and entry.detail["origin"].startswith("127.0.0.1 token tok-")
