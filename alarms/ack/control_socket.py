@@ -53,16 +53,36 @@ import pwd
 import socket
 import stat
 import struct
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alarms.ack.acknowledger import Acknowledger
+from alarms.ack.control_requests import (
+    Authorise,
+    Caller,
+    ExtraCommand,
+    OnReload,
+    OnStop,
+    ReloadRequest,
+    StopRequest,
+)
 from alarms.ack.refusals import Reason
 from alarms.ack.throttle import FailureThrottle
 from alarms.ack.wire import error_json, record_to_json
 from alarms.model import AlarmCommandError
+
+__all__ = [
+    "Authorise",
+    "Caller",
+    "ControlServer",
+    "ExtraCommand",
+    "OnReload",
+    "OnStop",
+    "ReloadRequest",
+    "StopRequest",
+]
 
 log = logging.getLogger("alarms.ack")
 
@@ -71,54 +91,6 @@ MAX_LINE = 64 * 1024
 IDLE_TIMEOUT = 60.0
 MAX_CLIENTS = 32
 MAX_REASON = 500
-
-
-@dataclass(frozen=True, slots=True)
-class StopRequest:
-    """``coldwatch stop|restart --reason TEXT``: who asked (from the kernel) and why."""
-
-    restart: bool
-    reason: str
-    person: str | None
-    """None only for root mapped to no person."""
-    os_user: str
-
-
-#: The daemon's side of a stop request: None when it stops, else why it will not.
-OnStop = Callable[[StopRequest], str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadRequest:
-    """``coldwatch reload --reason TEXT``: who asked (from the kernel) and why."""
-
-    reason: str
-    person: str
-    os_user: str
-
-
-#: The daemon's side of a reload: what it took (JSON-ready), else why it did not (a str).
-OnReload = Callable[[ReloadRequest], dict[str, Any] | str]
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who sent a request, as the kernel says: the OS user (None if the uid has no name) and
-    the person ``people[].os_users`` maps it to (None if none)."""
-
-    uid: int
-    os_user: str | None
-    person: str | None
-
-
-#: Whether ``caller`` may ``stop``, ``restart`` or ``reload`` (the command), asked with
-#: ``reason``: None when allowed, else why not (the daemon records the refusal).
-Authorise = Callable[[str, Caller, str], str | None]
-
-
-#: A command served beside the alarm ones: (caller, request) -> the answer (``ok`` true or
-#: false with ``error`` and ``reason``).
-ExtraCommand = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
