@@ -55,6 +55,11 @@ def _text(value: str, what: str, limit: int) -> str:
 
 
 class UserAdmin:
+    """Synchronous: call it from a worker thread, never on the event loop (the control
+    socket's handlers and the users pages do). Every password is hashed in ``hasher``'s pool
+    (:meth:`~monitor.identity.passwords.Hasher.hash_blocking`), so the daemon never hashes
+    more than two at once, however many admins act together."""
+
     def __init__(
         self,
         records: IdentityRecords,
