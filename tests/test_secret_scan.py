@@ -78,8 +78,6 @@ SECRET_FIELDS: list[tuple[Path_, Source, str]] = [
     (("people", 1, "pin"), "file", "pin"),
     (("people", 2, "pin"), "env", "pin"),
     (("acknowledgement", "twilio", "auth_token"), "file", "token"),
-    (("acknowledgement", "http_api", "tokens", 0, "token"), "env", "token"),
-    (("acknowledgement", "http_api", "tokens", 1, "token"), "file", "token"),
     (("devices", 1, "settings", "password"), "inline", "token"),
 ]
 
@@ -172,8 +170,6 @@ def site(tmp: Path, ports: dict[str, int]) -> dict[str, Any]:
         },
         "acknowledgement": {
             "twilio": {"mode": "webhook", "port": ports["twilio"], **twilio},
-            "http_api": {"enabled": True, "port": ports["api"]}
-            | {"tokens": [{"person": "alice"}, {"person": "bob"}]},
         },
     }
 
@@ -308,7 +304,7 @@ async def test_no_secret_in_the_record_the_logs_the_outbox_or_any_output(
 async def _exercise(daemon: Daemon, http: Any, smtp: Any, secret: dict[Path_, str]) -> None:
     """Pages everyone, proves each secret reached its peer, acknowledges with the PINs."""
     assert daemon.alarms is not None and daemon.ack is not None
-    assert daemon.ack.webhook is not None and daemon.ack.http is not None
+    assert daemon.ack.webhook is not None
 
     async def paged() -> bool:
         kinds = {r["uri"].rsplit("/", 1)[-1] for r in TwilioCloud.requests()}
@@ -353,11 +349,6 @@ async def _exercise(daemon: Daemon, http: Any, smtp: Any, secret: dict[Path_, st
             params = sms_params(phone, body, sid=f"SM{n:032d}")
             async with await signed_post(session, port, "/twilio/sms", params, token=token) as r:
                 assert r.status == 200
-        api = f"http://127.0.0.1:{daemon.ack.http.port}/api/v1/alarms"
-        bearer = secret[("acknowledgement", "http_api", "tokens", 0, "token")]
-        async with session.get(api, headers={"Authorization": f"Bearer {bearer}"}) as r:
-            assert r.status == 200
-            assert str(view.code) in await r.text()
 
 
 def _stored_redacted(store: Path) -> None:

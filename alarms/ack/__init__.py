@@ -1,6 +1,7 @@
 """Acknowledgement from every channel a technician has at 3 a.m.: SMS reply, key press on a
-call, the command line, the HTTP API; all through the daemon's engine, the one writer of alarm
-state (:class:`~alarms.ack.commands.AlarmCommands`), and all refusals recorded.
+call, the command line (and an API token on the web console); all through the daemon's engine,
+the one writer of alarm state (:class:`~alarms.ack.commands.AlarmCommands`), and all refusals
+recorded.
 
 ``docs/acknowledgement.md`` describes each path, its security and its configuration.
 """

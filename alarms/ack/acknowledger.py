@@ -1,7 +1,7 @@
 """One place that decides whether an acknowledgement is allowed, for every path.
 
 The paths only say who the request came from (a phone number, a person proven by the socket's
-peer credentials, a person proven by an HTTP API token) and what it asks; here the PIN is
+peer credentials, a person an API token acts for) and what it asks; here the PIN is
 checked against the lockout, the comment required, the engine asked, and every refusal
 recorded (:mod:`alarms.ack.refusals`). Nothing changes unless the engine records the
 acknowledgement.

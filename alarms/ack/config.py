@@ -1,10 +1,10 @@
 """Settings of the acknowledgement paths (the ``acknowledgement:`` section) and the mapping of
 OS users to people that the control socket trusts.
 
-Defaults are the safe ones: the Twilio listener and the HTTP API bind to loopback (a reverse
-proxy terminates TLS in front of the Twilio listener) and refuse another address unless
-``allow_remote`` is set; the HTTP API is off, and cannot be turned on without per-person
-tokens (the acting person comes from the token, never from the request).
+Defaults are the safe ones: the Twilio listener binds to loopback (a reverse proxy terminates
+TLS in front of it) and refuses another address unless ``allow_remote`` is set. The alarm
+HTTP API that had its own listener here is on the web console now (API tokens that act for a
+person); its old section is refused with how to move.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alarms.notify.base import NotifierSettings
 from alarms.notify.twilio_common import E164, TwilioSettings
 from alarms.people import Person
 from monitor.core.durations import Duration
-from monitor.core.secrets import Secret
 
 SOCKET_NAME = "control.sock"
 REPLAY_NAME = "twilio-replay.log"
-MIN_TOKEN_LENGTH = 16
 POLL_STATE_NAME = "twilio-poll.json"
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes with the terminating NUL
 
@@ -131,84 +128,27 @@ class ControlSocketSettings(_Strict):
         return path
 
 
-class HttpToken(NotifierSettings):
-    """One person's token for the HTTP API: whoever presents it acts as ``person``. The
-    token is read at each request (a rotated file is picked up); exactly one of ``token``,
-    ``token_env``, ``token_file``."""
-
-    required_secrets = ("token",)
-
-    person: str = Field(min_length=1, max_length=64)
-    token: Secret | None = None
-    token_env: str | None = None
-    token_file: str | None = None
-
-    @model_validator(mode="after")
-    def _long_enough(self) -> HttpToken:
-        value = self.secret("token")
-        if value is not None and len(value) < MIN_TOKEN_LENGTH:
-            raise ValueError(
-                f"the token of {self.person} is shorter than {MIN_TOKEN_LENGTH} characters "
-                "(make one with: openssl rand -hex 32)"
-            )
-        return self
+#: Where the alarm HTTP API went, for the refusal of its old section.
+HTTP_API_MOVED = (
+    "the alarm HTTP API moved onto the web console (docs/acknowledgement.md, 'HTTP API'): "
+    "enable web:, then for each person in tokens: give them a user linked to their person "
+    "(coldwatch user add ... --person PERSON_ID) and their client an API token that acts for "
+    "it (coldwatch user token-add NAME --for USER_ID --role technician --reason TEXT), point "
+    "the client at POST <web>/api/alarms/<id>/ack, and remove acknowledgement.http_api"
+)
 
 
-#: The keys that named the one shared token before tokens were per person.
-REPLACED_KEYS = ("bearer_token", "bearer_token_env", "bearer_token_file")
-
-
-class HttpApiSettings(_Strict):
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(default=8026, ge=0, le=65535)
-    allow_remote: bool = False
-    tokens: tuple[HttpToken, ...] = ()
-    """One or more per person; required when enabled."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _replaced_keys(cls, data: object) -> object:
-        old = [k for k in REPLACED_KEYS if isinstance(data, dict) and k in data]
-        if old:
-            raise ValueError(
-                f"{', '.join(old)} was replaced by per-person tokens: "
-                "tokens: [{person: <id>, token_file: <path>}] (the acting person comes from "
-                "the token, not from the request)"
-            )
-        return data
-
-    @model_validator(mode="after")
-    def _tokens_and_bind(self) -> HttpApiSettings:
-        if self.enabled and not self.tokens:
-            raise ValueError(
-                "the HTTP API is off unless tokens are configured: "
-                "tokens: [{person: <id>, token_file: <path>}] (one per person)"
-            )
-        check_bind(self.host, self.allow_remote, "HTTP API")
-        return self
-
-
-def token_issues(
-    api: HttpApiSettings, people: Iterable[str]
-) -> list[tuple[tuple[str | int, ...], str]]:
-    """What check-config refuses in ``http_api.tokens`` beyond each token's own settings: a
-    person not in ``people``, and one token value given to two people (who would it be?)."""
-    known = set(people)
-    issues: list[tuple[tuple[str | int, ...], str]] = []
-    owners: dict[str, str] = {}
-    for i, entry in enumerate(api.tokens):
-        path: tuple[str | int, ...] = ("acknowledgement", "http_api", "tokens", i)
-        if entry.person not in known:
-            issues.append(((*path, "person"), f"'{entry.person}' is not in people"))
-        try:
-            value = entry.secret("token")
-        except ValueError:
-            continue  # reported by the token's own validation
-        owner = owners.setdefault(value, entry.person) if value else entry.person
-        if owner != entry.person:
-            issues.append((path, f"the same token is given to {owner} and {entry.person}"))
-    return issues
+def refuse_http_api(value: object) -> None:
+    """``acknowledgement.http_api`` is no longer read: refused, whatever it holds, so that a
+    site that relied on it learns at ``check-config`` (exit 2, this file and line) how to
+    move, instead of a daemon that starts without the API it expects. Nothing of the value
+    is repeated (it may hold a token)."""
+    if not isinstance(value, dict) or value.get("enabled") is not True:
+        raise ValueError(
+            "the alarm HTTP API moved onto the web console (docs/acknowledgement.md, "
+            "'HTTP API'); this section was off: remove it"
+        )
+    raise ValueError(HTTP_API_MOVED)
 
 
 class AckConfig(_Strict):
@@ -217,7 +157,14 @@ class AckConfig(_Strict):
     twilio: TwilioInboundSettings | None = None
     lockout: LockoutSettings = Field(default_factory=LockoutSettings)
     control_socket: ControlSocketSettings = Field(default_factory=ControlSocketSettings)
-    http_api: HttpApiSettings = Field(default_factory=HttpApiSettings)
+    http_api: None = Field(default=None, exclude=True)
+    """Moved onto the web console: refused with how to move (:func:`refuse_http_api`)."""
+
+    @field_validator("http_api", mode="before")
+    @classmethod
+    def _http_api_moved(cls, value: object) -> None:
+        refuse_http_api(value)
+        return
 
 
 def os_user_map(people: Iterable[Person]) -> dict[str, str]:

@@ -25,8 +25,11 @@ JSON object. They decide who may ask themselves (a user command needs an admin, 
 all for the first one), so an OS user not mapped to a person reaches them; the request never
 says who the caller is.
 
-``stop`` and ``restart`` hand the daemon a :class:`StopRequest` (``on_stop``): the person and
-OS user from the peer credentials, the reason from the request (required). The daemon records
+``stop``, ``restart`` and ``reload`` are first put to ``authorise`` (the daemon's role check:
+``not_allowed`` when it refuses); ``root`` (uid 0) reaches it for ``stop`` and ``restart``
+even when mapped to no person (systemd, operations). ``stop`` and ``restart`` hand the daemon
+a :class:`StopRequest` (``on_stop``): the person and OS user from the peer credentials, the
+reason from the request (required). The daemon records
 it and stops (or restarts); the connection is closed when it stops serving. ``reload`` hands it
 a :class:`ReloadRequest` (``on_reload``) in the same way: the daemon reads its configuration
 anew, takes it or says why not, and records who asked and why in the audit trail.
@@ -50,16 +53,36 @@ import pwd
 import socket
 import stat
 import struct
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alarms.ack.acknowledger import Acknowledger
+from alarms.ack.control_requests import (
+    Authorise,
+    Caller,
+    ExtraCommand,
+    OnReload,
+    OnStop,
+    ReloadRequest,
+    StopRequest,
+)
 from alarms.ack.refusals import Reason
 from alarms.ack.throttle import FailureThrottle
 from alarms.ack.wire import error_json, record_to_json
 from alarms.model import AlarmCommandError
+
+__all__ = [
+    "Authorise",
+    "Caller",
+    "ControlServer",
+    "ExtraCommand",
+    "OnReload",
+    "OnStop",
+    "ReloadRequest",
+    "StopRequest",
+]
 
 log = logging.getLogger("alarms.ack")
 
@@ -68,48 +91,6 @@ MAX_LINE = 64 * 1024
 IDLE_TIMEOUT = 60.0
 MAX_CLIENTS = 32
 MAX_REASON = 500
-
-
-@dataclass(frozen=True, slots=True)
-class StopRequest:
-    """``coldwatch stop|restart --reason TEXT``: who asked (from the kernel) and why."""
-
-    restart: bool
-    reason: str
-    person: str
-    os_user: str
-
-
-#: The daemon's side of a stop request: None when it stops, else why it will not.
-OnStop = Callable[[StopRequest], str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadRequest:
-    """``coldwatch reload --reason TEXT``: who asked (from the kernel) and why."""
-
-    reason: str
-    person: str
-    os_user: str
-
-
-#: The daemon's side of a reload: what it took (JSON-ready), else why it did not (a str).
-OnReload = Callable[[ReloadRequest], dict[str, Any] | str]
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who sent a request, as the kernel says: the OS user (None if the uid has no name) and
-    the person ``people[].os_users`` maps it to (None if none)."""
-
-    uid: int
-    os_user: str | None
-    person: str | None
-
-
-#: A command served beside the alarm ones: (caller, request) -> the answer (``ok`` true or
-#: false with ``error`` and ``reason``).
-ExtraCommand = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +132,10 @@ class ControlServer:
         on_stop: OnStop | None = None,
         on_reload: OnReload | None = None,
         extra_commands: Mapping[str, ExtraCommand] | None = None,
+        authorise: Authorise | None = None,
     ) -> None:
         self.service = service
+        self.authorise = authorise
         self.on_stop = on_stop
         self.on_reload = on_reload
         self.extra_commands = dict(extra_commands or {})
@@ -268,7 +251,7 @@ class ControlServer:
                 "the person is taken from your login, never from the request",
                 target,
             )
-        if peer.person is None:
+        if peer.person is None and not (peer.uid == 0 and cmd in ("stop", "restart")):
             return self._refuse(
                 peer,
                 Reason.UNKNOWN_USER,
@@ -280,6 +263,7 @@ class ControlServer:
             return self._stop(peer, request, restart=cmd == "restart")
         if cmd == "reload":
             return self._reload(peer, request)
+        assert peer.person is not None  # only root's stop and restart come this far without
         commands = self.service.commands
         if cmd == "list":
             return {"ok": True, "alarms": [v.to_json() for v in commands.active()]}
@@ -336,10 +320,12 @@ class ControlServer:
 
     def _stop(self, peer: Peer, request: dict[str, Any], *, restart: bool) -> dict[str, Any]:
         """Hand a stop (or restart) to the daemon, as the person the kernel names."""
-        assert peer.person is not None
         reason = _reason(request)
         if not reason:
             return self._refuse(peer, Reason.BAD_REQUEST, "a reason is required (--reason TEXT)")
+        refused = self._not_allowed(peer, "restart" if restart else "stop", reason)
+        if refused is not None:
+            return refused
         if self.on_stop is None:
             return self._refuse(
                 peer, Reason.UNAVAILABLE, "this coldwatch is not stopped over its control socket"
@@ -361,6 +347,9 @@ class ControlServer:
         reason = _reason(request)
         if not reason:
             return self._refuse(peer, Reason.BAD_REQUEST, "a reason is required (--reason TEXT)")
+        refused = self._not_allowed(peer, "reload", reason)
+        if refused is not None:
+            return refused
         if self.on_reload is None:
             return self._refuse(
                 peer, Reason.UNAVAILABLE, "this coldwatch does not reload over its control socket"
@@ -370,6 +359,12 @@ class ControlServer:
         if isinstance(done, str):
             return self._refuse(peer, Reason.UNAVAILABLE, done)
         return {"ok": True, "reloaded": done, "person": peer.person}
+
+    def _not_allowed(self, peer: Peer, command: str, reason: str) -> dict[str, Any] | None:
+        """The refusal when ``authorise`` says the caller may not ``command``, else None."""
+        caller = Caller(peer.uid, peer.user, peer.person)
+        why = self.authorise(command, caller, reason) if self.authorise else None
+        return None if why is None else self._refuse(peer, Reason.NOT_ALLOWED, why)
 
     def _refuse(
         self, peer: Peer, reason: Reason, message: str, target: str | None = None

@@ -1,6 +1,6 @@
-"""What the two HTTP listeners of the acknowledgement paths share (the Twilio webhook and the
-HTTP API): binding, a bounded request, refusals that are counted and throttled, and answers
-that are always a 4xx with a short reason for whatever a client sends.
+"""The acknowledgement paths' aiohttp listener (the Twilio webhook's; the alarm API is on the
+web console now): binding, a bounded request, refusals that are counted and throttled, and
+answers that are always a 4xx with a short reason for whatever a client sends.
 
 Nothing a client sends becomes a 500 or a traceback in the log: aiohttp's own answers to a
 malformed request (a bad request line, an oversized header, a broken chunked body) are

@@ -55,6 +55,8 @@ class Reason(enum.StrEnum):
     NOT_ACKNOWLEDGEABLE = "not_acknowledgeable"
     STORE_ERROR = "store_error"
     UNAVAILABLE = "unavailable"
+    NOT_ALLOWED = "not_allowed"
+    """The caller's role may not do this (``coldwatch stop|restart|reload``)."""
     RATE_LIMITED = "rate_limited"
     REPLAYED = "replayed"
 

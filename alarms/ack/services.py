@@ -8,7 +8,7 @@ windows, and ``stop()`` records what is still open); ``on_refused`` sees every s
 (counters, tests; it must not write to the store); ``on_stop`` and ``on_reload`` take
 ``coldwatch stop|restart|reload``
 from the control socket (the daemon's), ``control_commands`` the other commands it serves
-(``coldwatch user ...``). The lockout is kept in
+(``coldwatch user ...``), ``authorise`` who may stop, restart and reload. The lockout is kept in
 ``ack_lockout_log`` in the store's file (:mod:`alarms.records.lockout_log`; open the store
 first), opened and read back here, closed by ``stop()``: a restart neither unlocks a phone nor
 forgets its wrong PINs. The Twilio listener remembers the signed requests it took in
@@ -26,11 +26,15 @@ from pathlib import Path
 from typing import Protocol
 
 from alarms.ack.acknowledger import Acknowledger
-from alarms.ack.bearer import TokenTable
 from alarms.ack.commands import AlarmCommands
 from alarms.ack.config import POLL_STATE_NAME, REPLAY_NAME, AckConfig, os_user_map
-from alarms.ack.control_socket import ControlServer, ExtraCommand, OnReload, OnStop
-from alarms.ack.http_api import HttpApi
+from alarms.ack.control_socket import (
+    Authorise,
+    ControlServer,
+    ExtraCommand,
+    OnReload,
+    OnStop,
+)
 from alarms.ack.lockout import PinLockout
 from alarms.ack.refusals import OnEvent, OnRefused, RefusalLog
 from alarms.ack.replay import ReplayGuard
@@ -73,6 +77,7 @@ class AckServices:
         on_stop: OnStop | None = None,
         on_reload: OnReload | None = None,
         control_commands: Mapping[str, ExtraCommand] | None = None,
+        authorise: Authorise | None = None,
     ) -> None:
         lockout = config.lockout
         self.lockout_log = lockout_log or SQLiteLockoutLog(store_file)
@@ -88,7 +93,6 @@ class AckServices:
         self.webhook: TwilioWebhook | None = None
         self.poller: TwilioPoller | None = None
         self.control: ControlServer | None = None
-        self.http: HttpApi | None = None
         twilio = config.twilio
         if twilio is not None and twilio.mode == "webhook":
             assert twilio.public_base_url is not None  # the settings require it
@@ -130,18 +134,10 @@ class AckServices:
                 on_stop=on_stop,
                 on_reload=on_reload,
                 extra_commands=control_commands,
-            )
-        api = config.http_api
-        if api.enabled:
-            self.http = HttpApi(
-                self.service,
-                TokenTable.of(api.tokens),
-                host=api.host,
-                port=api.port,
-                allow_remote=api.allow_remote,
+                authorise=authorise,
             )
         self._parts: list[_Part] = [
-            p for p in (self.control, self.webhook, self.poller, self.http) if p is not None
+            p for p in (self.control, self.webhook, self.poller) if p is not None
         ]
         self._started: list[_Part] = []
         self._flusher: asyncio.Task[None] | None = None

@@ -74,6 +74,7 @@ def build_request(args: argparse.Namespace) -> dict[str, Any] | None:
             "role": args.role,
             "days": args.days,
             "reason": args.reason,
+            "owner": args.owner,
         }
     if action == "token-revoke":
         return {"cmd": "user.token_revoke", "token_id": args.token_id, "reason": args.reason}
@@ -255,10 +256,24 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("role", metavar="ROLE", help="viewer, technician, supervisor, qa or admin")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the record")
     p = with_config(
-        actions.add_parser("token-add", help="create an API token for a machine (shown once)")
+        actions.add_parser(
+            "token-add", help="create an API token for a person or a machine (shown once)"
+        )
     )
     p.add_argument("name", metavar="NAME", help="what uses it, e.g. 'BMS bridge'")
-    p.add_argument("--role", required=True, help="viewer, technician, supervisor or qa")
+    p.add_argument(
+        "--role",
+        required=True,
+        help="viewer, technician, supervisor or qa; at most the --for user's role, and only "
+        "viewer without --for",
+    )
+    p.add_argument(
+        "--for",
+        dest="owner",
+        metavar="USER_ID",
+        help="the user the token acts for (what it does is attributed to them); without it the "
+        "token is a machine's and only reads",
+    )
     p.add_argument("--days", type=float, default=90.0, help="days until it expires (90)")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the record")
     p = with_config(actions.add_parser("token-revoke", help="revoke an API token"))

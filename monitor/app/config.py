@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alarms.ack.config import AckConfig, os_user_map, token_issues
+from alarms.ack.config import AckConfig, os_user_map
 from alarms.config import AlarmsConfig
 from alarms.config import describe_path as describe_alarm_path
 from alarms.escalation.config import EscalationConfig, PagingConfig, ScheduleSpec
@@ -156,6 +156,3 @@ def check_acknowledgement(cfg: Config, checker: Checker) -> None:
             os_user_map(cfg.people)
         except ValueError as exc:
             checker.add(("people",), str(exc))
-        http_api = cfg.acknowledgement.http_api
-        for path, message in token_issues(http_api, (p.id for p in cfg.people)):
-            checker.add(path, message)

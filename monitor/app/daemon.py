@@ -35,6 +35,7 @@ from monitor import __version__
 from monitor.app.config import LoadedConfig
 from monitor.app.config_audit import Attribution, start_attribution
 from monitor.app.config_reload import audit_load, read_previous, reload_config
+from monitor.app.daemon_access import DaemonAccess
 from monitor.app.identity_wiring import IdentityParts, audit_sink, open_identity
 from monitor.app.web.console import WebListenError, listen, serve_console
 from monitor.core.boot_clock import BootClock, BootStamp, read_boot_stamp
@@ -134,6 +135,12 @@ class Daemon:
             self.pipeline, self.clock, self.writer, sqlite_path(cfg.store, base_dir).parent
         )
         self.identity = self._identity(store_file)
+        self.access = DaemonAccess(
+            self.identity.records if self.identity else None,
+            self.clock,
+            self.audit.write,
+            self.health.clock_synchronised,
+        )
         self.pipeline.queued.append(self.writer)
         self.stop_record: StopRecord | None = None
         """Who or what stopped this run (None: running, or stopped by its embedder)."""
@@ -167,6 +174,7 @@ class Daemon:
                 on_stop=self.request_stop,
                 on_reload=self.request_reload,
                 control_commands=control_handlers(self.users) if self.users else None,
+                authorise=self.access.check,
             )
             self.escalator = self._escalator(base_dir, access)
         else:
@@ -186,6 +194,7 @@ class Daemon:
             commands=self.alarms,
             pages_sent=self.escalator.delivery.log if self.escalator else None,
             store=self.store,
+            acknowledger=self.ack.service if self.ack else None,
         )
         self.store.clock_synchronised = self.health.clock_synchronised
         self._health_task: asyncio.Task[None] | None = None

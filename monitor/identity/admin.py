@@ -22,7 +22,7 @@ from typing import Final
 from monitor.identity.model import Actor, AuditEntry, AuditSink, UserVersion
 from monitor.identity.passwords import Hasher, PasswordRejected, check_rules, one_time_password
 from monitor.identity.records import IdentityRecords
-from monitor.identity.roles import Permission, Role, allows
+from monitor.identity.roles import Permission, Role, allows, within
 from monitor.identity.service import token_hash
 from monitor.identity.settings import PasswordSettings
 
@@ -55,6 +55,11 @@ def _text(value: str, what: str, limit: int) -> str:
 
 
 class UserAdmin:
+    """Synchronous: call it from a worker thread, never on the event loop (the control
+    socket's handlers and the users pages do). Every password is hashed in ``hasher``'s pool
+    (:meth:`~monitor.identity.passwords.Hasher.hash_blocking`), so the daemon never hashes
+    more than two at once, however many admins act together."""
+
     def __init__(
         self,
         records: IdentityRecords,
@@ -138,7 +143,7 @@ class UserAdmin:
             role=role,
             enabled=True,
             person_id=person_id,
-            password_hash=self.hasher.hash_sync(password),
+            password_hash=self.hasher.hash_blocking(password),
             password_set=now,
             password_one_time=actor.kind != "os_user",  # the new user chooses their own
             changed_by=actor.id,
@@ -245,7 +250,7 @@ class UserAdmin:
             user,
             "password_reset",
             reason,
-            password_hash=self.hasher.hash_sync(password),
+            password_hash=self.hasher.hash_blocking(password),
             password_set=self.now(),
             password_one_time=True,
         )
@@ -264,14 +269,25 @@ class UserAdmin:
     # API tokens
 
     def create_token(
-        self, actor: Actor, name: str, role: Role, days: float, reason: str
+        self,
+        actor: Actor,
+        name: str,
+        role: Role,
+        days: float,
+        reason: str,
+        *,
+        owner: str | None = None,
     ) -> NewToken:
+        """A new API token, shown once. ``owner``: the user it acts for (what it does is
+        attributed to them; its role at most theirs). Without one it is a machine's, and a
+        machine only reads: nothing may be done anonymously."""
         if actor.kind != "user":
             raise AdminRefused("API tokens are created by an admin user")
         if not 0 < days <= MAX_TOKEN_DAYS:
             raise AdminRefused(f"an API token expires within 1 to {MAX_TOKEN_DAYS} days")
         if role is Role.ADMIN:
             raise AdminRefused("an API token cannot be an admin")
+        self._check_owner(owner, role)
         token = secrets.token_urlsafe(32)
         token_id = "tok-" + secrets.token_hex(6)
         now = self.now()
@@ -279,10 +295,28 @@ class UserAdmin:
         label = _text(name, "the token's name", MAX_NAME)
         why = _text(reason, "the reason", MAX_REASON)
         self.records.log_token(
-            now, token_id, "created", token_hash(token), role, label, expires, actor.id, why
-        )
-        self._audit_token(actor, "api_token_created", token_id, role, label, why)
+            now, token_id, "created", token_hash(token), role, label, expires, actor.id, why,
+            owner,
+        )  # fmt: skip
+        self._audit_token(actor, "api_token_created", token_id, role, label, why, owner)
         return NewToken(token_id, token, expires)
+
+    def _check_owner(self, owner: str | None, role: Role) -> None:
+        if owner is None:
+            if role is not Role.VIEWER:
+                raise AdminRefused(
+                    f"a token without an owner is a machine's and only reads (viewer); a token "
+                    f"that may {role.value}'s work acts for a person: --for USER_ID"
+                )
+            return
+        user = self.records.user(owner)
+        if user is None or not user.enabled:
+            raise AdminRefused(f"--for {owner}: not an enabled user")
+        if not within(role, user.role):
+            raise AdminRefused(
+                f"--for {owner}: a token's role is at most its owner's ({owner} is "
+                f"{user.role.value}, not {role.value})"
+            )
 
     def revoke_token(self, actor: Actor, token_id: str, reason: str) -> None:
         row = self.records.token(token_id=token_id)
@@ -293,9 +327,10 @@ class UserAdmin:
             raise AdminRefused(f"API token {token_id} is revoked already")
         why = _text(reason, "the reason", MAX_REASON)
         self.records.log_token(
-            self.now(), token_id, "revoked", digest, row.role, row.name, row.expires, actor.id, why
-        )
-        self._audit_token(actor, "api_token_revoked", token_id, row.role, row.name, why)
+            self.now(), token_id, "revoked", digest, row.role, row.name, row.expires, actor.id,
+            why, row.owner,
+        )  # fmt: skip
+        self._audit_token(actor, "api_token_revoked", token_id, row.role, row.name, why, row.owner)
 
     # the audit hook
 
@@ -316,7 +351,14 @@ class UserAdmin:
             )
 
     def _audit_token(
-        self, actor: Actor, action: str, token_id: str, role: Role, name: str, reason: str
+        self,
+        actor: Actor,
+        action: str,
+        token_id: str,
+        role: Role,
+        name: str,
+        reason: str,
+        owner: str | None,
     ) -> None:
         log.info("API token %s (%s): %s by %s", token_id, name, action, actor)
         if self.on_audit is not None:
@@ -329,6 +371,6 @@ class UserAdmin:
                     self.source,
                     reason,
                     None,
-                    {"role": role.value, "name": name},
+                    {"role": role.value, "name": name, "owner": owner},
                 )
             )

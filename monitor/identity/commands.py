@@ -13,7 +13,8 @@ Requests::
     {"cmd": "user.reset_password", "user_id": "alice", "reason": "..."}
                                       -> {"ok": true, "user": {...}, "one_time_password": "..."}
     {"cmd": "user.list"}              -> {"ok": true, "users": [{...}, ...]}
-    {"cmd": "user.token_add", "name": "bms", "role": "viewer", "days": 90, "reason": "..."}
+    {"cmd": "user.token_add", "name": "bms", "role": "viewer", "days": 90, "reason": "...",
+     "owner": "alice"}                 (owner: the user the token acts for; none: viewer only)
                                       -> {"ok": true, "token_id": "tok-...", "token": "...",
                                           "expires": "..."}
     {"cmd": "user.token_revoke", "token_id": "tok-...", "reason": "..."}
@@ -132,7 +133,17 @@ def _token(admin: UserAdmin, actor: Actor, cmd: str, request: dict[str, Any]) ->
     if isinstance(days, bool) or not isinstance(days, int | float):
         raise AdminRefused("days is required (a number)")
     role = parse_role(_field(request, "role"))
-    made = admin.create_token(actor, _field(request, "name"), role, float(days), reason)
+    owner = request.get("owner")
+    if owner is not None and (not isinstance(owner, str) or not owner.strip()):
+        raise AdminRefused("owner is a user id")
+    made = admin.create_token(
+        actor,
+        _field(request, "name"),
+        role,
+        float(days),
+        reason,
+        owner=owner.strip() if isinstance(owner, str) else None,
+    )
     return {
         "ok": True,
         "token_id": made.token_id,

@@ -87,7 +87,11 @@ class Via(enum.StrEnum):
 class Principal:
     """Who a web request comes from. ``session_id`` names the session (never its token) or
     the API token; ``signed_in_session`` (continuous session): when the holder first signed
-    with user id and password in this session, None before (21 CFR 11.200(a)(1))."""
+    with user id and password in this session, None before (21 CFR 11.200(a)(1)).
+
+    For an API token that acts for a person, ``user_id`` is its owner's and ``person_id``
+    the ``people:`` entry linked to the owner (what an acknowledgement is attributed to);
+    a machine's token (no owner) is its own ``user_id`` (the token id) with no person."""
 
     user_id: str
     role: Role
@@ -96,6 +100,7 @@ class Principal:
     session_id: str
     may_sign: bool
     signed_in_session: datetime | None = None
+    person_id: str | None = None
 
 
 class SignInOutcome(enum.StrEnum):

@@ -27,6 +27,8 @@ MAX_WORKERS: Final = 2
 MAX_LENGTH: Final = 1024
 """Longer passwords are refused: hashing a megabyte on every attempt is a denial of service."""
 
+THREAD_PREFIX: Final = "argon2"
+
 ONE_TIME_ALPHABET: Final = string.ascii_letters + string.digits
 ONE_TIME_LENGTH: Final = 16
 
@@ -75,16 +77,30 @@ class Hasher:
         self._argon2 = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
         )
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=THREAD_PREFIX)
         # a hash to verify against when the user id names nobody: the same cost either way,
         # so the time taken does not say whether the user exists
-        self._decoy = self._argon2.hash(secrets.token_urlsafe(24))
+        self._decoy = self._pool.submit(self._argon2.hash, secrets.token_urlsafe(24)).result()
+
+    @property
+    def max_workers(self) -> int:
+        """How many hashes may run at once (the pool's bound)."""
+        return self._workers
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def hash_sync(self, password: str) -> str:
+        """Hash in the calling thread: only for the pool's own threads (:meth:`hash`,
+        :meth:`hash_blocking`)."""
         return self._argon2.hash(password)
+
+    def hash_blocking(self, password: str) -> str:
+        """Hash in the pool and wait for it: for code that runs in a worker thread (the
+        control socket's user commands, the users pages), never on the event loop. However
+        many threads call it, at most :data:`MAX_WORKERS` hashes run at once."""
+        return self._pool.submit(self.hash_sync, password).result()
 
     def verify_sync(self, encoded: str | None, password: str) -> bool:
         """Whether ``password`` matches ``encoded``; a missing or unreadable hash matches
@@ -111,5 +127,8 @@ class Hasher:
                 return True
         return False
 
-    def reused_sync(self, password: str, previous: Sequence[str]) -> bool:
-        return any(self.verify_sync(encoded, password) for encoded in previous)
+    def reused_blocking(self, password: str, previous: Sequence[str]) -> bool:
+        """:meth:`reused` for a worker thread: each verification in the pool, waited for."""
+        return any(
+            self._pool.submit(self.verify_sync, encoded, password).result() for encoded in previous
+        )

@@ -59,6 +59,8 @@ class TokenRow:
     expires: datetime
     changed_by: str
     at: datetime
+    owner: str | None = None
+    """The user the token acts as; None: a machine's token (viewer only)."""
 
 
 def _version(row: Sequence[Any]) -> UserVersion:
@@ -360,7 +362,9 @@ class IdentityRecords:
         expires: datetime,
         changed_by: str,
         reason: str,
+        owner: str | None = None,
     ) -> None:
+        """``owner``: the user the token acts as (None: a machine's token, viewer only)."""
         row = (
             to_us(at),
             token_id,
@@ -371,6 +375,7 @@ class IdentityRecords:
             to_us(expires),
             changed_by,
             reason,
+            owner,
         )
         with self._lock:
             try:
@@ -386,15 +391,15 @@ class IdentityRecords:
             ("token_hash", token_hash) if token_hash is not None else ("token_id", token_id)
         )
         rows = self._query(
-            "SELECT token_id, action, role, name, expires_us, changed_by, at_us, token_hash FROM "
+            "SELECT token_id, action, role, name, expires_us, changed_by, at_us, owner FROM "
             "api_token_log WHERE token_id = (SELECT token_id FROM api_token_log WHERE "
             f"{column} = ? LIMIT 1) ORDER BY seq DESC LIMIT 1",
             (value,),
         )
         if not rows:
             return None
-        tid, action, role, name, expires, by, at, _ = rows[0]
-        return TokenRow(tid, action, Role(role), name, from_us(expires), by, from_us(at))
+        tid, action, role, name, expires, by, at, owner = rows[0]
+        return TokenRow(tid, action, Role(role), name, from_us(expires), by, from_us(at), owner)
 
     def token_hash_of(self, token_id: str) -> str | None:
         rows = self._query(

@@ -36,6 +36,10 @@ class Permission(enum.StrEnum):
     """See who holds which role, and every change to it."""
     MANAGE_USERS = "manage_users"
     """Add, disable and enable users, change roles, reset passwords, API tokens."""
+    OPERATE_DAEMON = "operate_daemon"
+    """Stop and restart the daemon (``coldwatch stop|restart``; root may always)."""
+    RELOAD_CONFIG = "reload_config"
+    """Put a changed configuration in force (``coldwatch reload``)."""
 
 
 P = Permission
@@ -45,6 +49,7 @@ _SUPERVISOR: Final = _TECHNICIAN | {
     P.OUT_OF_SERVICE,
     P.RETURN_TO_SERVICE,
     P.RESET_LATCHED,
+    P.OPERATE_DAEMON,
 }
 
 ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = MappingProxyType(
@@ -53,7 +58,7 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = MappingProxyType
         Role.TECHNICIAN: _TECHNICIAN,
         Role.SUPERVISOR: _SUPERVISOR,
         Role.QA: frozenset({P.VIEW, P.REVIEW_AND_SIGN, P.AUDIT_TRAIL, P.USER_ACCESS_REVIEW}),
-        Role.ADMIN: frozenset({P.VIEW, P.MANAGE_USERS}),
+        Role.ADMIN: frozenset({P.VIEW, P.MANAGE_USERS, P.OPERATE_DAEMON, P.RELOAD_CONFIG}),
     }
 )
 
@@ -64,6 +69,12 @@ def allows(role: Role | str, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[Role(role)]
     except ValueError:
         return False
+
+
+def within(role: Role, limit: Role) -> bool:
+    """Whether ``role`` holds nothing that ``limit`` does not (the roles do not nest: a
+    technician is within a supervisor, not within an admin)."""
+    return ROLE_PERMISSIONS[role] <= ROLE_PERMISSIONS[limit]
 
 
 def parse_role(text: str) -> Role:

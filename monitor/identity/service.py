@@ -34,6 +34,7 @@ from monitor.identity.model import (
 )
 from monitor.identity.passwords import Hasher, PasswordRejected, check_rules
 from monitor.identity.records import IdentityRecords
+from monitor.identity.roles import Role, within
 from monitor.identity.settings import LockoutSettings, PasswordSettings, SessionSettings
 
 log = logging.getLogger("monitor.identity")
@@ -343,11 +344,26 @@ class IdentityService:
         return SignInResult(SignInOutcome.OK)
 
     async def resolve_api_token(self, token: str) -> Principal | None:
-        """The machine an API token stands for: its role, never a signature."""
+        """Who an API token acts for, never with a signature: its owner (enabled, and still
+        holding at least the token's role: checked at every use, so a demoted or disabled
+        owner's token stops), or, without an owner, a machine that only reads (viewer,
+        whatever role a token made before owners existed was given)."""
         row = await self._run(lambda: self.records.token(token_hash=token_hash(token)))
         if row is None or row.action != "created" or self.clock.now() >= row.expires:
             return None
-        return Principal(row.token_id, row.role, row.name, Via.TOKEN, row.token_id, False)
+        if row.owner is None:
+            return Principal(row.token_id, Role.VIEWER, row.name, Via.TOKEN, row.token_id, False)
+        user = await self._run(self.records.user, row.owner)
+        if user is None or not user.enabled or not within(row.role, user.role):
+            log.warning(
+                "API token %s (%s) refused: its owner %s is disabled or no longer %s",
+                row.token_id, row.name, row.owner, row.role.value,
+            )  # fmt: skip
+            return None
+        return Principal(
+            user.user_id, row.role, user.printed_name, Via.TOKEN, row.token_id, False,
+            person_id=user.person_id,
+        )  # fmt: skip
 
     async def user_of_person(self, person_id: str) -> str | None:
         """The user id linked to a ``people:`` entry (SMS, voice and CLI acknowledgements by

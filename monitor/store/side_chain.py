@@ -136,7 +136,7 @@ API_TOKEN_LOG: Final = SideLog(
     "API token log",
     (
         "at_us", "token_id", "action", "token_hash", "role", "name", "expires_us", "changed_by",
-        "reason",
+        "reason", "owner",
     ),
 )  # fmt: skip
 AUDIT_LOG: Final = SideLog(

@@ -29,8 +29,9 @@ ALARM_COMMANDS: Final = frozenset(
     {"acknowledged", "reset", "shelved", "unshelved", "out_of_service", "returned_to_service"}
 )
 #: The ways a command reaches coldwatch (``system``: coldwatch itself; ``unknown``: a command
-#: given by a program that did not say through what, never by one of coldwatch's paths).
-METHODS: Final = ("cli", "sms", "voice", "web", "http", "system", "unknown")
+#: given by a program that did not say through what, never by one of coldwatch's paths;
+#: ``api``: an API token acting for a person; ``http``: the alarm API's old listener).
+METHODS: Final = ("cli", "sms", "voice", "web", "api", "http", "system", "unknown")
 
 _SELECT: Final = f"SELECT seq, {', '.join(AUDIT_LOG.columns)} FROM audit_log"
 

@@ -26,7 +26,6 @@ from tests.faults.fault_counts import channel_rows
 from tests.faults.fault_report import FaultResult
 from tests.support.ack import ALICE_PHONE, BASE, signature
 from tests.support.ack_listener import (
-    ALICE_API_TOKEN,
     Site,
     site_fixture,  # noqa: F401
 )
@@ -89,15 +88,15 @@ def json_body(rng: random.Random) -> bytes:
     return b"x" * rng.choice([16_000, 17_000, 40_000])
 
 
-def api_requests(rng: random.Random, port: int, code: str) -> Iterator[Request]:
+def api_requests(rng: random.Random, port: int, code: str, token: str) -> Iterator[Request]:
     base = f"http://127.0.0.1:{port}"
     paths = [
-        *[f"/api/v1/alarms/{code}/ack"] * 4,
-        "/api/v1/alarms",
-        f"/api/v1/alarms/{code}",
-        "/api/v1/alarms/" + quote(text(rng, 30), safe=""),
-        "/api/v1/alarms/%ff%fe/ack",
-        "/api/v1/" + "a" * 3000,
+        *[f"/api/alarms/{code}/ack"] * 4,
+        "/api/alarms",
+        f"/api/alarms/{code}",
+        "/api/alarms/" + quote(text(rng, 30), safe=""),
+        "/api/alarms/%ff%fe/ack",
+        "/api/" + "a" * 3000,
         "/twilio/sms",
         "/" + quote(text(rng, 10), safe=""),
     ]
@@ -114,7 +113,7 @@ def api_requests(rng: random.Random, port: int, code: str) -> Iterator[Request]:
         headers = {"Content-Type": rng.choice(types)}
         auth = rng.randint(0, 9)
         if auth < 7:
-            headers["Authorization"] = f"Bearer {ALICE_API_TOKEN}"
+            headers["Authorization"] = f"Bearer {token}"
         elif auth == 7:
             headers["Authorization"] = "Bearer " + "".join(rng.choices(string.ascii_letters, k=30))
         elif auth == 8:
@@ -203,7 +202,7 @@ async def send_all(requests: Iterator[Request]) -> list[tuple[int, str]]:
         while pending:
             method, url, body, headers = pending.pop()
             async with session.request(
-                method, URL(url, encoded=True), data=body, headers=headers
+                method, URL(url, encoded=True), data=body, headers=headers, allow_redirects=False
             ) as response:
                 await response.read()
                 answers.append((response.status, f"{method} {url[:120]}"))
@@ -271,7 +270,7 @@ async def test_every_malformed_request_gets_a_4xx_and_the_listeners_keep_serving
     caplog.set_level(logging.DEBUG)
     rng = random.Random(SEED)
     code = site.code
-    api = await send_all(api_requests(rng, site.api_port, code))
+    api = await send_all(api_requests(rng, site.api_port, code, site.api_token))
     twilio = await send_all(twilio_requests(rng, site.twilio_port, code))
     replies: list[dict[str, Any]] = []
     for batch in socket_lines(rng, code):
@@ -292,15 +291,18 @@ async def test_every_malformed_request_gets_a_4xx_and_the_listeners_keep_serving
             pages_lost=0,
             pages_duplicated=0,
             crashes=server_errors + len(loud_lines) + (serving is not None),
-            note=f"{sent} requests ({len(api)} HTTP API, {len(twilio)} Twilio, {len(replies)} "
+            note=f"{sent} requests ({len(api)} alarm API, {len(twilio)} Twilio, {len(replies)} "
             f"socket); {refusal_rows} refusal rows; {reads} polls, {stored} rows",
         )
     )
     assert sent >= 2_000
-    assert not [a for a in api if not (400 <= a[0] < 500 or a[0] == 200)]
+    # the console's one redirect: a trailing slash (not followed; it names the path only)
+    redirected = [a for a in api if a[0] == 307]
+    assert all(where.endswith("/api/alarms/") for _, where in redirected), redirected
+    assert not [a for a in api if not (400 <= a[0] < 500 or a[0] in (200, 307))]
     assert not [a for a in twilio if not (400 <= a[0] < 500 or a[0] in (200, 204))]
     assert {s for s, _ in twilio} >= {200, 204, 400, 403, 409, 415, 429}
-    assert {s for s, _ in api} >= {200, 400, 401, 404, 405, 409, 415, 421}
+    assert {s for s, _ in api} >= {200, 400, 401, 404, 405, 409, 422}
     assert all(r.get("ok") is True or r.get("reason") for r in replies)
     assert {r.get("reason") for r in replies} >= {"bad_request", None}
     assert loud_lines == []
@@ -312,8 +314,8 @@ async def still_serving(site: Site, code: str) -> str | None:
     """None if every listener still answers a valid request, else what failed."""
     try:
         async with aiohttp.ClientSession() as session:  # each listener still serves
-            headers = {"Authorization": f"Bearer {ALICE_API_TOKEN}"}
-            url = f"http://127.0.0.1:{site.api_port}/api/v1/alarms"
+            headers = {"Authorization": f"Bearer {site.api_token}"}
+            url = f"http://127.0.0.1:{site.api_port}/api/alarms"
             async with session.get(url, headers=headers) as response:
                 assert response.status == 200
                 assert code in [a["code"] for a in (await response.json())["alarms"]]

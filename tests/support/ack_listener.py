@@ -1,6 +1,7 @@
 """A real daemon (in this process) with every acknowledgement listener on loopback: the Twilio
-webhook, the HTTP API with per-person tokens, and the control socket mapped to this test's OS
-user; one alarm raised by a fake freezer. Builders for the flood and fuzz tests; no tests."""
+webhook, the web console's alarm API with an API token that acts for Alice, and the control
+socket mapped to this test's OS user; one alarm raised by a fake freezer. Builders for the
+flood and fuzz tests; no tests."""
 
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ import tests.support.fakes  # noqa: F401  (registers the in-memory drivers)
 from alarms.ack.refusals import EVENT_KIND
 from monitor.app.daemon import Daemon
 from monitor.core.model import Event
+from monitor.identity.records import IdentityRecords
+from monitor.identity.roles import Role
 from monitor.store.factory import open_store
 from tests.support.ack import ACCOUNT, ALICE_PHONE, BASE, TOKEN
 from tests.support.fakes import fake_config
+from tests.support.identity import make_store
+from tests.support.identity_web import add_user, api_token
 from tests.support.ports import free_port
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-ALICE_API_TOKEN = "alice-api-token-0123456789abcdef"
 KEY = "fr.temp/warm"
 
 
@@ -36,6 +40,8 @@ class Site:
     daemon: Daemon
     tmp_path: Path
     socket_path: Path
+    api_token: str
+    """Alice's API token (acts for her: a technician user linked to her person)."""
     stopped: bool = False
 
     async def stop(self) -> None:
@@ -51,8 +57,8 @@ class Site:
 
     @property
     def api_port(self) -> int:
-        assert self.daemon.ack is not None and self.daemon.ack.http is not None
-        return self.daemon.ack.http.port
+        """The web console's port (the alarm API is there)."""
+        return self.daemon.loaded.config.web.port
 
     @property
     def code(self) -> str:
@@ -72,8 +78,6 @@ class Site:
 
 def site_config(tmp_path: Path, socket_path: Path) -> Any:
     """A freezer reading -50 C against a -60 C limit; Alice may acknowledge on every path."""
-    token_file = tmp_path / "api-alice"
-    token_file.write_text(ALICE_API_TOKEN + "\n")
     return fake_config(
         tmp_path,
         [{"id": "dev", "driver": "fake", "interval": "1s", "timeout": "500ms"}],
@@ -119,13 +123,22 @@ def site_config(tmp_path: Path, socket_path: Path) -> Any:
                 "port": free_port(),
             },
             "control_socket": {"path": str(socket_path)},
-            "http_api": {
-                "enabled": True,
-                "port": free_port(),
-                "tokens": [{"person": "alice", "token_file": str(token_file)}],
-            },
         },
+        web={"enabled": True, "port": free_port()},
     )
+
+
+def alice_api_token(store_file: Path) -> str:
+    """A technician user linked to Alice, and an API token that acts for her, in a store no
+    daemon holds yet."""
+    make_store(store_file)
+    records = IdentityRecords(store_file)
+    try:
+        add_user(records, "alice-u", Role.TECHNICIAN, person="alice")
+        add_user(records, "tests-admin", Role.ADMIN)
+        return api_token(records, Role.TECHNICIAN, days=30, owner="alice-u")
+    finally:
+        records.close()
 
 
 async def until(what: str, check: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -140,9 +153,10 @@ async def site_fixture(tmp_path: Path) -> AsyncIterator[Site]:
     """The daemon, started, with the freezer's alarm raised; stopped at the end (the test may
     stop it first to read the store). Import ``site_fixture`` to use the ``site`` fixture."""
     short = Path(tempfile.mkdtemp(prefix="cw-"))
+    token = alice_api_token(tmp_path / "cw.db")
     daemon = Daemon(site_config(tmp_path, short / "control.sock"), base_dir=tmp_path)
     await daemon.start()
-    running = Site(daemon, tmp_path, short / "control.sock")
+    running = Site(daemon, tmp_path, short / "control.sock", token)
     try:
         engine = daemon.alarms
         assert engine is not None

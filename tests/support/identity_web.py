@@ -82,6 +82,7 @@ def add_user(
     password: str = PASSWORD,
     one_time: bool = False,
     at: Any = None,
+    person: str | None = None,
 ) -> UserVersion:
     """A user with ``password`` (their own, or a one-time one), written as version 1."""
     now = at or datetime.now(UTC)
@@ -93,7 +94,7 @@ def add_user(
         printed_name=f"{user_id.title()} Tester",
         role=role,
         enabled=True,
-        person_id=None,
+        person_id=person,
         password_hash=fast_hasher().hash_sync(password),
         password_set=now,
         password_one_time=one_time,
@@ -120,10 +121,19 @@ def add_users(store_file: Path, roles: dict[str, Role]) -> str:
         records.close()
 
 
-def api_token(records: IdentityRecords, role: Role = Role.VIEWER, days: float = 2) -> str:
-    """A machine's API token of ``role`` (created as an admin would)."""
+def api_token(
+    records: IdentityRecords,
+    role: Role = Role.VIEWER,
+    days: float = 2,
+    *,
+    owner: str | None = None,
+) -> str:
+    """An API token of ``role`` (created as an admin would): a machine's (viewer), or one
+    that acts for the user ``owner``."""
     admin = UserAdmin(records, lambda: datetime.now(UTC), hasher=fast_hasher())
-    made = admin.create_token(Actor("tests-admin", "user"), "tests", role, days, "tests")
+    made = admin.create_token(
+        Actor("tests-admin", "user"), "tests", role, days, "tests", owner=owner
+    )
     return made.token
 
 

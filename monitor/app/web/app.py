@@ -14,11 +14,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from alarms.ack.throttle import FailureThrottle
 from monitor import __version__
 from monitor.app.web import (
     alarm_commands,
     alarm_pages,
     alarms_api,
+    alarms_api_ack,
     audit,
     errors,
     events,
@@ -51,11 +53,13 @@ def create_app(context: WebContext) -> FastAPI:
             401: {"model": ErrorBody, "description": "not signed in"},
             403: {"model": ErrorBody, "description": "the caller's role may not do this"},
             413: {"model": ErrorBody, "description": "the request body is over the limit"},
+            429: {"model": ErrorBody, "description": "too many refused API tokens from here"},
         },
     )
     app.state.context = context
     app.state.templates = pages.make_templates(context)
     app.state.sign_in_throttle = signin.SignInThrottle(context)
+    app.state.token_throttle = FailureThrottle(context.clock)
     errors.install(app)
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.include_router(health.router)
@@ -64,6 +68,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(users.router)
     app.include_router(alarms_api.router)
+    app.include_router(alarms_api_ack.router)
     app.include_router(alarm_pages.router)
     app.include_router(alarm_commands.router)
     app.include_router(audit.router)

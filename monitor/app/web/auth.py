@@ -10,7 +10,8 @@ sign-in page (a page: 303 with ``?next=``) or answered 401 (the API).
 A session's state-changing request (POST, PUT, PATCH, DELETE) also carries the session's CSRF
 token, in the ``X-CSRF-Token`` header or the ``csrf_token`` form field; it is derived from the
 session token (HMAC), so it is per session, survives a restart and is never stored. An API
-token is not ambient (a browser never sends it by itself), so it needs none.
+token is not ambient (a browser never sends it by itself), so it needs none. A source that
+keeps presenting invalid tokens is answered 429 (:func:`token_refused`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from urllib.parse import quote, urlsplit
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from alarms.ack.refusals import Reason
+from alarms.ack.throttle import FailureThrottle
 from monitor.app.web.context import WebContext
 from monitor.app.web.errors import error_response
 from monitor.identity.model import Principal, Via
@@ -100,6 +103,8 @@ async def principal_of(request: Request) -> Principal | None:
     token = bearer_token(request)
     if token is not None:
         principal = await identity.resolve_api_token(token)
+        if principal is None:
+            token_refused(request, context)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
@@ -108,6 +113,29 @@ async def principal_of(request: Request) -> Principal | None:
                 request.state.session_token = cookie[:MAX_TOKEN]
     request.state.principal = principal
     return principal
+
+
+def token_refused(request: Request, context: WebContext) -> None:
+    """A bearer token that is valid for nobody: spent from its source's budget and recorded
+    as a refused API request; 429 once the source keeps failing (a valid token is never
+    throttled: behind a reverse proxy every request has the same source)."""
+    source = request.client.host if request.client else "unknown"
+    throttle: FailureThrottle = request.app.state.token_throttle
+    wait = throttle.retry_after(source)
+    throttle.failed(source)  # a flood stays throttled until it stops
+    if context.acknowledger is not None:
+        reason, detail = (
+            (Reason.RATE_LIMITED, f"too many refused API tokens from {source}")
+            if wait
+            else (Reason.BAD_TOKEN, "the bearer token is not valid")
+        )
+        context.acknowledger.refuse("api", source, reason, detail)
+    if wait:
+        raise HTTPException(
+            429,
+            f"too many refused API tokens from {source}; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def csrf_of(request: Request) -> str | None:

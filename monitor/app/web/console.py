@@ -3,6 +3,7 @@ start before anything is opened), then :func:`serve_console` once the store writ
 
 from __future__ import annotations
 
+from alarms.ack.acknowledger import Acknowledger
 from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.app import create_app
 from monitor.app.web.context import AlarmReader, AuditReader, PagesSent, WebContext
@@ -32,6 +33,7 @@ def serve_console(
     commands: SignedCommands | None = None,
     pages_sent: PagesSent | None = None,
     store: Store | None = None,
+    acknowledger: Acknowledger | None = None,
 ) -> WebServer | None:
     """The console on ``listener``, ready to ``await start()``; None when it is off. The
     audit page reads the trail and its signatures from ``store`` when it is a SQLite store."""
@@ -51,6 +53,7 @@ def serve_console(
         pages_sent=pages_sent,
         audit=audit_reader_of(store),
         timezone=site.timezone,
+        acknowledger=acknowledger,
     )
     return WebServer(create_app(context), listener, context.streams)
 

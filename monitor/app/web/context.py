@@ -11,6 +11,7 @@ from typing import Protocol
 
 from fastapi import Request
 
+from alarms.ack.acknowledger import Acknowledger
 from alarms.model import AlarmView
 from alarms.notify.notification_log import LogRecord
 from monitor.app.signed_commands import SignedCommands
@@ -79,6 +80,9 @@ class WebContext:
     """The audit trail for the audit page; None: the page answers 503."""
     timezone: str = "UTC"
     """The site's zone (``site.timezone``): pages show times in UTC and in it."""
+    acknowledger: Acknowledger | None = None
+    """The acknowledgement paths' one decider (PIN lockout, refusals recorded): the API
+    tokens' ``POST /api/alarms/{target}/ack``; None without an ``alarms:`` section."""
 
 
 def context_of(request: Request) -> WebContext:

@@ -17,7 +17,10 @@ from alarms.ack.config import (
     os_user_map,
 )
 from alarms.people import Person
+from monitor.app.cli import main as cli_main
+from monitor.app.config import ConfigError, load
 from tests.support.ack import ACCOUNT
+from tests.support.fakes import write_config
 
 TWILIO: dict[str, Any] = {"account_sid": ACCOUNT, "auth_token_env": "TWILIO_TOKEN_FOR_TEST"}
 
@@ -75,3 +78,45 @@ def test_os_users_map_to_one_person_each() -> None:
     thief = WithOsUsers(id="eve", name="Eve", channels=("sms",), os_users=("ana",))
     with pytest.raises(ValueError, match="both ana and eve"):
         os_user_map([ana, thief])
+
+
+SECRET = "alice-api-token-0123456789abcdef"
+
+
+def old_site(tmp_path: Path, http_api: Any) -> Path:
+    return write_config(
+        tmp_path,
+        {
+            "site": {"id": "t", "name": "T"},
+            "notifiers": {"sms": {"type": "outbox"}},
+            "people": [{"id": "alice", "name": "Alice", "channels": ["sms"]}],
+            "acknowledgement": {"http_api": http_api},
+        },
+    )
+
+
+def test_the_old_http_api_section_is_refused_with_how_to_move(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A site that relied on the old listener learns at check-config (exit 2, file and line)
+    what to run, never a daemon that starts without its API; the token is not repeated."""
+    path = old_site(
+        tmp_path, {"enabled": True, "port": 8026, "tokens": [{"person": "alice", "token": SECRET}]}
+    )
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    [issue] = err.value.issues
+    assert issue.path == "acknowledgement.http_api" and issue.line is not None
+    assert "coldwatch user token-add NAME --for USER_ID --role technician" in issue.message
+    assert "/api/alarms/<id>/ack" in issue.message
+    assert cli_main(["check-config", "-c", str(path)]) == 2
+    out = capsys.readouterr()
+    assert f"{path}:{issue.line}" in out.err + out.out
+    assert SECRET not in out.err + out.out + str(err.value)
+
+
+@pytest.mark.parametrize("http_api", [{"enabled": False}, {}, None])
+def test_an_old_http_api_section_that_was_off_is_refused_too(tmp_path: Path, http_api: Any) -> None:
+    with pytest.raises(ConfigError, match="this section was off: remove it"):
+        load(old_site(tmp_path, http_api))
+    assert "http_api" not in AckConfig().model_dump()

@@ -2,7 +2,7 @@
 socket: a 4xx (or the socket's refusal) with a short reason, counted as a refusal, nothing
 logged as an error or with a traceback, and the listener answers the next valid request. The
 cases the fault probe found (a RecursionError, a TypeError and a UnicodeDecodeError, each a 500
-with a traceback) and their kin."""
+with a traceback) and their kin. (The alarm API's: tests/monitor/app/web/test_alarms_api_ack.py.)"""
 
 from __future__ import annotations
 
@@ -24,10 +24,8 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from alarms.ack.bearer import TokenSource, TokenTable
 from alarms.ack.config import TwilioInboundSettings
 from alarms.ack.control_socket import ControlServer
-from alarms.ack.http_api import HttpApi
 from alarms.ack.twilio_webhook import TwilioWebhook
 from alarms.model import AlarmState
 from tests.support.ack import (
@@ -44,14 +42,12 @@ from tests.support.alarm_engine import KEY
 from tests.support.ports import free_port
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-API_TOKEN = "alice-token-0123456789"
 FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass
 class Listeners:
     stack: Stack
-    api: HttpApi
     hook: TwilioWebhook
     control: ControlServer
     session: aiohttp.ClientSession
@@ -60,17 +56,16 @@ class Listeners:
 @pytest.fixture
 async def listeners(stack: Stack) -> AsyncIterator[Listeners]:
     folder = Path(tempfile.mkdtemp(prefix="cw-"))
-    api = HttpApi(stack.service, TokenTable([TokenSource("alice", lambda: API_TOKEN)]), port=0)
     hook = TwilioWebhook(stack.service, BASE, lambda: TOKEN, port=free_port())
     control = ControlServer(stack.service, folder / "control.sock", {ME: "alice"})
-    for part in (api, hook, control):
+    for part in (hook, control):
         await part.start()
-    session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_TOKEN}"})
+    session = aiohttp.ClientSession()
     try:
-        yield Listeners(stack, api, hook, control, session)
+        yield Listeners(stack, hook, control, session)
     finally:
         await session.close()
-        for part in (api, hook, control):
+        for part in (hook, control):
             await part.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -78,35 +73,6 @@ async def listeners(stack: Stack) -> AsyncIterator[Listeners]:
 def no_errors(caplog: pytest.LogCaptureFixture) -> None:
     loud = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert loud == [], [r.getMessage() for r in loud]
-
-
-async def test_the_http_api_answers_malformed_bodies_with_4xx(
-    listeners: Listeners, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    url = f"http://127.0.0.1:{listeners.api.port}/api/v1/alarms/{listeners.stack.code}/ack"
-    json_type = {"Content-Type": "application/json"}
-    cases = [
-        ("[" * 8000 + "]" * 8000, json_type, 400),  # RecursionError on main
-        ('{"comment": ' * 1100 + '"x"' + "}" * 1100, json_type, 400),
-        (b'{"comment": "\xff\xfe"}', json_type, 400),  # not UTF-8
-        ('{"comment": "a", "comment": "b"}', json_type, 400),  # a repeated field
-        ('{"comment": 1' + "0" * 5000 + "}", json_type, 400),  # an int past Python's limit
-        ('{"comment": "x"}', {"Content-Type": "application/json; charset=latin-1"}, 415),
-        ('{"comment": "x"}', {"Content-Type": "text/plain"}, 415),
-        (gzip.compress(b'{"comment": "x"}'), {**json_type, "Content-Encoding": "gzip"}, 400),
-        ("x" * 20_000, json_type, 413),
-    ]
-    for body, headers, status in cases:
-        async with listeners.session.post(url, data=body, headers=headers) as response:
-            assert response.status == status, body[:40]
-            answer = await response.json()
-            assert answer["reason"] == "bad_request" and len(answer["error"]) < 120
-    assert listeners.stack.reasons() == ["bad_request"] * len(cases)
-    async with listeners.session.post(url, json={"comment": "moved"}) as response:
-        assert response.status == 200
-    assert listeners.stack.harness.view(KEY).state is AlarmState.ACKED
-    no_errors(caplog)
 
 
 async def test_the_twilio_listener_answers_malformed_requests_with_4xx(

@@ -58,11 +58,6 @@ async def test_all_paths_from_configuration(stack: Stack, short_dir: Path) -> No
                 "port": 0,
             },
             "lockout": {"attempts": 2},
-            "http_api": {
-                "enabled": True,
-                "port": 0,
-                "tokens": [{"person": "alice", "token": "alice-api-token-0123"}],
-            },
         }
     )
     alice = WithOsUsers(
@@ -86,7 +81,7 @@ async def test_all_paths_from_configuration(stack: Stack, short_dir: Path) -> No
     assert services.poller is None
     await services.start()
     try:
-        assert services.control is not None and services.webhook and services.http
+        assert services.control is not None and services.webhook
         assert services.control.path == short_dir / "control.sock"
         (listed,) = await asyncio.to_thread(cc.list_alarms, services.control.path)
         assert listed.code == stack.code
@@ -95,11 +90,6 @@ async def test_all_paths_from_configuration(stack: Stack, short_dir: Path) -> No
                 wrong = sms_params(ALICE_PHONE, f"ACK {stack.code} 0000 x")
                 async with await signed_post(session, services.webhook.port, "/twilio/sms", wrong):
                     pass
-            url = f"http://127.0.0.1:{services.http.port}/api/v1/alarms"
-            async with session.get(
-                url, headers={"Authorization": "Bearer alice-api-token-0123"}
-            ) as response:
-                assert response.status == 200
         with pytest.raises(cc.ControlError):
             await asyncio.to_thread(cc.ack, services.control.path, "A1008", "x")
     finally:
@@ -138,7 +128,7 @@ async def test_poll_mode_polls(stack: Stack, short_dir: Path) -> None:
         short_dir / "cw.db",
         twilio_http=lambda timeout: cloud,
     )
-    assert services.webhook is None and services.control is None and services.http is None
+    assert services.webhook is None and services.control is None
     await services.start()
     await stack.clock.settle()
     await services.stop()

@@ -19,9 +19,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from alarms.ack.bearer import TokenSource, TokenTable
 from alarms.ack.control_socket import ControlServer
-from alarms.ack.http_api import HttpApi
 from alarms.ack.throttle import BURST, FailureThrottle
 from alarms.ack.twilio_webhook import TwilioWebhook
 from monitor.core.clock import FakeClock
@@ -37,7 +35,6 @@ from tests.support.ack import (
 from tests.support.ports import free_port
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-ALICE_TOKEN = "alice-token-0123456789"
 
 
 async def test_the_budget_refills_and_the_map_of_sources_is_bounded(clock: FakeClock) -> None:
@@ -59,36 +56,6 @@ async def test_the_budget_refills_and_the_map_of_sources_is_bounded(clock: FakeC
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
-
-
-async def test_the_http_api_throttles_bad_tokens_never_a_valid_one(
-    stack: Stack, session: aiohttp.ClientSession
-) -> None:
-    api = HttpApi(stack.service, TokenTable([TokenSource("alice", lambda: ALICE_TOKEN)]), port=0)
-    await api.start()
-    try:
-        url = f"http://127.0.0.1:{api.port}/api/v1/alarms"
-        wrong = {"Authorization": "Bearer not-the-token"}
-        statuses = []
-        for _ in range(BURST + 5):
-            async with session.get(url, headers=wrong) as response:
-                statuses.append(response.status)
-                retry = response.headers.get("Retry-After")
-        assert statuses == [401] * BURST + [429] * 5 and retry == "3"
-        async with session.get(url, headers={"Authorization": f"Bearer {ALICE_TOKEN}"}) as r:
-            assert r.status == 200  # the same source, a valid token: never throttled
-        ack = f"{url}/{stack.code}/ack"
-        async with session.post(
-            ack, json={"comment": "moved"}, headers={"Authorization": f"Bearer {ALICE_TOKEN}"}
-        ) as response:
-            assert response.status == 200
-        await stack.clock.advance(60)
-        async with session.get(url, headers=wrong) as response:
-            assert response.status == 401  # the budget has refilled
-    finally:
-        await api.stop()
-    assert stack.reasons().count("rate_limited") == 5
-    assert stack.acks() == [("alice", "http", "moved")]
 
 
 async def test_the_twilio_listener_throttles_unsigned_requests_never_signed_ones(

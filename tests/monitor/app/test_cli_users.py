@@ -196,16 +196,34 @@ def test_api_tokens_from_the_command_line(
         mp, cap, "user", "token-add", "x", "-c", config, "--role", "admin", "--reason", "r"
     )
     assert code == 1 and "cannot be an admin" in err
+    code, _, err = run(
+        mp, cap, "user", "token-add", "LIMS", "-c", config, "--role", "technician",
+        "--reason", "r",
+    )  # fmt: skip
+    assert code == 1 and "only reads (viewer)" in err and "--for USER_ID" in err
+    code, _, err = run(
+        mp, cap, "user", "token-add", "LIMS", "-c", config, "--role", "technician",
+        "--for", "ada", "--reason", "r",
+    )  # fmt: skip
+    assert code == 1 and "at most its owner's (ada is admin, not technician)" in err
+    code, out, err = run(
+        mp, cap, "user", "token-add", "Ada's script", "-c", config, "--role", "viewer",
+        "--for", "ada", "--reason", "her own reports",
+    )  # fmt: skip
+    assert code == 0, err
+    owned = out.splitlines()[0].split()[2]
     code, out, _ = run(mp, cap, "user", "token-revoke", token_id, "-c", config, "--reason", "gone")
     assert (code, out) == (0, f"API token {token_id}: revoked\n")
     code, _, err = run(mp, cap, "user", "token-revoke", token_id, "-c", config, "--reason", "again")
     assert code == 1 and "revoked already" in err
     code, out, _ = run(mp, cap, "verify", "-c", config)
-    assert code == 0 and "API token log: 2 rows, hash chain intact" in out
+    assert code == 0 and "API token log: 3 rows, hash chain intact" in out
     db = sqlite3.connect(tmp_path / "cw.db")
     stored = db.execute("SELECT token_hash FROM api_token_log").fetchall()
+    owners = dict(db.execute("SELECT token_id, owner FROM api_token_log").fetchall())
     db.close()
     assert token not in {row[0] for row in stored}  # only its hash
+    assert owners == {token_id: None, owned: "ada"}
 
 
 def test_the_first_admin_is_linked_to_the_os_users_own_person(

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 import alarms
 import drivers
 import monitor
-from alarms.ack.config import HttpApiSettings, HttpToken, TwilioInboundSettings
+from alarms.ack.config import TwilioInboundSettings
 from alarms.notify.base import NotifierSettings
 from alarms.notify.email import EmailSettings
 from alarms.notify.horn import HornSettings
@@ -32,7 +32,6 @@ from tests.support.fakes import write_config
 
 SLACK = "https://hooks.slack.com/services/T0001/B0002/Xq9zSLACKSECRET"
 TEAMS = "https://example.webhook.office.com/webhookb2/TEAMSSECRET"
-API_TOKEN = "APITOKENSECRET-0123456789"
 
 
 def _config(tmp_path: Path, **notifiers: dict[str, Any]) -> dict[str, Any]:
@@ -67,9 +66,6 @@ def _config(tmp_path: Path, **notifiers: dict[str, Any]) -> dict[str, Any]:
             **notifiers,
         },
         "people": [{"id": "alice", "name": "A", "pin": "90817263", "channels": ["slack"]}],
-        "acknowledgement": {
-            "http_api": {"enabled": True, "tokens": [{"person": "alice", "token": API_TOKEN}]}
-        },
     }
 
 
@@ -84,7 +80,7 @@ def test_every_secret_field_is_the_marker_and_its_source_is_kept(tmp_path: Path)
     stored = json.loads(loaded.effective_json)
     for secret in (SLACK, "SLACKSECRET", "TEAMSSECRET", "ENVURLSECRET", "HEADERSECRET"):
         assert secret not in loaded.effective_json
-    for secret in ("ENVHEADERSECRET", "MQTTSECRET", "90817263", API_TOKEN):
+    for secret in ("ENVHEADERSECRET", "MQTTSECRET", "90817263"):
         assert secret not in loaded.effective_json
     notifiers = stored["notifiers"]
     assert notifiers["slack"]["url"] == REDACTED
@@ -97,7 +93,6 @@ def test_every_secret_field_is_the_marker_and_its_source_is_kept(tmp_path: Path)
     assert ticket["secret_headers"]["X-Signature-Seed"]["value_env"] == "TICKET_SEED"
     assert stored["devices"][0]["settings"]["password"] == REDACTED
     assert stored["people"][0]["pin"] == REDACTED
-    assert stored["acknowledgement"]["http_api"]["tokens"][0]["token"] == REDACTED
 
 
 def test_a_plain_header_named_like_a_credential_is_refused(tmp_path: Path) -> None:
@@ -122,8 +117,6 @@ SETTINGS: list[type[BaseModel]] = [
     SecretHeader,
     HornSettings,
     OutboxSettings,
-    HttpApiSettings,
-    HttpToken,
     Person,
     MqttSettings,
 ]
@@ -144,7 +137,6 @@ def test_secret_fields_are_typed_secret(model: type[BaseModel]) -> None:
         EmailSettings: {"password"},
         WebhookSettings: {"url", "bearer_token"},
         SecretHeader: {"value"},
-        HttpToken: {"token"},
         Person: {"pin"},
         MqttSettings: {"password"},
     }

@@ -4,16 +4,21 @@ the first admin, the acting admin, person links; and the chain `coldwatch verify
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from monitor.core.clock import FakeClock
-from monitor.identity.admin import AdminRefused
+from monitor.identity.admin import AdminRefused, UserAdmin
 from monitor.identity.model import Actor
+from monitor.identity.passwords import MAX_WORKERS, THREAD_PREFIX, Hasher
+from monitor.identity.records import IdentityRecords
 from monitor.identity.roles import Role
 from monitor.store.side_chain_verify import verify_file
-from tests.support.identity import identity
+from tests.support.identity import ADMIN_PASSWORD, identity, make_store
 
 
 def test_the_first_admin_only_on_an_empty_store(tmp_path: Path, clock: FakeClock) -> None:
@@ -135,3 +140,56 @@ def test_a_tampered_user_version_fails_verify(tmp_path: Path, clock: FakeClock) 
     check = {c.log.table: c for c in verify_file(path)}["user_versions"]
     assert not check.ok and check.bad_seq == 3
     assert "user versions: FAILED" in check.line()
+
+
+def test_user_admin_hashes_in_the_pool_two_at_most(tmp_path: Path, clock: FakeClock) -> None:
+    """Eight admins' requests at once (worker threads, as the control socket and the users
+    pages run them): every hash runs in the argon2 pool's threads, never more than two at a
+    time, never in the caller's thread."""
+    make_store(tmp_path / "s.db")
+    records = IdentityRecords(tmp_path / "s.db")
+    hasher = Hasher(time_cost=1, memory_kib=64, workers=MAX_WORKERS)
+    admin = UserAdmin(records, clock.now, hasher=hasher)
+    running = 0
+    most = 0
+    threads: set[str] = set()
+    lock = threading.Lock()
+    real = hasher.hash_sync
+
+    def counted(password: str) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            threads.add(threading.current_thread().name)
+        try:
+            time.sleep(0.02)  # long enough for the callers to pile up: not measured
+            return real(password)
+        finally:
+            with lock:
+                running -= 1
+
+    hasher.hash_sync = counted  # type: ignore[method-assign]
+    try:
+        admin.add_user(
+            admin.first_admin_actor("root"), "root-admin", "Ada Admin", Role.ADMIN,
+            ADMIN_PASSWORD, verified_by=None, reason="first admin",
+        )  # fmt: skip
+        root = Actor("root-admin", "user", "root")
+
+        def add(n: int) -> None:
+            admin.add_user(
+                root, f"user-{n}", f"User {n}", Role.VIEWER, f"a long password {n}",
+                verified_by="root-admin", reason="load",
+            )  # fmt: skip
+
+        with ThreadPoolExecutor(max_workers=8) as callers:
+            list(callers.map(add, range(8)))
+            list(callers.map(lambda n: admin.reset_password(root, f"user-{n}", "r"), range(8)))
+        assert hasher.max_workers == MAX_WORKERS == 2
+        assert most == 2  # they did pile up, and the pool held them to two
+        assert threads and all(name.startswith(THREAD_PREFIX) for name in threads)
+        assert len(records.users()) == 9
+    finally:
+        hasher.close()
+        records.close()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.identity.roles import ROLE_PERMISSIONS, Permission, Role, allows, parse_role
+from monitor.identity.roles import (
+    ROLE_PERMISSIONS,
+    Permission,
+    Role,
+    allows,
+    parse_role,
+    within,
+)
 
 P = Permission
 EXPECTED: dict[Role, set[Permission]] = {
@@ -17,9 +24,10 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.OUT_OF_SERVICE,
         P.RETURN_TO_SERVICE,
         P.RESET_LATCHED,
+        P.OPERATE_DAEMON,
     },
     Role.QA: {P.VIEW, P.REVIEW_AND_SIGN, P.AUDIT_TRAIL, P.USER_ACCESS_REVIEW},
-    Role.ADMIN: {P.VIEW, P.MANAGE_USERS},
+    Role.ADMIN: {P.VIEW, P.MANAGE_USERS, P.OPERATE_DAEMON, P.RELOAD_CONFIG},
 }
 
 
@@ -40,6 +48,12 @@ def test_separation_of_duties() -> None:
     assert not allows(Role.QA, P.MANAGE_USERS) and not allows(Role.QA, P.SHELVE)
     everything = set(Permission)
     assert all(set(perms) != everything for perms in ROLE_PERMISSIONS.values())
+
+
+def test_a_token_role_is_within_its_owners() -> None:
+    assert within(Role.TECHNICIAN, Role.SUPERVISOR) and within(Role.VIEWER, Role.QA)
+    assert not within(Role.TECHNICIAN, Role.ADMIN) and not within(Role.SUPERVISOR, Role.QA)
+    assert all(within(role, role) for role in Role)
 
 
 def test_unknown_roles_hold_nothing_and_are_refused_by_name() -> None:

@@ -12,10 +12,13 @@ import pytest
 
 from monitor.core.clock import FakeClock
 from monitor.core.model import EventKind
+from monitor.identity.admin import AdminRefused
 from monitor.identity.model import SignInOutcome, Via
 from monitor.identity.passwords import PasswordRejected
 from monitor.identity.roles import Role
+from monitor.identity.service import token_hash
 from monitor.identity.settings import LockoutSettings, SessionSettings
+from monitor.store.side_chain_verify import verify_file
 from tests.support.identity import ADMIN_PASSWORD, ALICE_PASSWORD, Identity, identity
 
 Out = SignInOutcome
@@ -265,10 +268,61 @@ async def test_api_tokens_have_one_role_an_expiry_and_never_sign(
         assert await ids.service.resolve_api_token("not-a-token") is None
         await clock.advance(30 * 86400)
         assert await ids.service.resolve_api_token(made.token) is None  # expired
-        other = ids.admin.create_token(ids.root, "lims", Role.TECHNICIAN, 1, "LIMS acks")
+        ids.add_alice()
+        other = ids.admin.create_token(
+            ids.root, "lims", Role.TECHNICIAN, 1, "LIMS acks", owner="alice"
+        )
         assert await ids.service.resolve_api_token(other.token) is not None
         ids.admin.revoke_token(ids.root, other.token_id, "LIMS retired")
         assert await ids.service.resolve_api_token(other.token) is None
+
+
+async def test_a_token_acts_for_its_owner_within_the_owners_role(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with identity(tmp_path / "s.db", clock) as ids:
+        ids.add_first_admin()
+        ids.add_alice(role=Role.SUPERVISOR, person="alice-p")
+        with pytest.raises(AdminRefused, match=r"only reads \(viewer\)"):
+            ids.admin.create_token(ids.root, "lims", Role.TECHNICIAN, 30, "r")
+        with pytest.raises(AdminRefused, match="at most its owner's"):
+            ids.admin.create_token(ids.root, "lims", Role.QA, 30, "r", owner="alice")
+        with pytest.raises(AdminRefused, match="not an enabled user"):
+            ids.admin.create_token(ids.root, "lims", Role.VIEWER, 30, "r", owner="nobody")
+        made = ids.admin.create_token(ids.root, "lims", Role.TECHNICIAN, 30, "r", owner="alice")
+        principal = await ids.service.resolve_api_token(made.token)
+        assert principal is not None
+        assert (principal.user_id, principal.person_id, principal.role, principal.may_sign) == (
+            "alice", "alice-p", Role.TECHNICIAN, False
+        )  # fmt: skip
+        assert (principal.session_id, principal.printed_name) == (made.token_id, "Alice Tech")
+        created = next(e for e in ids.audit if e.action == "api_token_created")
+        assert created.new == {"role": "technician", "name": "lims", "owner": "alice"}
+        ids.admin.set_role(ids.root, "alice", Role.VIEWER, "office work")
+        assert await ids.service.resolve_api_token(made.token) is None  # checked at every use
+        ids.admin.set_role(ids.root, "alice", Role.TECHNICIAN, "back")
+        assert await ids.service.resolve_api_token(made.token) is not None
+        ids.admin.disable(ids.root, "alice", "left")
+        assert await ids.service.resolve_api_token(made.token) is None
+    checks = {c.log.table: c for c in verify_file(tmp_path / "s.db")}
+    assert checks["api_token_log"].ok and checks["api_token_log"].rows == 1
+
+
+async def test_a_machine_token_from_before_owners_only_reads(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A token created as a technician without an owner (possible before schema 6) acts as
+    a viewer: a machine never acknowledges anonymously."""
+    with identity(tmp_path / "s.db", clock) as ids:
+        ids.records.log_token(
+            clock.now(), "tok-old", "created", token_hash("old-token"), Role.TECHNICIAN,
+            "kiosk", clock.now() + timedelta(days=30), "root-admin", "before owners",
+        )  # fmt: skip
+        principal = await ids.service.resolve_api_token("old-token")
+        assert principal is not None
+        assert (principal.role, principal.person_id, principal.user_id) == (
+            Role.VIEWER, None, "tok-old"
+        )  # fmt: skip
 
 
 async def test_the_person_lookup_attributes_sms_and_voice_to_the_user(

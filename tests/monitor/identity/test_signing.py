@@ -121,7 +121,9 @@ async def test_an_api_token_and_a_one_time_password_cannot_sign(
     with identity(tmp_path / "s.db", clock) as ids:
         signing = SigningService(ids.service)
         principal, token = await alice_signed_in(ids)
-        new = ids.admin.create_token(ids.root, "lims", Role.SUPERVISOR, 30, "LIMS link")
+        new = ids.admin.create_token(
+            ids.root, "lims", Role.TECHNICIAN, 30, "LIMS link", owner="alice"
+        )
         machine = await ids.service.resolve_api_token(new.token)
         assert machine is not None
         with pytest.raises(SignatureRefused) as refused:
