@@ -139,16 +139,14 @@ HTTP_API_MOVED = (
 
 
 def refuse_http_api(value: object) -> None:
-    """``acknowledgement.http_api`` is no longer read: refused, whatever it holds, so that a
-    site that relied on it learns at ``check-config`` (exit 2, this file and line) how to
-    move, instead of a daemon that starts without the API it expects. Nothing of the value
-    is repeated (it may hold a token)."""
-    if not isinstance(value, dict) or value.get("enabled") is not True:
-        raise ValueError(
-            "the alarm HTTP API moved onto the web console (docs/acknowledgement.md, "
-            "'HTTP API'); this section was off: remove it"
-        )
-    raise ValueError(HTTP_API_MOVED)
+    """``acknowledgement.http_api`` is no longer read. A section that was on is refused, so
+    that a site that relied on it learns at ``check-config`` (exit 2, this file and line) how
+    to move, instead of a daemon that starts without the API it expects. A section that was
+    off (``enabled: false``, as the example configuration had it) served nothing and is
+    ignored: an upgrade must not stop the monitoring for it. Nothing of the value is repeated
+    (it may hold a token)."""
+    if isinstance(value, dict) and value.get("enabled") is True:
+        raise ValueError(HTTP_API_MOVED)
 
 
 class AckConfig(_Strict):
@@ -158,7 +156,8 @@ class AckConfig(_Strict):
     lockout: LockoutSettings = Field(default_factory=LockoutSettings)
     control_socket: ControlSocketSettings = Field(default_factory=ControlSocketSettings)
     http_api: None = Field(default=None, exclude=True)
-    """Moved onto the web console: refused with how to move (:func:`refuse_http_api`)."""
+    """Moved onto the web console: refused with how to move while on, ignored while off
+    (:func:`refuse_http_api`)."""
 
     @field_validator("http_api", mode="before")
     @classmethod

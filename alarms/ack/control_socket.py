@@ -84,6 +84,7 @@ __all__ = [
     "StopRequest",
 ]
 
+STOP_COMMANDS = ("stop", "restart")  # a tuple: `in` must not hash an unhashable cmd
 log = logging.getLogger("alarms.ack")
 
 VIA = "cli"
@@ -231,15 +232,20 @@ class ControlServer:
 
     def handle(self, peer: Peer, line: bytes) -> dict[str, Any]:
         """One request line from ``peer`` -> the answer."""
-        wait = self.throttle.retry_after(peer.who) if peer.person is None else 0
-        if wait:
-            return self._refuse(
-                peer, Reason.RATE_LIMITED, f"too many refused requests; try again in {wait} s"
-            )
         try:
             request = json.loads(line)
         except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past any sense
             request = None
+        # root's stop and restart are never throttled: a root script's refused queries must
+        # not keep the system's administrator from stopping the daemon with a reason
+        root_stop = (
+            peer.uid == 0 and isinstance(request, dict) and request.get("cmd") in STOP_COMMANDS
+        )
+        wait = self.throttle.retry_after(peer.who) if peer.person is None and not root_stop else 0
+        if wait:
+            return self._refuse(
+                peer, Reason.RATE_LIMITED, f"too many refused requests; try again in {wait} s"
+            )
         if not isinstance(request, dict):
             return self._refuse(peer, Reason.BAD_REQUEST, "a request is one JSON object per line")
         cmd, target = request.get("cmd"), request.get("id")
@@ -251,7 +257,7 @@ class ControlServer:
                 "the person is taken from your login, never from the request",
                 target,
             )
-        if peer.person is None and not (peer.uid == 0 and cmd in ("stop", "restart")):
+        if peer.person is None and not root_stop:
             return self._refuse(
                 peer,
                 Reason.UNKNOWN_USER,
@@ -259,7 +265,7 @@ class ControlServer:
                 "(people[].os_users)",
                 target,
             )
-        if cmd in ("stop", "restart"):
+        if cmd in STOP_COMMANDS:
             return self._stop(peer, request, restart=cmd == "restart")
         if cmd == "reload":
             return self._reload(peer, request)

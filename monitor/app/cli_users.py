@@ -271,8 +271,9 @@ def add_parsers(sub: Any) -> None:
         "--for",
         dest="owner",
         metavar="USER_ID",
-        help="the user the token acts for (what it does is attributed to them); without it the "
-        "token is a machine's and only reads",
+        help="the user the token acts for (what it does is attributed to them): yourself, "
+        "as only its owner may make one; without it (an admin's) the token is a machine's and "
+        "only reads",
     )
     p.add_argument("--days", type=float, default=90.0, help="days until it expires (90)")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the record")

@@ -8,13 +8,16 @@ restart: the service manager and operations must be able to, and the stop is rec
 that OS user. While the store has no user at all (a site that has not set up sign-in yet),
 every mapped person may, as before users existed: there is no role to ask.
 
-Every refusal is an entry of the audit trail (``daemon.stop_refused``,
+Every refusal made here is an entry of the audit trail (``daemon.stop_refused``,
 ``daemon.restart_refused``, ``daemon.reload_refused``): who asked, why they said, and why not.
+(An OS user mapped to no person is refused earlier, by the control socket, and is in its
+refusal log, not the audit trail.)
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -22,7 +25,7 @@ from alarms.ack.control_socket import Caller
 from monitor.core.clock import Clock
 from monitor.identity.records import IdentityRecords
 from monitor.identity.roles import Permission, allows
-from monitor.store.base import AuditEntry
+from monitor.store.base import AuditEntry, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,16 @@ class DaemonAccess:
             return self._refused(command, caller, reason, None, f"unknown command {command!r}")
         if caller.uid == ROOT_UID and needed is Permission.OPERATE_DAEMON:
             return None
+        try:
+            return self._by_role(command, caller, reason, needed)
+        except (StoreError, sqlite3.Error) as exc:  # an answer, never a dropped request
+            return self._refused(
+                command, caller, reason, None,
+                f"the user store cannot be read to check your role ({exc}); try again, or "
+                "stop as root (systemctl stop)",
+            )  # fmt: skip
+
+    def _by_role(self, command: str, caller: Caller, reason: str, needed: Permission) -> str | None:
         if self.records is None or not self.records.users():
             return None if caller.person else self._refused(
                 command, caller, reason, None, "your OS user is mapped to no person"

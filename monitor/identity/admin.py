@@ -94,6 +94,16 @@ class UserAdmin:
             )
         return Actor(user.user_id, "user", os_user)
 
+    def acting_user(self, os_user: str, person_id: str | None) -> Actor:
+        """The user an OS user acts as, whatever their role: the enabled user linked to the
+        person whose ``os_users`` list that OS account; else :class:`AdminRefused`."""
+        user_id = self.records.user_of_person(person_id) if person_id else None
+        user = self.records.user(user_id) if user_id else None
+        if user is None or not user.enabled:
+            who = f"person {person_id}" if person_id else "no coldwatch person (people[].os_users)"
+            raise AdminRefused(f"OS user {os_user} ({who}) is not linked to an enabled user")
+        return Actor(user.user_id, "user", os_user)
+
     def first_admin_actor(self, os_user: str) -> Actor:
         if self.records.users():
             raise AdminRefused(
@@ -287,6 +297,13 @@ class UserAdmin:
             raise AdminRefused(f"an API token expires within 1 to {MAX_TOKEN_DAYS} days")
         if role is Role.ADMIN:
             raise AdminRefused("an API token cannot be an admin")
+        if owner is not None and owner != actor.id:
+            # what the token does is recorded as its owner's: only the owner may make it,
+            # never an admin for someone else (that would act in their name)
+            raise AdminRefused(
+                f"--for {owner}: a token that acts for a person is made by that person "
+                f"({owner}'s own OS account, mapped to them in people[].os_users)"
+            )
         self._check_owner(owner, role)
         token = secrets.token_urlsafe(32)
         token_id = "tok-" + secrets.token_hex(6)

@@ -112,6 +112,8 @@ def execute(
         if cmd == "user.add" and request.get("first_admin") is True:
             actor = admin.first_admin_actor(os_user)
             _own_person(os_user, person, request)
+        elif cmd == "user.token_add" and request.get("owner") is not None:
+            actor = admin.acting_user(os_user, person)  # a person makes their own token
         else:
             actor = admin.acting_admin(os_user, person)
         return _change(admin, actor, cmd, request)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from monitor.core.clock import Clock
+from monitor.core.logs import RateLimiter
 from monitor.core.model import Event, EventKind
 from monitor.identity.model import (
     AuditEntry,
@@ -79,6 +80,7 @@ class IdentityService:
         self.on_audit = on_audit
         self.on_event = on_event
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity-db")
+        self._token_log = RateLimiter(60.0, max_keys=1000)
         self._attempt_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -355,10 +357,13 @@ class IdentityService:
             return Principal(row.token_id, Role.VIEWER, row.name, Via.TOKEN, row.token_id, False)
         user = await self._run(self.records.user, row.owner)
         if user is None or not user.enabled or not within(row.role, user.role):
-            log.warning(
-                "API token %s (%s) refused: its owner %s is disabled or no longer %s",
-                row.token_id, row.name, row.owner, row.role.value,
-            )  # fmt: skip
+            may_log, held_back = self._token_log.allow(row.token_id)  # a retrying client
+            if may_log:  # must not flood the journal: once a minute a token
+                log.warning(
+                    "API token %s (%s) refused: its owner %s is disabled or no longer %s "
+                    "(%d more refusals of it not logged)",
+                    row.token_id, row.name, row.owner, row.role.value, held_back,
+                )  # fmt: skip
             return None
         return Principal(
             user.user_id, row.role, user.printed_name, Via.TOKEN, row.token_id, False,

@@ -128,11 +128,11 @@ def api_token(
     *,
     owner: str | None = None,
 ) -> str:
-    """An API token of ``role`` (created as an admin would): a machine's (viewer), or one
-    that acts for the user ``owner``."""
+    """An API token of ``role``: a machine's (viewer, created as an admin would), or one that
+    acts for the user ``owner`` (created by that user, as only they may)."""
     admin = UserAdmin(records, lambda: datetime.now(UTC), hasher=fast_hasher())
     made = admin.create_token(
-        Actor("tests-admin", "user"), "tests", role, days, "tests", owner=owner
+        Actor(owner or "tests-admin", "user"), "tests", role, days, "tests", owner=owner
     )
     return made.token
 

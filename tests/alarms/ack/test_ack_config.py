@@ -115,8 +115,19 @@ def test_the_old_http_api_section_is_refused_with_how_to_move(
     assert SECRET not in out.err + out.out + str(err.value)
 
 
-@pytest.mark.parametrize("http_api", [{"enabled": False}, {}, None])
-def test_an_old_http_api_section_that_was_off_is_refused_too(tmp_path: Path, http_api: Any) -> None:
-    with pytest.raises(ConfigError, match="this section was off: remove it"):
-        load(old_site(tmp_path, http_api))
+@pytest.mark.parametrize(
+    "http_api",
+    [
+        {"enabled": False},
+        {},
+        None,
+        {"enabled": False, "tokens": [{"person": "a", "token": SECRET}]},
+    ],
+)
+def test_an_old_http_api_section_that_was_off_is_ignored(tmp_path: Path, http_api: Any) -> None:
+    """It served nothing before (the example configuration had ``enabled: false``): an
+    upgrade must not stop the monitoring for it, nor keep what it holds."""
+    loaded = load(old_site(tmp_path, http_api))
+    assert "http_api" not in loaded.config.model_dump()["acknowledgement"]
+    assert SECRET not in str(loaded.config.model_dump())
     assert "http_api" not in AckConfig().model_dump()

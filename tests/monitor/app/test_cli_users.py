@@ -206,6 +206,11 @@ def test_api_tokens_from_the_command_line(
         "--for", "ada", "--reason", "r",
     )  # fmt: skip
     assert code == 1 and "at most its owner's (ada is admin, not technician)" in err
+    code, _, err = run(
+        mp, cap, "user", "token-add", "LIMS", "-c", config, "--role", "viewer",
+        "--for", "tina", "--reason", "r",
+    )  # fmt: skip
+    assert code == 1 and "a token that acts for a person is made by that person" in err
     code, out, err = run(
         mp, cap, "user", "token-add", "Ada's script", "-c", config, "--role", "viewer",
         "--for", "ada", "--reason", "her own reports",

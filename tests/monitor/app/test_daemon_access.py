@@ -174,6 +174,16 @@ async def test_root_always_stops_mapped_or_not_and_is_recorded_as_root(served: S
     assert answer["reason"] == "unknown_user" and served.reloads == []
 
 
+async def test_refused_queries_never_throttle_roots_stop(served: Served) -> None:
+    """A root script polling ``alarms list`` as an unmapped user spends the throttle's budget;
+    root's stop with a reason still goes through."""
+    add_ned(served, Role.VIEWER)
+    answers = [await served.as_root("list") for _ in range(25)]
+    assert answers[-1]["reason"] == "rate_limited"
+    assert (await served.as_root("stop"))["ok"] is True
+    assert (await served.as_root("list"))["reason"] == "rate_limited"
+
+
 async def test_a_real_daemon_refuses_and_the_command_line_exits_1(
     site: Site, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -188,3 +198,24 @@ async def test_a_real_daemon_refuses_and_the_command_line_exits_1(
     assert [(e.person, e.user_id, e.os_user, e.reason, e.method) for e in audited] == [
         ("alice", "alice-u", "root", "new limits", "cli")
     ]
+
+
+def test_a_user_store_that_cannot_be_read_refuses_with_an_answer() -> None:
+    """A broken store never drops the request (no traceback, no silence): a mapped person is
+    refused with why, recorded; root still stops."""
+    from datetime import UTC, datetime
+
+    from alarms.ack.control_requests import Caller
+    from monitor.core.clock import FakeClock
+    from monitor.store.base import StoreError
+
+    class Broken:
+        def users(self) -> list[object]:
+            raise StoreError("database disk image is malformed")
+
+    written: list[AuditEntry] = []
+    access = DaemonAccess(Broken(), FakeClock(datetime(2026, 12, 8, tzinfo=UTC)), written.extend)  # type: ignore[arg-type]
+    why = access.check("stop", Caller(1000, "alice", "alice"), "maintenance")
+    assert why is not None and "cannot be read" in why and "malformed" in why
+    assert [e.action for e in written] == ["daemon.stop_refused"]
+    assert access.check("stop", Caller(0, "root", None), "maintenance") is None

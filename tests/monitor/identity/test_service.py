@@ -13,7 +13,7 @@ import pytest
 from monitor.core.clock import FakeClock
 from monitor.core.model import EventKind
 from monitor.identity.admin import AdminRefused
-from monitor.identity.model import SignInOutcome, Via
+from monitor.identity.model import Actor, SignInOutcome, Via
 from monitor.identity.passwords import PasswordRejected
 from monitor.identity.roles import Role
 from monitor.identity.service import token_hash
@@ -23,6 +23,9 @@ from tests.support.identity import ADMIN_PASSWORD, ALICE_PASSWORD, Identity, ide
 
 Out = SignInOutcome
 WEB = "web 127.0.0.1"
+
+ALICE_ACTOR = Actor("alice", "user")
+"""Alice herself: only a token's owner makes a token that acts for them."""
 
 
 async def alice_with_her_password(ids: Identity) -> None:
@@ -270,7 +273,7 @@ async def test_api_tokens_have_one_role_an_expiry_and_never_sign(
         assert await ids.service.resolve_api_token(made.token) is None  # expired
         ids.add_alice()
         other = ids.admin.create_token(
-            ids.root, "lims", Role.TECHNICIAN, 1, "LIMS acks", owner="alice"
+            ALICE_ACTOR, "lims", Role.TECHNICIAN, 1, "LIMS acks", owner="alice"
         )
         assert await ids.service.resolve_api_token(other.token) is not None
         ids.admin.revoke_token(ids.root, other.token_id, "LIMS retired")
@@ -286,10 +289,12 @@ async def test_a_token_acts_for_its_owner_within_the_owners_role(
         with pytest.raises(AdminRefused, match=r"only reads \(viewer\)"):
             ids.admin.create_token(ids.root, "lims", Role.TECHNICIAN, 30, "r")
         with pytest.raises(AdminRefused, match="at most its owner's"):
-            ids.admin.create_token(ids.root, "lims", Role.QA, 30, "r", owner="alice")
+            ids.admin.create_token(ALICE_ACTOR, "lims", Role.QA, 30, "r", owner="alice")
         with pytest.raises(AdminRefused, match="not an enabled user"):
-            ids.admin.create_token(ids.root, "lims", Role.VIEWER, 30, "r", owner="nobody")
-        made = ids.admin.create_token(ids.root, "lims", Role.TECHNICIAN, 30, "r", owner="alice")
+            ids.admin.create_token(
+                Actor("nobody", "user"), "lims", Role.VIEWER, 30, "r", owner="nobody"
+            )
+        made = ids.admin.create_token(ALICE_ACTOR, "lims", Role.TECHNICIAN, 30, "r", owner="alice")
         principal = await ids.service.resolve_api_token(made.token)
         assert principal is not None
         assert (principal.user_id, principal.person_id, principal.role, principal.may_sign) == (

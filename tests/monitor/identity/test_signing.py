@@ -13,7 +13,7 @@ import pytest
 
 from monitor.core.clock import FakeClock
 from monitor.core.model import EventKind
-from monitor.identity.model import Principal
+from monitor.identity.model import Actor, Principal
 from monitor.identity.roles import Role
 from monitor.identity.settings import SessionSettings, SignatureSettings
 from monitor.identity.signing import SignatureRefused, SigningCredentials, SigningService
@@ -21,6 +21,9 @@ from tests.support.identity import ALICE_PASSWORD, Identity, identity
 
 WEB = "web 127.0.0.1"
 SAFE = "Acknowledged: product checked and safe"
+
+ALICE_ACTOR = Actor("alice", "user")
+"""Alice herself: only a token's owner makes a token that acts for them."""
 
 
 async def alice_signed_in(ids: Identity) -> tuple[Principal, str]:
@@ -122,7 +125,7 @@ async def test_an_api_token_and_a_one_time_password_cannot_sign(
         signing = SigningService(ids.service)
         principal, token = await alice_signed_in(ids)
         new = ids.admin.create_token(
-            ids.root, "lims", Role.TECHNICIAN, 30, "LIMS link", owner="alice"
+            ALICE_ACTOR, "lims", Role.TECHNICIAN, 30, "LIMS link", owner="alice"
         )
         machine = await ids.service.resolve_api_token(new.token)
         assert machine is not None

@@ -64,7 +64,14 @@ class Api:
 
 
 def token(ids: ConsoleIdentity, role: Role, owner: str | None) -> str:
-    return ids.admin.create_token(ADMIN, f"for {owner}", role, 30, "tests", owner=owner).token
+    return ids.admin.create_token(
+        ADMIN if owner is None else Actor(owner, "user"),  # only the owner makes theirs
+        f"for {owner}",
+        role,
+        30,
+        "tests",
+        owner=owner,
+    ).token
 
 
 @pytest.fixture
