@@ -92,7 +92,9 @@ def append_batch(
         if conn.execute("SELECT last_insert_rowid()").fetchone()[0] != last_r:
             raise StoreError("reading ids were not allocated in sequence; nothing written")
         if rollup and last_r is not None:
-            sqlite_rollup.add_batch(conn, reading_hw, last_r)
+            sqlite_rollup.add_batch(
+                conn, reading_hw, last_r, (rc.channels, rc.ts, rc.values, rc.qualities)
+            )
     if ec is not None:
         conn.executemany(
             _INSERT_EVENT,
