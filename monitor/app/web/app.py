@@ -20,6 +20,7 @@ from monitor.app.web import (
     alarm_pages,
     alarms_api,
     audit,
+    equipment,
     errors,
     events,
     health,
@@ -67,6 +68,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(alarm_pages.router)
     app.include_router(alarm_commands.router)
     app.include_router(audit.router)
+    app.include_router(equipment.router)
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi(

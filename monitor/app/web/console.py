@@ -34,7 +34,8 @@ def serve_console(
     store: Store | None = None,
 ) -> WebServer | None:
     """The console on ``listener``, ready to ``await start()``; None when it is off. The
-    audit page reads the trail and its signatures from ``store`` when it is a SQLite store."""
+    audit page reads the trail and its signatures from ``store`` when it is a SQLite store, the
+    equipment pages its readings, roll-up and configuration versions."""
     if listener is None:
         return None
     context = WebContext(
@@ -51,6 +52,7 @@ def serve_console(
         pages_sent=pages_sent,
         audit=audit_reader_of(store),
         timezone=site.timezone,
+        history=store if isinstance(store, SQLiteStore) else None,
     )
     return WebServer(create_app(context), listener, context.streams)
 

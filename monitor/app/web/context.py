@@ -16,6 +16,7 @@ from alarms.notify.notification_log import LogRecord
 from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.config import WebConfig
 from monitor.app.web.streams import OpenStreams
+from monitor.app.web.unit_history import HistoryReader
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
@@ -79,6 +80,9 @@ class WebContext:
     """The audit trail for the audit page; None: the page answers 503."""
     timezone: str = "UTC"
     """The site's zone (``site.timezone``): pages show times in UTC and in it."""
+    history: HistoryReader | None = None
+    """Readings, the roll-up, configuration versions and alarm records for the equipment
+    pages; None: they answer 503."""
 
 
 def context_of(request: Request) -> WebContext:
