@@ -15,11 +15,15 @@ from typing import Any
 from tests.support.browser import (
     ADMIN,
     ADMIN_PASSWORD,
+    CABINET,
+    CABINET_TENTHS,
     CHROMIUM,
+    Console,
     launch_options,
     running_console,
     sign_in,
 )
+from tests.support.modbus_server import encode
 
 #: name -> (viewport, device scale): a phone held upright and a wall screen in the freezer room.
 SCREENS: dict[str, tuple[dict[str, int], float]] = {
@@ -27,7 +31,22 @@ SCREENS: dict[str, tuple[dict[str, int], float]] = {
     "wall": ({"width": 1920, "height": 1080}, 1.0),
 }
 #: name -> path; every page but sign-in is shown to the signed-in admin.
-PAGES = {"signin": "signin", "overview": "", "account": "account", "users": "users"}
+PAGES = {
+    "signin": "signin",
+    "overview": "",
+    "account": "account",
+    "users": "users",
+    "equipment": "equipment/freezer-07",
+}
+
+
+async def excursion(console: Console) -> None:
+    """The freezer warm (-62 C) long enough for its warm alarm, then -80 C again: the
+    equipment page then has an alarm period to shade."""
+    await asyncio.to_thread(console.modbus.write_holding, CABINET, encode(-620, "int32"))
+    await asyncio.sleep(8)
+    await asyncio.to_thread(console.modbus.write_holding, CABINET, encode(CABINET_TENTHS, "int32"))
+    await asyncio.sleep(4)
 
 
 async def take(folder: Path) -> list[Path]:
@@ -35,6 +54,7 @@ async def take(folder: Path) -> list[Path]:
 
     saved: list[Path] = []
     with running_console() as console:
+        await excursion(console)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(**launch_options())
             try:

@@ -193,7 +193,7 @@ def page_facts(reader: HistoryReader, equipment_id: str, now: datetime) -> dict[
     recent = alarm_periods(reader, [r.key for r in rules], now - RECENT_ALARMS, now)
     return {
         "unit": found.unit,
-        "version": found.current,
+        "config_version": found.current,
         "rules": [RuleText(r.key, r.name, r.priority.value, r.contingency) for r in rules],
         "recent": sorted(recent, key=lambda p: p.start, reverse=True)[:20],
     }

@@ -36,7 +36,7 @@ def readings(draw: st.DrawFn) -> Reading:
 
 def expected_minutes(
     rows: list[Reading],
-) -> dict[tuple[str, int], tuple[int, object, object, object, int]]:
+) -> dict[tuple[str, int], tuple[int, float | None, float | None, float | None, int]]:
     """n, min, max, mean and bad per (channel, minute start in µs), straight from the readings."""
     groups: dict[tuple[str, int], list[Reading]] = {}
     for r in rows:

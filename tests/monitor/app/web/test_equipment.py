@@ -24,7 +24,8 @@ from tests.support.equipment_data import (
 from tests.support.identity_web import add_user, signed_in
 from tests.support.web import UPLOT_PATH, ThreadedConsole
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+#: a day ago, on the hour: the page lists the alarms of the last 30 days of the real clock
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 HOLE = (T0 + timedelta(minutes=20), T0 + timedelta(minutes=30))
 BAD = T0 + timedelta(minutes=45)
 CHANGE = T0 + timedelta(minutes=40)
@@ -157,3 +158,6 @@ def test_the_page_shows_sensor_version_alarms_and_sops(viewer: httpx.Client) -> 
     assert "SOP-CC-012" in text  # the warm rule's contingency
     assert f'src="{UPLOT_PATH}"' in text and "/static/js/equipment_chart.js" in text
     assert "<script>" not in text  # no inline script: the CSP forbids them
+    assert "ConfigVersion(" not in text  # the footer's coldwatch version is not shadowed
+    assert text.count('href="/alarms/A1001"') == 1  # the recent alarm, acknowledged by dana
+    assert "acknowledged by dana" in text and "door closed" in text

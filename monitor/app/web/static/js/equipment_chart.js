@@ -110,6 +110,7 @@
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), self.zone); },
       scales: scales, axes: axes, series: series, bands: bands,
       cursor: { drag: { x: true, y: false, setScale: false } },
+      legend: { live: false },
       hooks: {
         setSelect: [function (u) {
           if (u.select.width < 5) return;
