@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final
 
 from monitor.core.model import Quality, Reading
@@ -73,32 +73,37 @@ def bucket_minutes(span: timedelta) -> int | None:
 
 
 def _finite(value: Any) -> float | None:
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int or kind is bool:
         return float(value)
-    if isinstance(value, int | float) and math.isfinite(value):
+    if isinstance(value, int | float) and math.isfinite(value):  # subclasses: rare
         return float(value)
     return None
 
 
-def _seconds(at: datetime) -> float:
-    return round(at.timestamp(), 3)
-
-
 def raw_series(readings: list[Reading], interval: float) -> Series:
     """Each reading as a point; a bad one, a text value or a silence of more than
-    :data:`GAP_INTERVALS` intervals as a gap."""
+    :data:`GAP_INTERVALS` intervals as a gap. (A tight loop: the 1 h view of a 1 Hz channel
+    is 3,600 of them.)"""
     series = Series()
+    t_out, v_out = series.t, series.v
     gap_after = GAP_INTERVALS * interval
     previous: float | None = None
+    good = Quality.GOOD
     for reading in readings:
-        t = _seconds(reading.ts)
-        value = _finite(reading.value) if reading.quality is Quality.GOOD else None
+        t = round(reading.ts.timestamp(), 3)
+        value = _finite(reading.value) if reading.quality is good else None
         if value is None:
             series.bad += 1
         if previous is not None and t - previous > gap_after:
-            series.gap(previous, t)
-        series.add(t, value, value, value)
+            t_out.append((previous + t) / 2)
+            v_out.append(None)
+        t_out.append(t)
+        v_out.append(value)
         previous = t
+    series.lo = series.hi = v_out  # a reading is its own min and max
     return series
 
 
