@@ -36,7 +36,7 @@ PAGES = {
     "overview": "",
     "account": "account",
     "users": "users",
-    "equipment": "equipment/freezer-07",
+    "equipment": "equipment/freezer-07?range=1h",
 }
 
 

@@ -210,7 +210,11 @@ async def equipment_page(
     request: Request,
     context: Annotated[WebContext, Depends(context_of)],
     _: Viewer,
+    range_: Annotated[str, Query(alias="range", max_length=8)] = "24h",
 ) -> Response:
+    """``?range=1h`` opens the chart on that range (a link to the last hour)."""
+    if range_ not in RANGES:
+        raise HTTPException(400, f"range must be one of {', '.join(RANGES)}")
     reader = reader_of(context)
     now = context.clock.now()
     facts = await asyncio.to_thread(page_facts, reader, equipment_id, now)
@@ -221,6 +225,7 @@ async def equipment_page(
         {
             "title": facts["unit"].name,
             "ranges": list(RANGES),
+            "range": range_,
             "timezone": context.timezone,
             **facts,
         },

@@ -149,6 +149,14 @@ def test_an_unknown_unit_is_a_404(viewer: httpx.Client) -> None:
     assert viewer.get("/equipment/freezer-99").status_code == 404
 
 
+def test_the_page_opens_on_the_range_asked_for(viewer: httpx.Client) -> None:
+    page = viewer.get(f"/equipment/{UNIT}", params={"range": "1h"})
+    assert page.status_code == 200 and 'data-range="1h"' in page.text
+    assert 'data-range="1h" aria-pressed="true"' in page.text
+    wrong = viewer.get(f"/equipment/{UNIT}", params={"range": "1y"})
+    assert wrong.status_code == 400 and "range must be one of" in wrong.text
+
+
 def test_the_page_shows_sensor_version_alarms_and_sops(viewer: httpx.Client) -> None:
     page = viewer.get(f"/equipment/{UNIT}")
     assert page.status_code == 200, page.text

@@ -66,7 +66,7 @@
     self.shown = [from, to];
     var bucketed = data.bucket_seconds !== null;
     var tables = [], series = [{}], bands = [], scales = { x: { time: true } }, axes = [{}];
-    var units = [], gaps = 0;
+    var units = [], gaps = 0, envelope = [];
     data.channels.forEach(function (ch, i) {
       var p = ch.points, colour = PALETTE[i % PALETTE.length];
       var unit = ch.unit || "value";
@@ -82,9 +82,10 @@
       var base = series.length;
       if (bucketed) {
         tables.push([p.t, p.v, p.max, p.min]);
-        series.push({ label: ch.name + (bucketed ? " (mean)" : ""), scale: unit, stroke: colour, width: 1.5, value: fmt });
+        series.push({ label: ch.name + " (mean, band: min–max)", scale: unit, stroke: colour, width: 1.5, value: fmt });
         series.push({ label: ch.name + " max", scale: unit, stroke: colour + "66", width: 1, value: fmt });
         series.push({ label: ch.name + " min", scale: unit, stroke: colour + "66", width: 1, value: fmt });
+        envelope.push(base + 1, base + 2);
         bands.push({ series: [base + 1, base + 2], fill: colour + "22" });
       } else {
         tables.push([p.t, p.v]);
@@ -126,6 +127,10 @@
     if (self.plot) self.plot.destroy();
     self.box.textContent = "";
     self.plot = new uPlot(opts, joined, self.box);
+    /* the min/max lines are the band around their mean: one legend entry, "(mean)", says so */
+    var rows = self.box.querySelectorAll(".u-legend .u-series");
+    var offset = rows.length === series.length ? 0 : 1; /* no x row when the legend is not live */
+    envelope.forEach(function (i) { if (rows[i - offset]) rows[i - offset].classList.add("envelope"); });
     self.describe(data, gaps);
   };
 
@@ -139,7 +144,9 @@
       var band = el("div", { class: "alarm-band alarm-" + a.priority, title: "Alarm " + (a.code || a.key) });
       band.style.left = left + "px";
       band.style.width = Math.max(2, right - left) + "px";
-      band.appendChild(el("span", {}, "⚠ " + (a.code || "alarm")));
+      var label = el("span", {}, "⚠ " + (a.code || "alarm"));
+      if (left > over.clientWidth - 80) { label.style.left = "auto"; label.style.right = "4px"; }
+      band.appendChild(label);
       over.appendChild(band);
     }, this);
   };
