@@ -7,9 +7,10 @@ For comparison, the raw min/max query over the same 30 days of one channel, and 
 the roll-up of the whole store (``SQLiteStore.complete_rollup``, as after the migration).
 
 The store is built once with plain ``INSERT``s into the readings table (the chain is not what
-is measured: a chart never reads it) and kept at ``--store PATH`` for later runs.
+is measured: a chart never reads it) and kept at ``--store PATH`` (by default in the system's
+temporary folder) for later runs; building it takes minutes and 2.3 GB.
 
-    python -m bench.bench_chart [--store /tmp/coldwatch-bench-chart.db]   # one JSON line
+    python -m bench.bench_chart [--store PATH]   # one JSON line
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import json
 import math
 import statistics
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,7 +143,8 @@ def measure(path: Path, repeat: int = 5) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, default=Path("/tmp/coldwatch-bench-chart.db"))
+    default = Path(tempfile.gettempdir()) / "coldwatch-bench-chart.db"
+    parser.add_argument("--store", type=Path, default=default)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     print(json.dumps(measure(args.store, args.repeat)))

@@ -20,12 +20,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from monitor.core.model import Quality, Reading
 from monitor.store.sqlite_rollup import RollupBucket
 
-RANGES: Final = {
+RangeName = Literal["1h", "24h", "7d", "30d"]
+RANGES: Final[dict[str, timedelta]] = {
     "1h": timedelta(hours=1),
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),

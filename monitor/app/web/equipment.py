@@ -20,11 +20,13 @@ from monitor.app.web.chart_data import (
     MAX_RAW,
     MAX_SPAN,
     RANGES,
+    RangeName,
     bucket_minutes,
     raw_series,
     rollup_series,
 )
 from monitor.app.web.context import WebContext, context_of
+from monitor.app.web.errors import ErrorBody
 from monitor.app.web.unit_history import (
     AlarmPeriod,
     HistoryReader,
@@ -72,24 +74,14 @@ def find_unit(reader: HistoryReader, equipment_id: str) -> Found:
 
 
 def time_range(
-    now: datetime, range_: str | None, start: datetime | None, end: datetime | None
+    now: datetime, range_: RangeName | None, span: int | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
-    """``range`` back from now, or ``from``..``to`` (a time without a zone is UTC)."""
-    if start is None and end is None:
-        span = RANGES.get(range_ or "24h")
-        if span is None:
-            raise HTTPException(400, f"range must be one of {', '.join(RANGES)}")
-        return now - span, now
-    if range_ is not None:
-        raise HTTPException(400, "give either range or from/to, not both")
-    if start is None or end is None:
-        raise HTTPException(400, "from and to go together")
-    start, end = (t.replace(tzinfo=UTC) if t.tzinfo is None else t for t in (start, end))
-    if not start < end:
-        raise HTTPException(400, "from must be before to")
-    if end - start > MAX_SPAN:
-        raise HTTPException(400, f"a chart spans at most {MAX_SPAN.days} days")
-    return start, end
+    """The ``span`` seconds (else the ``range``, else 24 h) up to ``end`` (else now; a time
+    without a zone is UTC). Every combination is valid: a client pans by moving ``end`` and
+    zooms by choosing ``span``."""
+    last = now if end is None else (end.replace(tzinfo=UTC) if end.tzinfo is None else end)
+    length = timedelta(seconds=span) if span is not None else RANGES[range_ or "24h"]
+    return last - length, last
 
 
 def chart(reader: HistoryReader, found: Found, start: datetime, end: datetime) -> dict[str, Any]:
@@ -158,20 +150,35 @@ def _period_json(period: AlarmPeriod) -> dict[str, Any]:
 @router.get(
     "/api/equipment/{equipment_id}/chart",
     summary="Chart data of one unit: every channel, limits in force, alarm periods",
+    responses={
+        404: {"model": ErrorBody, "description": "no such unit in the configuration in force"},
+        503: {"model": ErrorBody, "description": "this console reads no store"},
+    },
 )
 async def chart_data(
     equipment_id: EquipmentId,
     context: Annotated[WebContext, Depends(context_of)],
     _: Viewer,
-    range_: Annotated[str | None, Query(alias="range", max_length=8)] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    range_: Annotated[
+        RangeName | None, Query(alias="range", description="the last 1h, 24h (default), 7d, 30d")
+    ] = None,
+    span: Annotated[
+        int | None,
+        Query(
+            ge=60,
+            le=int(MAX_SPAN.total_seconds()),
+            description="seconds shown, instead of a range (a zoom)",
+        ),
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(description="the end of the time shown (default: now)")
+    ] = None,
 ) -> dict[str, Any]:
     """Points are ``t`` (seconds since the epoch, UTC), ``v`` (the value, or a bucket's
     mean), ``min`` and ``max``; ``null`` is a gap (no reading, or bad quality), never
     interpolated. ``resolution`` says whether they are raw readings or roll-up buckets."""
     reader = reader_of(context)
-    first, last = time_range(context.clock.now(), range_, start, end)
+    first, last = time_range(context.clock.now(), range_, span, end)
 
     def read() -> dict[str, Any]:
         return chart(reader, find_unit(reader, equipment_id), first, last)
@@ -210,11 +217,9 @@ async def equipment_page(
     request: Request,
     context: Annotated[WebContext, Depends(context_of)],
     _: Viewer,
-    range_: Annotated[str, Query(alias="range", max_length=8)] = "24h",
+    range_: Annotated[RangeName, Query(alias="range")] = "24h",
 ) -> Response:
     """``?range=1h`` opens the chart on that range (a link to the last hour)."""
-    if range_ not in RANGES:
-        raise HTTPException(400, f"range must be one of {', '.join(RANGES)}")
     reader = reader_of(context)
     now = context.clock.now()
     facts = await asyncio.to_thread(page_facts, reader, equipment_id, now)

@@ -41,9 +41,8 @@
 
   Chart.prototype.url = function () {
     if (!this.window) return this.src + "?range=" + encodeURIComponent(this.range);
-    var iso = function (s) { return new Date(s * 1000).toISOString(); };
-    return this.src + "?from=" + encodeURIComponent(iso(this.window[0])) +
-      "&to=" + encodeURIComponent(iso(this.window[1]));
+    var span = Math.max(60, Math.round(this.window[1] - this.window[0]));
+    return this.src + "?span=" + span + "&end=" + encodeURIComponent(new Date(this.window[1] * 1000).toISOString());
   };
 
   Chart.prototype.load = function () {

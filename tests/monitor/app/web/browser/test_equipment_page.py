@@ -85,5 +85,14 @@ async def test_the_equipment_page_shows_the_excursion_and_its_alarm_period(
     await page.locator("#chart .alarm-band").first.wait_for(state="attached")
     assert await page.evaluate(CANVAS_DRAWN)
 
+    before = await status.inner_text()
+    await page.get_by_role("button", name="◀ Earlier").click()  # a window by span and end
+    await page.wait_for_function(
+        "(before) => { const t = document.querySelector('#chart-status').textContent;"
+        " return t !== before && t.startsWith('Showing'); }",
+        arg=before,
+    )
+    assert "could not be loaded" not in await status.inner_text()
+
     violations = await axe_violations(page)
     assert violations == [], f"{page.url}: {violations}"
