@@ -5,6 +5,7 @@ and bad input answered with a 4xx saying why."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from tests.support.equipment_data import (
     record_version,
 )
 from tests.support.identity_web import add_user, signed_in
-from tests.support.web import UPLOT_PATH, ThreadedConsole
+from tests.support.web import UPLOT_PATH, UPLOT_SHA256, ThreadedConsole
 
 #: a day ago, on the hour: the page lists the alarms of the last 30 days of the real clock
 T0 = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
@@ -175,3 +176,12 @@ def test_the_page_shows_sensor_version_alarms_and_sops(viewer: httpx.Client) -> 
     assert "ConfigVersion(" not in text  # the footer's coldwatch version is not shadowed
     assert text.count('href="/alarms/A1001"') == 1  # the recent alarm, acknowledged by dana
     assert "acknowledged by dana" in text and "door closed" in text
+
+
+def test_uplot_is_served_as_vendored_with_its_licence(console: ThreadedConsole) -> None:
+    with httpx.Client(base_url=console.url, timeout=10) as anyone:
+        script = anyone.get(UPLOT_PATH)
+        assert script.status_code == 200
+        assert hashlib.sha256(script.content).hexdigest() == UPLOT_SHA256
+        licence = anyone.get("/static/vendor/uplot/LICENSE")
+        assert licence.status_code == 200 and "MIT License" in licence.text
