@@ -7,7 +7,9 @@ one transaction, into fresh temporary files. The raw side gets tuples prepared i
 store side gets :class:`Reading` objects and does all its work (conversion, hashing, the batch
 row). The target is ``store_ingest_ratio >= 0.8``.
 
-Also measured, for information: the raw rate with one commit per row.
+Also measured, for information: the raw rate with one commit per row, and the cost of the
+per-minute roll-up kept in each batch's transaction (:mod:`monitor.store.sqlite_rollup`): the
+store's rate with it and without it (``SQLiteStore(rollup=False)``), interleaved the same way.
 
     python -m bench.bench_store            # prints one JSON line
 """
@@ -114,6 +116,26 @@ def interleaved(
     return len(readings) / raw_time, len(readings) / store_time
 
 
+def rollup_cost(folder: Path, readings: list[Reading], batch: int) -> tuple[float, float]:
+    """Store rows/s with and without the roll-up, one batch of each in turn."""
+    with_time = without_time = 0.0
+    clock = time.perf_counter
+    with (
+        SQLiteStore(folder / "with-rollup.db") as with_rollup,
+        SQLiteStore(folder / "without-rollup.db", rollup=False) as without_rollup,
+    ):
+        for k in range(0, len(readings), batch):
+            started = clock()
+            without_rollup.append(readings[k : k + batch])
+            without_time += clock() - started
+            started = clock()
+            with_rollup.append(readings[k : k + batch])
+            with_time += clock() - started
+        if with_rollup.verify().rollup_drift is not None:
+            raise RuntimeError("the benchmark's roll-up does not equal its readings")
+    return len(readings) / with_time, len(readings) / without_time
+
+
 def measure(rows: int = 200_000, batch: int = 1000, repeat: int = 3) -> dict[str, float]:
     """Raw and store ingest rates (rows/s) measured together: ``repeat`` interleaved runs on
     fresh files, the run with the median ratio reported."""
@@ -129,6 +151,7 @@ def measure(rows: int = 200_000, batch: int = 1000, repeat: int = 3) -> dict[str
                 )
             )
         per_row = raw_per_row_commit(folder / "per-row.db", prepared[:PER_ROW_COMMIT_ROWS])
+        with_rollup, without_rollup = rollup_cost(folder, readings, batch)
     runs.sort(key=lambda run: run[1] / run[0])
     raw, stored = runs[len(runs) // 2]
     return {
@@ -140,6 +163,10 @@ def measure(rows: int = 200_000, batch: int = 1000, repeat: int = 3) -> dict[str
         "store_ingest_ratio_min": round(runs[0][1] / runs[0][0], 3),
         "store_ingest_ratio_max": round(runs[-1][1] / runs[-1][0], 3),
         "raw_per_row_commit_rows_per_s": round(per_row, 1),
+        "store_with_rollup_rows_per_s": round(with_rollup, 1),
+        "store_without_rollup_rows_per_s": round(without_rollup, 1),
+        "rollup_cost_ratio": round(with_rollup / without_rollup, 3),
+        "rollup_us_per_batch": round((1 / with_rollup - 1 / without_rollup) * batch * 1e6, 1),
     }
 
 

@@ -26,6 +26,7 @@ from monitor.app.cli_common import (
 from monitor.app.cli_daemon import add_parsers as add_daemon_parsers
 from monitor.app.cli_help import document_exit_codes, run_printing
 from monitor.app.cli_reload import add_parser as add_reload_parser
+from monitor.app.cli_rollup import add_parser as add_rollup_parser
 from monitor.app.cli_users import add_parsers as add_user_parsers
 from monitor.app.config import ConfigError, load
 from monitor.core.display import format_value
@@ -117,6 +118,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for check in checks:
             print(check.line())
             ok = ok and check.ok
+    if result.ok and result.rollup_drift:  # derived data: the records themselves are intact
+        print(
+            f"roll-up (derived data, not a record): DRIFT: {result.rollup_drift}; "
+            "re-derive it with `coldwatch rollup rebuild`"
+        )
+        ok = False
+    elif result.ok:
+        print(f"roll-up (derived data): {result.rollup_minutes} channel-minutes equal the readings")
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -296,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_alarm_parsers(sub)
     add_daemon_parsers(sub)
     add_reload_parser(sub)
+    add_rollup_parser(sub)
     add_audit_parser(sub)
     add_user_parsers(sub)
 

@@ -38,8 +38,12 @@ COMMAND_EXIT_CODES: dict[str, str] = {
     "check-config": "exit codes: 0 valid; 2 usage or configuration error (every issue printed), "
     "including a secret that cannot be read (unless --without-secrets or --explain), or an "
     "--explain unit that does not exist.",
-    "verify": "exit codes: 0 every chain intact; 1 a chain is broken (the table and row named) "
-    "or the records cannot be read; 2 usage or configuration error. Reads no secret.",
+    "verify": "exit codes: 0 every chain intact and the roll-up equal to the readings; 1 a "
+    "chain is broken (the table and row named), the records cannot be read, or the roll-up "
+    "(derived data) drifted from the readings (said apart: `coldwatch rollup rebuild`); 2 "
+    "usage or configuration error. Reads no secret.",
+    "rollup": "exit codes: 0 rebuilt; 1 the store cannot be written; 2 usage or configuration "
+    "error. Reads no secret.",
     "readings": "exit codes: 0 rows printed (perhaps none); 1 the store cannot be read; 2 usage "
     "or configuration error (an unknown channel, a time that is not ISO 8601). Reads no secret.",
     "status": "exit codes: 0 status printed; 1 the store cannot be read; 2 usage or configuration "

@@ -48,6 +48,11 @@ class VerifyResult:
     alarm_records: int = 0
     signatures: int = 0
     """Electronic signatures checked against the records they sign."""
+    rollup_minutes: int = 0
+    """Rows of the per-minute roll-up (derived data) checked against the readings."""
+    rollup_drift: str | None = None
+    """What differs between the roll-up and the readings: derived-data drift, not a broken
+    record (``ok`` stays true); ``coldwatch rollup rebuild`` re-derives it."""
 
 
 @dataclass(frozen=True, slots=True)

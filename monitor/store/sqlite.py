@@ -27,6 +27,7 @@ Modules
     :meth:`SQLiteStore.verify` (:mod:`monitor.store.sqlite_verify`) and
     :meth:`SQLiteStore.purge_before` (:mod:`monitor.store.sqlite_purge`).
     :mod:`monitor.store.sqlite_alarms`: the alarm history and its own hash chain.
+    :mod:`monitor.store.sqlite_rollup`: the per-minute roll-up (derived data, outside the chain).
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ from typing import Any, Final, Literal
 
 from monitor.core.file_access import FileAccess
 from monitor.core.model import Event, Quality, Reading, utc_now
-from monitor.store import sqlite_alarms, sqlite_audit, sqlite_files, sqlite_signatures
+from monitor.store import (
+    sqlite_alarms,
+    sqlite_audit,
+    sqlite_files,
+    sqlite_rollup,
+    sqlite_signatures,
+)
 from monitor.store.base import (
     AlarmRecord,
     AuditEntry,
@@ -107,8 +114,12 @@ class SQLiteStore(Store):
         now: Callable[[], datetime] = utc_now,
         read_only: bool = False,
         access: FileAccess | None = None,
+        rollup: bool = True,
     ) -> None:
+        """``rollup``: keep the per-minute roll-up in each batch's transaction (off: it falls
+        behind, and the next open completes it; for a bulk import and its benchmark)."""
         self.path = Path(path)
+        self.rollup_maintained = rollup
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
         self.read_only = read_only
@@ -144,6 +155,8 @@ class SQLiteStore(Store):
                     raise StoreError(f"store {self.path}: {exc}") from exc
                 raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
             self._writer, self._reader = writer, reader
+        if not self.read_only and self.rollup_maintained:
+            self.complete_rollup()
 
     def close(self) -> None:
         with self._lock, self._read_lock:
@@ -247,7 +260,9 @@ class SQLiteStore(Store):
         event_columns = EventColumns.of(events) if events else None
         failure = "append failed, nothing of the batch was written"
         with self._write_transaction(failure, synced=synced) as conn:
-            return append_batch(conn, self._now, reading_columns, event_columns)
+            return append_batch(
+                conn, self._now, reading_columns, event_columns, rollup=self.rollup_maintained
+            )
 
     def record_config(
         self,
@@ -377,6 +392,50 @@ class SQLiteStore(Store):
             conn = self._read_conn()
             try:
                 return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"query failed: {exc}") from exc
+
+    # the per-minute roll-up (derived data)
+
+    def complete_rollup(self) -> int:
+        """Fold into the roll-up every reading it does not include yet (after the migration
+        that made it, or a rebuild), in chunks, each its own transaction; how many chunks."""
+        chunks = 0
+        while True:
+            with self._lock:  # an up-to-date store opens without taking the write lock
+                try:
+                    if not sqlite_rollup.behind(self._write_conn()):
+                        break
+                except sqlite3.Error as exc:
+                    raise StoreError(f"cannot read the roll-up's state: {exc}") from exc
+            with self._write_transaction("cannot bring the roll-up up to date") as conn:
+                if not sqlite_rollup.catch_up_step(conn):
+                    break
+            chunks += 1
+            if chunks == 1:
+                log.info("bringing the per-minute roll-up up to date")
+        return chunks
+
+    def rebuild_rollup(self) -> int:
+        """Re-derive the whole roll-up from the readings; returns its rows. Only derived data
+        changes: the records and their chain are not touched."""
+        with self._write_transaction("cannot rebuild the roll-up") as conn:
+            sqlite_rollup.reset(conn)
+        self.complete_rollup()
+        return int(self._query("SELECT count(*) FROM rollup_minutes", ())[0][0])
+
+    def rollup(
+        self, channel: str, start: datetime, end: datetime, bucket_minutes: int = 1
+    ) -> list[sqlite_rollup.RollupBucket]:
+        """The roll-up of ``channel`` over the minutes from ``start`` (floored to its minute)
+        to ``end``, in buckets of ``bucket_minutes`` (not part of the Store interface)."""
+        start_us = to_us(start)
+        start_us -= start_us % sqlite_rollup.MINUTE_US
+        with self._read_lock:
+            try:
+                return sqlite_rollup.buckets(
+                    self._read_conn(), channel, start_us, to_us(end), bucket_minutes
+                )
             except sqlite3.Error as exc:
                 raise StoreError(f"query failed: {exc}") from exc
 

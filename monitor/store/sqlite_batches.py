@@ -16,6 +16,7 @@ from datetime import datetime
 from itertools import repeat
 from typing import Final
 
+from monitor.store import sqlite_rollup
 from monitor.store.base import BatchInfo, StoreError
 from monitor.store.canonical import (
     GENESIS_HASH,
@@ -66,9 +67,13 @@ def append_batch(
     now: Callable[[], datetime],
     rc: ReadingColumns | None,
     ec: EventColumns | None,
+    *,
+    rollup: bool = True,
 ) -> BatchInfo:
     """Write one batch (its rows and its ``batches`` row) inside the caller's transaction;
-    ``now`` gives its commit time."""
+    ``now`` gives its commit time. ``rollup``: fold its readings into the per-minute roll-up
+    in the same transaction (:mod:`monitor.store.sqlite_rollup`); without, the roll-up falls
+    behind until the store is next opened."""
     seq, prev_hash = chain_head(conn)
     reading_hw, event_hw, automatic_ids = next_ids(conn)
     committed = to_us(now())
@@ -86,6 +91,10 @@ def append_batch(
             conn.executemany(_INSERT_READING, ((i, *row) for i, row in zip(ids, rows, strict=True)))
         if conn.execute("SELECT last_insert_rowid()").fetchone()[0] != last_r:
             raise StoreError("reading ids were not allocated in sequence; nothing written")
+        if rollup and last_r is not None:
+            sqlite_rollup.add_batch(
+                conn, reading_hw, last_r, (rc.channels, rc.ts, rc.values, rc.qualities)
+            )
     if ec is not None:
         conn.executemany(
             _INSERT_EVENT,

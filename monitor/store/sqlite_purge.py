@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from monitor.core.model import Event, EventKind
+from monitor.store import sqlite_rollup
 from monitor.store.base import StoreError
 from monitor.store.canonical import EventColumns, from_us, to_us
 from monitor.store.chain import ChainProblem, Walked, find_anchor, walk
@@ -56,11 +57,13 @@ def purge(
     n_r = sum(w.readings for w in purged)
     n_e = sum(w.events for w in purged)
     _, event_hw, _ = next_ids(conn)
+    sqlite_rollup.before_purge(conn, last.reading_hw)
     conn.execute("UPDATE purge_guard SET active = 1 WHERE id = 1")
     deleted_r = conn.execute("DELETE FROM readings WHERE id <= ?", (last.reading_hw,)).rowcount
     deleted_e = conn.execute("DELETE FROM events WHERE id <= ?", (last.event_hw,)).rowcount
     conn.execute("DELETE FROM batches WHERE seq <= ?", (last.seq,))
     conn.execute("UPDATE purge_guard SET active = 0 WHERE id = 1")
+    sqlite_rollup.after_purge(conn)  # derived data: the minutes purged from are re-derived
     if (deleted_r, deleted_e) != (n_r, n_e):
         raise StoreError(
             f"retention purge found {deleted_r} readings and {deleted_e} events to remove, "

@@ -5,13 +5,15 @@ The batch chain from its anchor (:mod:`monitor.store.chain`), every reading and 
 a batch, the event of the last retention purge, the configuration versions, and the alarm
 history's own chain (:mod:`monitor.store.sqlite_alarms`), and that every electronic signature
 is bound to the record it names and that record to it (:mod:`monitor.store.sqlite_signatures`).
+Last, the per-minute roll-up against the readings (:mod:`monitor.store.sqlite_rollup`): derived
+data, so a difference is reported as drift beside an intact chain, never as a broken one.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from monitor.store import sqlite_alarms, sqlite_signatures
+from monitor.store import sqlite_alarms, sqlite_rollup, sqlite_signatures
 from monitor.store.base import VerifyResult
 from monitor.store.chain import (
     ChainProblem,
@@ -49,10 +51,18 @@ def verify_snapshot(conn: sqlite3.Connection) -> VerifyResult:
         check_configs(conn)
         alarm_records = sqlite_alarms.check_chain(conn)
         signatures = sqlite_signatures.check_bindings(conn)
+        rollup = sqlite_rollup.check(conn)
     except ChainProblem as problem:
         return VerifyResult(False, batches, readings, events, problem.seq, problem.message)
     finally:
         conn.execute("COMMIT")
     return VerifyResult(
-        True, batches, readings, events, alarm_records=alarm_records, signatures=signatures
+        True,
+        batches,
+        readings,
+        events,
+        alarm_records=alarm_records,
+        signatures=signatures,
+        rollup_minutes=rollup.minutes,
+        rollup_drift=rollup.drift,
     )

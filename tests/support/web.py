@@ -48,6 +48,9 @@ _import_anyio_now()
 #: sha256 of the vendored htmx.min.js (monitor/app/web/static/vendor/htmx/README.md).
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
 HTMX_PATH = "/static/vendor/htmx/htmx.min.js"
+#: sha256 of the vendored uPlot.iife.min.js (monitor/app/web/static/vendor/uplot/README.md).
+UPLOT_SHA256 = "19c8d4c6ad88929a79f4ae49d6f7161566dfd0ba3d15cc495e974f787eb78f1f"
+UPLOT_PATH = "/static/vendor/uplot/uPlot.iife.min.js"
 
 
 def web_daemon_config(tmp_path: Path, web: dict[str, Any], *, interval: str = "1s") -> Path:
@@ -138,6 +141,7 @@ class ThreadedConsole:
             users=self.identity.admin,
             audit=self.store,
             timezone=timezone,
+            history=self.store,
         )
         self.app = create_app(self.context)
         if routes is not None:

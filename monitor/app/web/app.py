@@ -22,6 +22,7 @@ from monitor.app.web import (
     alarms_api,
     alarms_api_ack,
     audit,
+    equipment,
     errors,
     events,
     health,
@@ -72,6 +73,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(alarm_pages.router)
     app.include_router(alarm_commands.router)
     app.include_router(audit.router)
+    app.include_router(equipment.router)
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi(

@@ -36,7 +36,8 @@ def serve_console(
     acknowledger: Acknowledger | None = None,
 ) -> WebServer | None:
     """The console on ``listener``, ready to ``await start()``; None when it is off. The
-    audit page reads the trail and its signatures from ``store`` when it is a SQLite store."""
+    audit page reads the trail and its signatures from ``store`` when it is a SQLite store, the
+    equipment pages its readings, roll-up and configuration versions."""
     if listener is None:
         return None
     context = WebContext(
@@ -54,6 +55,7 @@ def serve_console(
         audit=audit_reader_of(store),
         timezone=site.timezone,
         acknowledger=acknowledger,
+        history=store if isinstance(store, SQLiteStore) else None,
     )
     return WebServer(create_app(context), listener, context.streams)
 

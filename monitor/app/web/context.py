@@ -17,6 +17,7 @@ from alarms.notify.notification_log import LogRecord
 from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.config import WebConfig
 from monitor.app.web.streams import OpenStreams
+from monitor.app.web.unit_history import HistoryReader
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
@@ -83,6 +84,9 @@ class WebContext:
     acknowledger: Acknowledger | None = None
     """The acknowledgement paths' one decider (PIN lockout, refusals recorded): the API
     tokens' ``POST /api/alarms/{target}/ack``; None without an ``alarms:`` section."""
+    history: HistoryReader | None = None
+    """Readings, the roll-up, configuration versions and alarm records for the equipment
+    pages; None: they answer 503."""
 
 
 def context_of(request: Request) -> WebContext:

@@ -368,6 +368,7 @@ def test_cli_verify_prints_a_line_per_side_log(
         *identity,
         "audit trail (table audit_log): 0 rows, hash chain intact",
         "electronic signatures (table signatures): 0 rows, hash chain intact",
+        "roll-up (derived data): 0 channel-minutes equal the readings",
     ]  # no other side log in the file yet; the audit trail and the signatures come with the
     # store's schema
     write_log(db, 5)
@@ -380,6 +381,7 @@ def test_cli_verify_prints_a_line_per_side_log(
         *identity,
         "audit trail (table audit_log): 0 rows, hash chain intact",
         "electronic signatures (table signatures): 0 rows, hash chain intact",
+        "roll-up (derived data): 0 channel-minutes equal the readings",
     ]
 
 

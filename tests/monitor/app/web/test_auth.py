@@ -22,7 +22,7 @@ from monitor.identity.roles import Permission, Role, allows
 from tests.support.identity_web import add_user, api_token, bearer, csrf_of, sign_in, signed_in
 from tests.support.web import ThreadedConsole
 
-PATH_VALUES = {"user_id": "vic", "target": "A1000"}
+PATH_VALUES = {"user_id": "vic", "target": "A1000", "equipment_id": "freezer-07"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
