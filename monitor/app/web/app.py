@@ -20,9 +20,13 @@ from monitor.app.web import (
     alarm_pages,
     alarms_api,
     audit,
+    dashboard,
     errors,
     events,
     health,
+    kiosk,
+    live_events,
+    overview_page,
     pages,
     signin,
     users,
@@ -31,6 +35,7 @@ from monitor.app.web.auth import SignInRequired, on_sign_in_required, require
 from monitor.app.web.context import WebContext
 from monitor.app.web.errors import ErrorBody
 from monitor.app.web.limits import BodyLimit, SecurityHeaders
+from monitor.app.web.live_feed import LiveFeed
 from monitor.identity.model import Principal
 from monitor.identity.roles import Permission
 
@@ -67,6 +72,10 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(alarm_pages.router)
     app.include_router(alarm_commands.router)
     app.include_router(audit.router)
+    app.include_router(dashboard.router)
+    app.include_router(kiosk.router)
+    app.include_router(live_events.router)
+    app.include_router(overview_page.router)
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi(
@@ -78,6 +87,8 @@ def create_app(context: WebContext) -> FastAPI:
     # links are paths on this origin, never absolute URLs made from the request's Host
     app.state.templates.env.globals["path_for"] = app.url_path_for
     app.state.templates.env.filters["when"] = alarm_pages.local
+    app.state.templates.env.filters["age"] = dashboard.age_text
+    app.state.live_feed = LiveFeed(context, dashboard.tile_renderer(app.state.templates, context))
     # the last added runs first: the headers go on every answer, the 413s too, and the size
     # limit comes before anything reads the body
     app.add_middleware(

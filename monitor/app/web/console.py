@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.app import create_app
-from monitor.app.web.context import AlarmReader, AuditReader, PagesSent, WebContext
+from monitor.app.web.context import AlarmReader, AuditReader, LiveReader, PagesSent, WebContext
 from monitor.app.web.server import Listener, WebListenError, WebServer, listen
-from monitor.config.sections import Site
+from monitor.config.sections import Site, SiteConfig
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
@@ -32,6 +32,8 @@ def serve_console(
     commands: SignedCommands | None = None,
     pages_sent: PagesSent | None = None,
     store: Store | None = None,
+    site_config: SiteConfig | None = None,
+    live: LiveReader | None = None,
 ) -> WebServer | None:
     """The console on ``listener``, ready to ``await start()``; None when it is off. The
     audit page reads the trail and its signatures from ``store`` when it is a SQLite store."""
@@ -51,6 +53,9 @@ def serve_console(
         pages_sent=pages_sent,
         audit=audit_reader_of(store),
         timezone=site.timezone,
+        site_config=site_config,
+        live=live,
+        overview_store=store if isinstance(store, SQLiteStore) else None,
     )
     return WebServer(create_app(context), listener, context.streams)
 
