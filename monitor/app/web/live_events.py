@@ -77,7 +77,7 @@ async def live(
     context: Annotated[WebContext, Depends(context_of)],
     feed: Annotated[LiveFeed, Depends(feed_of)],
     principal: Annotated[Principal, Depends(require(Permission.VIEW))],
-    last_event_id: Annotated[str | None, Header(max_length=MAX_EVENT_ID)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     streams = context.streams
     try:
@@ -88,7 +88,8 @@ async def live(
             f"too many open event streams (at most {streams.limit}); try again later",
             headers={"Retry-After": "10"},
         ) from None
-    client = feed.subscribe(last_event_id)
+    # an id that is not one of ours (too long, another run's) just means: send everything
+    client = feed.subscribe(last_event_id[:MAX_EVENT_ID] if last_event_id else None)
     return LiveStreamResponse(
         streams.until_closed(frames(feed, client)),
         client,
