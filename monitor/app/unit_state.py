@@ -101,8 +101,36 @@ def stale_after(config: SiteConfig, channel: Channel) -> float:
         return STALE_INTERVALS * 10.0
 
 
+@dataclass(frozen=True)
+class SiteIndex:
+    """What every tile needs of the configuration, worked out once per configuration (the
+    dashboard builds every tile every second)."""
+
+    stale: dict[str, float]
+    units_of_device: dict[str, frozenset[str]]
+
+
+_INDEXES: dict[int, tuple[SiteConfig, SiteIndex]] = {}
+
+
+def index_of(config: SiteConfig) -> SiteIndex:
+    found = _INDEXES.get(id(config))
+    if found is not None and found[0] is config:
+        return found[1]
+    units: dict[str, set[str]] = {}
+    stale = {}
+    for cid, (eq, ch) in config.channels().items():
+        units.setdefault(ch.source.device, set()).add(eq.id)
+        stale[cid] = stale_after(config, ch)
+    index = SiteIndex(stale, {d: frozenset(u) for d, u in units.items()})
+    if len(_INDEXES) >= 8:  # a few configurations a run at most (tests make more)
+        _INDEXES.clear()
+    _INDEXES[id(config)] = (config, index)
+    return index
+
+
 def shown(
-    config: SiteConfig, channel_id: str, channel: Channel, now_: ChannelNow, at: datetime
+    stale: float, channel_id: str, channel: Channel, now_: ChannelNow, at: datetime
 ) -> ChannelShown:
     reading = now_.reading
     name = channel.name or channel.id
@@ -113,7 +141,7 @@ def shown(
         quality = reading.quality.value
         value = ""
     else:
-        quality = "stale" if age > stale_after(config, channel) else "good"
+        quality = "stale" if age > stale else "good"
         value = format_value(reading.value, channel.decimals)
     trend = now_.trend if quality == "good" else Trend.UNKNOWN
     return ChannelShown(channel_id, name, channel.unit, value, quality, reading.ts, age, trend)
@@ -121,9 +149,7 @@ def shown(
 
 def alarms_by_unit(config: SiteConfig, alarms: Iterable[AlarmView]) -> dict[str, list[AlarmView]]:
     """Each unit's alarms: its own, and those of a device that serves it (comm loss)."""
-    units_of_device: dict[str, set[str]] = {}
-    for _, (eq, ch) in config.channels().items():
-        units_of_device.setdefault(ch.source.device, set()).add(eq.id)
+    units_of_device = index_of(config).units_of_device
     out: dict[str, list[AlarmView]] = {}
     for view in alarms:
         if view.equipment is not None:
@@ -151,10 +177,12 @@ def tile(
     devices_down: frozenset[str],
     at: datetime,
 ) -> UnitTile:
-    channels = tuple(
-        shown(config, f"{eq.id}.{ch.id}", ch, values.get(f"{eq.id}.{ch.id}", _none(eq, ch)), at)
-        for ch in eq.channels
-    )
+    stale = index_of(config).stale
+    channels = []
+    for ch in eq.channels:
+        cid = f"{eq.id}.{ch.id}"
+        now_ = values.get(cid) or _none(eq, ch)
+        channels.append(shown(stale.get(cid, STALE_INTERVALS * 10.0), cid, ch, now_, at))
     down = tuple(sorted({ch.source.device for ch in eq.channels} & devices_down))
     alarm = worst(alarms)
     if alarm is not None:
@@ -172,7 +200,7 @@ def tile(
         eq.name or eq.id,
         location,
         state,
-        channels,
+        tuple(channels),
         alarm,
         sum(1 for v in alarms if v.state not in _SILENT),
         any(v.state is AlarmState.SHELVED for v in alarms),

@@ -36,6 +36,7 @@ from monitor.app.web.context import WebContext
 from monitor.app.web.errors import ErrorBody
 from monitor.app.web.limits import BodyLimit, SecurityHeaders
 from monitor.app.web.live_feed import LiveFeed
+from monitor.app.web.tile_html import tile_html
 from monitor.identity.model import Principal
 from monitor.identity.roles import Permission
 
@@ -87,8 +88,8 @@ def create_app(context: WebContext) -> FastAPI:
     # links are paths on this origin, never absolute URLs made from the request's Host
     app.state.templates.env.globals["path_for"] = app.url_path_for
     app.state.templates.env.filters["when"] = alarm_pages.local
-    app.state.templates.env.filters["age"] = dashboard.age_text
-    app.state.live_feed = LiveFeed(context, dashboard.tile_renderer(app.state.templates, context))
+    app.state.templates.env.globals["tile_html"] = tile_html
+    app.state.live_feed = LiveFeed(context, dashboard.tile_renderer())
     # the last added runs first: the headers go on every answer, the 413s too, and the size
     # limit comes before anything reads the body
     app.add_middleware(

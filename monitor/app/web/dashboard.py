@@ -15,34 +15,16 @@ from monitor.app.unit_state import UnitTile
 from monitor.app.web.auth import require
 from monitor.app.web.context import WebContext, context_of
 from monitor.app.web.live_feed import LiveFeed
+from monitor.app.web.tile_html import tile_html
 from monitor.identity.model import Principal
 from monitor.identity.roles import Permission
 
 router = APIRouter()
 
 
-def age_text(seconds: float | None) -> str:
-    """``4 s ago``, ``12 min ago``, ``3 h ago``, ``2 d ago`` (live.js writes the same)."""
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    if s < 120:
-        return f"{s} s ago"
-    if s < 7200:
-        return f"{s // 60} min ago"
-    if s < 172800:
-        return f"{s // 3600} h ago"
-    return f"{s // 86400} d ago"
-
-
-def tile_renderer(templates: Jinja2Templates, context: WebContext) -> Callable[[UnitTile], str]:
-    """One tile's HTML, as the dashboard renders it in place (for the live feed)."""
-    template = templates.env.get_template("_tile.html")
-
-    def render(tile: UnitTile) -> str:
-        return template.render(tile=tile)
-
-    return render
+def tile_renderer() -> Callable[[UnitTile], str]:
+    """One tile's HTML, as the dashboard shows it in place (for the live feed)."""
+    return lambda tile: str(tile_html(tile))
 
 
 def board(request: Request, context: WebContext) -> dict[str, Any]:
