@@ -72,6 +72,21 @@ def site() -> SiteConfig:
     )
 
 
+async def loop_lag(into: list[float], seconds: float, step: float = 0.01) -> None:
+    """How late a 10 ms sleep wakes: what a poll due at that moment would wait."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        due = loop.time() + step
+        await asyncio.sleep(step)
+        into.append(loop.time() - due)
+
+
+def p99_ms(values: list[float]) -> float:
+    ordered = sorted(values)
+    return round(ordered[int(len(ordered) * 0.99)] * 1000, 2) if ordered else 0.0
+
+
 def cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -148,8 +163,12 @@ async def measure() -> dict[str, Any]:
         await server.start()
         try:
             # the readings alone, no client
+            lag_base: list[float] = []
+            lag_web: list[float] = []
             wall0, cpu0 = time.monotonic(), cpu()
-            await feed_readings(live, channels, SECONDS)
+            await asyncio.gather(
+                feed_readings(live, channels, SECONDS), loop_lag(lag_base, SECONDS)
+            )
             base_wall, base_cpu = time.monotonic() - wall0, cpu() - cpu0
             # the same with ten clients reading the stream in another process
             clients = await asyncio.create_subprocess_exec(
@@ -161,7 +180,7 @@ async def measure() -> dict[str, Any]:
             )
             await asyncio.sleep(2.0)  # connected, first snapshot sent
             wall1, cpu1 = time.monotonic(), cpu()
-            await feed_readings(live, channels, SECONDS)
+            await asyncio.gather(feed_readings(live, channels, SECONDS), loop_lag(lag_web, SECONDS))
             web_wall, web_cpu = time.monotonic() - wall1, cpu() - cpu1
             out, _ = await clients.communicate()
             seen = json.loads(out.decode().strip().splitlines()[-1])
@@ -189,6 +208,9 @@ async def measure() -> dict[str, Any]:
         "sse_messages_per_client_per_s": round(seen["messages"] / CLIENTS / (SECONDS + 2), 2),
         "sse_bytes_per_client_per_s": round(seen["bytes"] / CLIENTS / (SECONDS + 2)),
         "sse_dropped_clients": feed.dropped,
+        "loop_lag_p99_ms_without_clients": p99_ms(lag_base),
+        "loop_lag_p99_ms_with_clients": p99_ms(lag_web),
+        "loop_lag_max_ms_with_clients": round(max(lag_web, default=0.0) * 1000, 2),
         "live_on_reading_us": round(per_reading_us, 3),
     }
 

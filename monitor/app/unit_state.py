@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alarms.model import AlarmState, AlarmView, Priority
-from monitor.config.sections import Channel, Equipment, SiteConfig
+from monitor.config.sections import Channel, Equipment, Location, SiteConfig
 from monitor.core.display import format_value
 from monitor.core.model import Quality
 from monitor.runtime.live import ChannelNow, Trend
@@ -219,8 +219,10 @@ def build_tiles(
     alarms: Iterable[AlarmView],
     devices_down: Iterable[str],
     at: datetime,
+    locations: Iterable[Location] | None = None,
 ) -> list[LocationTiles]:
-    """Every unit's tile, grouped by location, in the configuration's order."""
+    """Every unit's tile, grouped by location, in the configuration's order (of
+    ``locations`` only, when given)."""
     by_unit = alarms_by_unit(config, alarms)
     down = frozenset(devices_down)
     return [
@@ -232,5 +234,5 @@ def build_tiles(
                 for eq in loc.equipment
             ),
         )
-        for loc in config.locations
+        for loc in (config.locations if locations is None else locations)
     ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -133,5 +133,22 @@ class LiveValues:
         return ChannelNow(channel, latest, trend)
 
     def snapshot(self) -> Mapping[str, ChannelNow]:
-        """Every configured channel now (those without a reading too)."""
-        return {cid: self.channel(cid) for cid in self._samples}
+        """Every configured channel now (those without a reading too), each worked out when
+        it is looked up: whoever reads a few channels pays for those only."""
+        return _Snapshot(self)
+
+
+class _Snapshot(Mapping[str, ChannelNow]):
+    def __init__(self, live: LiveValues) -> None:
+        self.live = live
+
+    def __getitem__(self, channel: str) -> ChannelNow:
+        if channel not in self.live._samples:
+            raise KeyError(channel)
+        return self.live.channel(channel)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.live._samples)
+
+    def __len__(self) -> int:
+        return len(self.live._samples)

@@ -19,11 +19,14 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from datetime import datetime
 
+from alarms.model import AlarmView
 from monitor.app.unit_state import LocationTiles, UnitTile, build_tiles
 from monitor.app.web.context import WebContext
+from monitor.config.sections import Location
+from monitor.runtime.live import ChannelNow
 
 log = logging.getLogger(__name__)
 
@@ -103,37 +106,68 @@ class LiveFeed:
     def last_id(self) -> str:
         return f"{self.run_id}-{self.seq}"
 
-    def tiles(self, at: datetime) -> list[LocationTiles]:
-        """Every unit's tile now, from the live values, the alarm engine and the devices."""
-        context = self.context
-        config, live = context.site_config, context.live
-        if config is None:
-            return []
+    def tiles(self, at: datetime, only: Location | None = None) -> list[LocationTiles]:
+        """Every unit's tile now (of location ``only``, if given), from the live values, the
+        alarm engine and the devices."""
+        return self._tiles(at, self._sources(), only)
+
+    def _sources(self) -> tuple[Mapping[str, ChannelNow], list[AlarmView], list[str]]:
+        context, live = self.context, self.context.live
         values = live.snapshot() if live is not None else {}
         alarms = context.alarms.active() if context.alarms is not None else []
         down = [d for d, up in live.device_up.items() if not up] if live is not None else []
-        return build_tiles(config, values, alarms, down, at)
+        return values, alarms, down
 
-    def update(self) -> dict[str, str]:
-        """Rebuild every tile; the HTML of those that changed since the last call."""
-        changed: dict[str, str] = {}
-        for location in self.tiles(self.context.clock.now()):
+    def _tiles(
+        self,
+        at: datetime,
+        sources: tuple[Mapping[str, ChannelNow], list[AlarmView], list[str]],
+        only: Location | None = None,
+    ) -> list[LocationTiles]:
+        config = self.context.site_config
+        if config is None:
+            return []
+        values, alarms, down = sources
+        return build_tiles(config, values, alarms, down, at, None if only is None else [only])
+
+    def _changed(self, locations: list[LocationTiles], into: dict[str, str]) -> None:
+        for location in locations:
             for unit in location.units:
                 key = tile_key(unit)
                 if self._keys.get(unit.id) != key:
                     self._keys[unit.id] = key
-                    self._html[unit.id] = changed[unit.id] = self.render(unit)
+                    self._html[unit.id] = into[unit.id] = self.render(unit)
+
+    def update(self) -> dict[str, str]:
+        """Rebuild every tile; the HTML of those that changed since the last call."""
+        changed: dict[str, str] = {}
+        self._changed(self.tiles(self.context.clock.now()), changed)
+        return changed
+
+    async def update_stepwise(self) -> dict[str, str]:
+        """:meth:`update` a location at a time, letting the event loop run in between: a
+        poll due meanwhile waits for one location's tiles at most, not the whole site's."""
+        config = self.context.site_config
+        changed: dict[str, str] = {}
+        if config is None:
+            return changed
+        at, sources = self.context.clock.now(), self._sources()
+        for location in config.locations:
+            self._changed(self._tiles(at, sources, location), changed)
+            await asyncio.sleep(0)
         return changed
 
     def encode(self, tiles: dict[str, str]) -> bytes:
         data = json.dumps({"at": self.context.clock.now().isoformat(), "tiles": tiles})
         return f"id: {self.last_id}\nevent: tiles\ndata: {data}\n\n".encode()
 
-    def publish(self) -> None:
-        """One tick: the changed tiles to every client, dropping those whose queue is full."""
+    def publish(self, changed: dict[str, str] | None = None) -> None:
+        """One tick: the changed tiles (``changed``, else worked out now) to every client,
+        dropping those whose queue is full."""
         if not self.clients:
             return  # nobody to tell: a new client's first message is made then
-        changed = self.update()
+        if changed is None:
+            changed = self.update()
         if not changed:
             return
         self.seq += 1
@@ -183,7 +217,8 @@ class LiveFeed:
                     sleep.cancel()
                     return
                 try:
-                    self.publish()
+                    if self.clients:
+                        self.publish(await self.update_stepwise())
                 except Exception:  # a bug in one tile must not end every dashboard's feed
                     log.exception("the live dashboard feed failed this tick")
         finally:
