@@ -6,7 +6,9 @@ say the same thing (a test holds them to it). It reads the store, not the daemon
 the CLI must tell the truth while the daemon is stopped too.
 
 Completeness is the good readings stored over the readings expected (one per poll interval
-of the channel's device, over the window): bad-quality readings and gaps count as missing.
+of the channel's device, over the window): bad-quality readings and gaps count as missing. The
+window starts 24 hours ago, or when the store recorded its first configuration if that is
+later (a site monitored for an hour is not 4 % complete).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from monitor.app.unit_state import UNIT_STATES, LocationTiles, build_tiles
 from monitor.config.sections import SiteConfig
 from monitor.core.model import Event, EventKind, Quality, Reading
 from monitor.runtime.live import ChannelNow, Trend
-from monitor.store.base import AlarmRecord
+from monitor.store.base import AlarmRecord, ConfigVersion
 
 COMPLETENESS_WINDOW = timedelta(hours=24)
 
@@ -42,6 +44,8 @@ class OverviewStore(Protocol):
     ) -> list[Event]: ...
 
     def alarm_latest(self) -> dict[str, AlarmRecord]: ...
+
+    def config_versions(self) -> list[ConfigVersion]: ...
 
     def good_counts(
         self, channels: Sequence[str], start: datetime, end: datetime
@@ -131,9 +135,13 @@ def devices_down(config: SiteConfig, store: OverviewStore, latest: dict[str, Rea
 
 def completeness(config: SiteConfig, store: OverviewStore, at: datetime) -> list[Completeness]:
     channels = config.channels()
-    counts = store.good_counts(list(channels), at - COMPLETENESS_WINDOW, at)
+    since = at - COMPLETENESS_WINDOW
+    first = min((v.loaded_at for v in store.config_versions()), default=None)
+    if first is not None and first > since:
+        since = min(first, at)
+    counts = store.good_counts(list(channels), since, at)
     enabled = {d.id: d for d in config.devices if d.enabled}
-    window = COMPLETENESS_WINDOW.total_seconds()
+    window = (at - since).total_seconds()
     out = []
     for loc in config.locations:
         for eq in loc.equipment:

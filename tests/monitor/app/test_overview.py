@@ -4,6 +4,7 @@ answer the same from the same store (one function computes both)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,3 +119,22 @@ def test_coldwatch_status_and_the_overview_page_agree(
     assert "units: 1 alarm, 1 fault, 0 stale, 0 no data, 0 normal" in text
     assert "devices down: gmp251-03" in text
     assert "Devices down" in page.text and "gmp251-03" in page.text
+
+
+def test_completeness_counts_from_the_first_configuration_within_the_day(tmp_path: Path) -> None:
+    """A site monitored for an hour: expected readings are an hour's, not a day's."""
+    config = example_site(tmp_path)
+    loaded = load(config)
+    now = datetime.now(UTC)
+    store = SQLiteStore(tmp_path / "web.db")
+    store.open()
+    try:
+        effective = "{}"
+        sha = hashlib.sha256(effective.encode()).hexdigest()
+        store.record_config(effective, sha, [], now - timedelta(hours=1), "tests")
+        fill(store, now)
+        freezer = site_overview(loaded.config, store, now).completeness[0]
+    finally:
+        store.close()
+    assert (freezer.stored, freezer.expected) == (720, 5 * 360)
+    assert freezer.percent == pytest.approx(40.0)
