@@ -8,7 +8,7 @@ import logging
 import subprocess
 import sys
 
-from bench import bench_poll, bench_store
+from bench import bench_poll, bench_sse, bench_store
 
 
 def main() -> int:
@@ -29,12 +29,16 @@ def main() -> int:
     ).stdout
     poll.update(json.loads(out.strip().splitlines()[-1]))
     print(json.dumps(poll), file=sys.stderr)
+    print("live dashboard: 1,000 channels at 1 Hz, 10 SSE clients ...", file=sys.stderr)
+    sse = asyncio.run(bench_sse.measure())
+    print(json.dumps(sse), file=sys.stderr)
     result = {
         "store_ingest_ratio": store["store_ingest_ratio"],
         "poll_cpu_ratio": poll["poll_cpu_ratio"],
         "poll_lateness_p99_ms": poll["poll_lateness_p99_ms"],
         **{f"store_{k}": v for k, v in store.items() if k != "store_ingest_ratio"},
         **{k: v for k, v in poll.items() if k not in ("poll_cpu_ratio", "poll_lateness_p99_ms")},
+        **sse,
     }
     print(json.dumps(result))
     return 0

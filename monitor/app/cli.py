@@ -169,19 +169,34 @@ def cmd_readings(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.app.overview import render_overview, site_overview
     from monitor.app.status import device_status, render_status
+    from monitor.store.sqlite import SQLiteStore
 
     loaded = load_or_exit(args.config)
     store = open_store_readonly(loaded, args.config)
+    now = datetime.now(UTC)
     try:
-        statuses = device_status(loaded, store, datetime.now(UTC))
+        statuses = device_status(loaded, store, now)
+        # the same function as the console's overview page, on the same store
+        overview = None
+        if isinstance(store, SQLiteStore):
+            overview = site_overview(loaded.config, store, now)
     finally:
         store.close()
     if args.format == "json":
-        json.dump([s.as_dict() for s in statuses], sys.stdout, indent=1, default=str)
+        if args.overview:
+            json.dump(overview.to_json() if overview else None, sys.stdout, indent=1)
+        else:
+            json.dump([s.as_dict() for s in statuses], sys.stdout, indent=1, default=str)
         print()
+    elif args.overview:
+        print(render_overview(overview) if overview else "no overview: the store is not SQLite")
     else:
         print(render_status(statuses))
+        if overview is not None:
+            print()
+            print(render_overview(overview))
     return EXIT_OK
 
 
@@ -300,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--overview",
+        action="store_true",
+        help="only the site overview (units by state, alarms, devices down, completeness), "
+        "as the console's /overview page shows it",
+    )
     p.set_defaults(func=cmd_status)
 
     add_alarm_parsers(sub)

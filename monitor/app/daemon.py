@@ -46,6 +46,7 @@ from monitor.core.model import Event, EventKind
 from monitor.identity.commands import control_handlers
 from monitor.runtime.coordinator import Coordinator
 from monitor.runtime.health import HealthMonitor, last_run_marker, record_downtime
+from monitor.runtime.live import LiveValues
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.stop_record import StopRecord
 from monitor.store.audit_journal import AuditJournal
@@ -142,6 +143,9 @@ class Daemon:
             self.health.clock_synchronised,
         )
         self.pipeline.queued.append(self.writer)
+        self.live = LiveValues(cfg)
+        """The latest values in memory, for the console's live dashboard."""
+        self.pipeline.inline.append(self.live)
         self.stop_record: StopRecord | None = None
         """Who or what stopped this run (None: running, or stopped by its embedder)."""
         self.stop_requested = asyncio.Event()
@@ -195,6 +199,8 @@ class Daemon:
             pages_sent=self.escalator.delivery.log if self.escalator else None,
             store=self.store,
             acknowledger=self.ack.service if self.ack else None,
+            site_config=cfg,
+            live=self.live,
         )
         self.store.clock_synchronised = self.health.clock_synchronised
         self._health_task: asyncio.Task[None] | None = None

@@ -63,7 +63,7 @@ def console_text(url: str, password: str | None) -> list[str]:
     if password is None:
         return [f"  web console: {url} (no demo account: see the log)"]
     return [
-        f"  web console: {url}",
+        f"  web console: {url} (opens on the live dashboard; {url}overview: the site overview)",
         f"    sign in as {DEMO_ADMIN} with {password} (made for this run; admins manage users,",
         "    add a technician or QA user on the Users page to try their views)",
     ]

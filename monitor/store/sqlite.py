@@ -335,6 +335,22 @@ class SQLiteStore(Store):
                 raise StoreError(f"query failed: {exc}") from exc
         return {c: _reading(row) for c, row in found.items() if row is not None}
 
+    def good_counts(
+        self, channels: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, int]:
+        """How many good readings each channel has with ``start <= ts < end`` (the site
+        overview's data completeness); a channel without any is absent."""
+        wanted = list(dict.fromkeys(channels))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        sql = (
+            f"SELECT channel, count(*) FROM readings WHERE channel IN ({marks}) "
+            "AND ts >= ? AND ts < ? AND quality = 'good' GROUP BY channel"
+        )
+        rows = self._query(sql, [*wanted, to_us(start), to_us(end)])
+        return {str(channel): int(n) for channel, n in rows}
+
     def events(
         self,
         start: datetime | None = None,

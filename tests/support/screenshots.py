@@ -19,6 +19,7 @@ from tests.support.browser import (
     ADMIN,
     ADMIN_PASSWORD,
     CHROMIUM,
+    coldwatch,
     launch_options,
     running_console,
     sign_in,
@@ -34,7 +35,16 @@ SCREENS: dict[str, tuple[dict[str, int], float]] = {
 }
 #: name -> path; every page but sign-in is shown to the signed-in admin. The equipment page is
 #: taken apart, over a store with history (:func:`take_equipment`).
-PAGES = {"signin": "signin", "overview": "", "account": "account", "users": "users"}
+PAGES = {
+    "signin": "signin",
+    "dashboard": "",
+    "overview": "overview",
+    "account": "account",
+    "users": "users",
+}
+#: Pages with the live stream open: never "network idle", ready once they say they are live.
+LIVE = frozenset({"dashboard", "kiosk"})
+LIVE_TEXT = "Live: values update by themselves."
 
 
 async def take(folder: Path) -> list[Path]:
@@ -42,6 +52,12 @@ async def take(folder: Path) -> list[Path]:
 
     saved: list[Path] = []
     with running_console() as console:
+        made = coldwatch(
+            console.folder,
+            *("user", "token-add", "wall screen", "-c", str(console.folder / "coldwatch.yaml")),
+            *("--role", "viewer", "--reason", "screenshots of the wall screen"),
+        )
+        token = made.strip().splitlines()[-1]
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(**launch_options())
             try:
@@ -56,8 +72,13 @@ async def take(folder: Path) -> list[Path]:
                     for name, path in PAGES.items():
                         if name != "signin":
                             await page.goto(console.url + path)
-                            saved.append(await shot(page, folder / f"{name}-{screen}.png"))
+                            saved.append(await shot(page, folder / f"{name}-{screen}.png", name))
                     await context.close()
+                    kiosk = await browser.new_context(viewport=viewport, device_scale_factor=scale)
+                    page = await kiosk.new_page()
+                    await page.goto(f"{console.url}kiosk/enter?token={token}")
+                    saved.append(await shot(page, folder / f"kiosk-{screen}.png", "kiosk"))
+                    await kiosk.close()
             finally:
                 await browser.close()
     return saved
@@ -96,8 +117,12 @@ async def take_equipment(folder: Path) -> list[Path]:
     return saved
 
 
-async def shot(page: Any, path: Path) -> Path:
-    await page.wait_for_load_state("networkidle")
+async def shot(page: Any, path: Path, name: str = "") -> Path:
+    if name in LIVE:
+        await page.get_by_text(LIVE_TEXT).wait_for()
+        await page.wait_for_timeout(1500)  # a reading or two, and their ages counted up
+    else:
+        await page.wait_for_load_state("networkidle")
     await page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.app.web.app import create_app
 from monitor.app.web.config import WebConfig
-from monitor.app.web.context import WebContext
+from monitor.app.web.context import LiveReader, WebContext
 from monitor.app.web.server import WebServer, listen
+from monitor.config.sections import Site, SiteConfig
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.metrics import Metrics
 from monitor.store.sqlite import SQLiteStore
@@ -122,6 +123,8 @@ class ThreadedConsole:
         customise: Callable[[FastAPI], None] | None = None,
         clock: Clock | None = None,
         timezone: str = "UTC",
+        site_config: SiteConfig | None = None,
+        live: LiveReader | None = None,
         **settings: Any,
     ) -> None:
         self.settings = WebConfig(port=free_port(), **settings)
@@ -142,6 +145,9 @@ class ThreadedConsole:
             audit=self.store,
             timezone=timezone,
             history=self.store,
+            site_config=site_config or SiteConfig(site=Site(id="test-site", name="Test site")),
+            live=live,
+            overview_store=self.store,
         )
         self.app = create_app(self.context)
         if routes is not None:

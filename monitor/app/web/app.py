@@ -22,10 +22,14 @@ from monitor.app.web import (
     alarms_api,
     alarms_api_ack,
     audit,
+    dashboard,
     equipment,
     errors,
     events,
     health,
+    kiosk,
+    live_events,
+    overview_page,
     pages,
     signin,
     users,
@@ -34,6 +38,8 @@ from monitor.app.web.auth import SignInRequired, on_sign_in_required, require
 from monitor.app.web.context import WebContext
 from monitor.app.web.errors import ErrorBody
 from monitor.app.web.limits import BodyLimit, SecurityHeaders
+from monitor.app.web.live_feed import LiveFeed
+from monitor.app.web.tile_html import tile_html
 from monitor.identity.model import Principal
 from monitor.identity.roles import Permission
 
@@ -74,6 +80,10 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(alarm_commands.router)
     app.include_router(audit.router)
     app.include_router(equipment.router)
+    app.include_router(dashboard.router)
+    app.include_router(kiosk.router)
+    app.include_router(live_events.router)
+    app.include_router(overview_page.router)
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi(
@@ -85,6 +95,8 @@ def create_app(context: WebContext) -> FastAPI:
     # links are paths on this origin, never absolute URLs made from the request's Host
     app.state.templates.env.globals["path_for"] = app.url_path_for
     app.state.templates.env.filters["when"] = alarm_pages.local
+    app.state.templates.env.globals["tile_html"] = tile_html
+    app.state.live_feed = LiveFeed(context, dashboard.tile_renderer())
     # the last added runs first: the headers go on every answer, the 413s too, and the size
     # limit comes before anything reads the body
     app.add_middleware(

@@ -30,14 +30,17 @@ from alarms.ack.throttle import FailureThrottle
 from monitor.app.web.context import WebContext
 from monitor.app.web.errors import error_response
 from monitor.identity.model import Principal, Via
-from monitor.identity.roles import Permission, allows
+from monitor.identity.roles import Permission, Role, allows
 from monitor.identity.service import IdentityService
 
 SESSION_COOKIE: Final = "cw_session"
+KIOSK_COOKIE: Final = "cw_kiosk"
+"""A wall screen's ``viewer`` API token (:mod:`monitor.app.web.kiosk`): honoured for GET and
+HEAD only, and only while the token is valid and of the viewer role."""
 CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "X-CSRF-Token"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PATHS: Final = frozenset({"/signin", "/signin/password", "/healthz"})
+PUBLIC_PATHS: Final = frozenset({"/signin", "/signin/password", "/healthz", "/kiosk/enter"})
 """With ``/static/...``: the only paths an anonymous caller may use."""
 SIGN_IN_PATH: Final = "/signin"
 MAX_TOKEN: Final = 200
@@ -111,6 +114,10 @@ async def principal_of(request: Request) -> Principal | None:
             principal = await identity.resolve_session(cookie[:MAX_TOKEN])
             if principal is not None:
                 request.state.session_token = cookie[:MAX_TOKEN]
+        kiosk = request.cookies.get(KIOSK_COOKIE)
+        if principal is None and kiosk and request.method in SAFE_METHODS:
+            found = await identity.resolve_api_token(kiosk[:MAX_TOKEN])
+            principal = found if found is not None and found.role is Role.VIEWER else None
     request.state.principal = principal
     return principal
 
@@ -203,6 +210,7 @@ async def on_sign_in_required(request: Request, exc: Exception) -> Response:
             "sign in first: a session cookie, or an API token in 'Authorization: Bearer'",
             headers={"WWW-Authenticate": 'Bearer realm="coldwatch"'},
         )
-    if request.cookies.get(SESSION_COOKIE):
-        response.delete_cookie(SESSION_COOKIE, path="/")
+    for name in (SESSION_COOKIE, KIOSK_COOKIE):
+        if request.cookies.get(name):
+            response.delete_cookie(name, path="/")
     return response

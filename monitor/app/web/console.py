@@ -6,9 +6,9 @@ from __future__ import annotations
 from alarms.ack.acknowledger import Acknowledger
 from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.app import create_app
-from monitor.app.web.context import AlarmReader, AuditReader, PagesSent, WebContext
+from monitor.app.web.context import AlarmReader, AuditReader, LiveReader, PagesSent, WebContext
 from monitor.app.web.server import Listener, WebListenError, WebServer, listen
-from monitor.config.sections import Site
+from monitor.config.sections import Site, SiteConfig
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
@@ -34,6 +34,8 @@ def serve_console(
     pages_sent: PagesSent | None = None,
     store: Store | None = None,
     acknowledger: Acknowledger | None = None,
+    site_config: SiteConfig | None = None,
+    live: LiveReader | None = None,
 ) -> WebServer | None:
     """The console on ``listener``, ready to ``await start()``; None when it is off. The
     audit page reads the trail and its signatures from ``store`` when it is a SQLite store, the
@@ -56,6 +58,9 @@ def serve_console(
         timezone=site.timezone,
         acknowledger=acknowledger,
         history=store if isinstance(store, SQLiteStore) else None,
+        site_config=site_config,
+        live=live,
+        overview_store=store if isinstance(store, SQLiteStore) else None,
     )
     return WebServer(create_app(context), listener, context.streams)
 

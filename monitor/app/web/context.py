@@ -6,6 +6,7 @@ it these parts, and tests give it their own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,14 +15,17 @@ from fastapi import Request
 from alarms.ack.acknowledger import Acknowledger
 from alarms.model import AlarmView
 from alarms.notify.notification_log import LogRecord
+from monitor.app.overview import OverviewStore
 from monitor.app.signed_commands import SignedCommands
 from monitor.app.web.config import WebConfig
 from monitor.app.web.streams import OpenStreams
 from monitor.app.web.unit_history import HistoryReader
+from monitor.config.sections import SiteConfig
 from monitor.core.clock import Clock
 from monitor.identity.admin import UserAdmin
 from monitor.identity.service import IdentityService
 from monitor.identity.signing import SigningService
+from monitor.runtime.live import ChannelNow
 from monitor.store.base import AlarmRecord, AuditEntry, AuditQuery
 from monitor.store.sqlite_signatures import StoredSignature
 from monitor.store.writer import StoreWriter
@@ -53,6 +57,15 @@ class AuditReader(Protocol):
     def signatures(
         self, table: str | None = None, record_seq: int | None = None
     ) -> list[StoredSignature]: ...
+
+
+class LiveReader(Protocol):
+    """The latest values in memory (:class:`monitor.runtime.live.LiveValues`)."""
+
+    @property
+    def device_up(self) -> Mapping[str, bool]: ...
+
+    def snapshot(self) -> Mapping[str, ChannelNow]: ...
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,14 @@ class WebContext:
     history: HistoryReader | None = None
     """Readings, the roll-up, configuration versions and alarm records for the equipment
     pages; None: they answer 503."""
+    site_config: SiteConfig | None = None
+    """Locations, units, channels and devices, for the dashboard and the overview; None:
+    they show no unit."""
+    live: LiveReader | None = None
+    """The latest values in memory for the dashboard; None: every value shows as none."""
+    overview_store: OverviewStore | None = None
+    """The store the overview page reads (the same function as ``coldwatch status``);
+    None: the page answers 503."""
 
 
 def context_of(request: Request) -> WebContext:

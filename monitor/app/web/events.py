@@ -1,9 +1,9 @@
-"""``GET /api/events/heartbeat``: a placeholder event stream (Server-Sent Events).
+"""``GET /api/events/heartbeat``: a bare event stream (Server-Sent Events) for checks.
 
 It sends a ``heartbeat`` event at once and then every ``interval`` seconds, and nothing else:
-it is here so that the server's handling of open streams (bounded, and all ended when the
-daemon stops) is in place and tested before the live events stream takes its place. It is
-anonymous only while it says nothing; the live stream will require a sign-in.
+a proxy or a monitoring probe can check that event streams get through. The dashboard's stream
+is ``/api/events/live`` (:mod:`monitor.app.web.live_events`); both count against the same
+bound of open streams, all ended when the daemon stops.
 """
 
 from __future__ import annotations

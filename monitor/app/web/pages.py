@@ -1,19 +1,18 @@
-"""The pages, rendered on the server from Jinja2 templates (``templates/``); htmx, served
-from ``/static/``, is their only script. A page never loads anything from another origin."""
+"""The pages, rendered on the server from Jinja2 templates (``templates/``); htmx and the
+dashboard's ``js/live.js``, served from ``/static/``, are their only scripts. A page never
+loads anything from another origin."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
 
 from monitor import __version__
-from monitor.app.web.auth import csrf_of, require
-from monitor.app.web.context import WebContext, context_of
-from monitor.app.web.health import health_of
+from monitor.app.web.auth import csrf_of
+from monitor.app.web.context import WebContext
 from monitor.identity.model import Principal
 from monitor.identity.roles import Permission, allows
 
@@ -22,6 +21,8 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 router = APIRouter()
+"""The pages' routes are in their own modules; the landing page ``/`` is the dashboard
+(:mod:`monitor.app.web.dashboard`)."""
 
 
 def who_is_signed_in(request: Request) -> dict[str, Any]:
@@ -46,15 +47,3 @@ def make_templates(context: WebContext) -> Jinja2Templates:
         site_name=context.site_name, site_id=context.site_id, version=__version__
     )
     return templates
-
-
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def index(
-    request: Request,
-    context: Annotated[WebContext, Depends(context_of)],
-    principal: Annotated[Principal, Depends(require(Permission.VIEW))],
-) -> HTMLResponse:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "index.html", {"title": "Overview", "health": health_of(context)}
-    )

@@ -91,7 +91,9 @@ def test_demo_leaves_readings_from_every_device(tmp_path: Path, capsys) -> None:
     assert f"the demo operator's PIN is\n  {DEMO_PIN} (a demo-only PIN" in out
     # the web console's address, and an admin made for this run with a password printed once
     console = re.search(
-        r"web console: http://127\.0\.0\.1:(\d+)/\n +sign in as demo-admin with (\S+) ", out
+        r"web console: http://127\.0\.0\.1:(\d+)/ \(opens on the live dashboard[^\n]*\n"
+        r" +sign in as demo-admin with (\S+) ",
+        out,
     )
     assert console is not None, out[:4000]
     password = console.group(2)

@@ -153,12 +153,14 @@ async def test_float32_and_scaled_values_are_stored_and_shown_without_noise(
     assert main(["status", "-c", str(config)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("tsx [modbus] comm=")
-    assert lines[1:] == [
+    assert lines[1:6] == [
         "    fr.cabinet  -63.9      C  good",
         "    fr.probe    -79.30     C  good",
         "    fr.tc2       37.05362  C  good",
         "    fr.tc3      -79.3      C  good",
+        "",  # then the site overview (tests/monitor/app/test_overview.py)
     ]
+    assert lines[6].startswith("units: ")
 
 
 def test_status_aligns_values_across_devices_on_the_decimal_point() -> None:
