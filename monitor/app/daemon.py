@@ -163,7 +163,7 @@ class Daemon:
                 fallback=self.journal,
             )
             self.alarms.subscribe(log_announcement)
-            self.pipeline.inline.append(self.alarms)
+            self.pipeline.inline.insert(0, self.alarms)  # alarms first, before the dashboard's
             directory = Directory(cfg.people, cfg.groups)
             self.users = self.identity.cli_admin if self.identity else None
             self.ack: AckServices | None = AckServices(

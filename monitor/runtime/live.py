@@ -15,13 +15,17 @@ once, while one reading's noise does not flip the arrow. Samples are taken at mo
 from __future__ import annotations
 
 import enum
+import logging
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config.sections import SiteConfig
+from monitor.core.logs import RateLimiter
 from monitor.core.model import Event, EventKind, Quality, Reading
+
+log = logging.getLogger(__name__)
 
 TREND_WINDOW = timedelta(minutes=10)
 TREND_STEP = timedelta(seconds=30)
@@ -81,6 +85,9 @@ class LiveValues:
         self._samples: dict[str, deque[tuple[datetime, float]]] = {}
         self._next_sample: dict[str, datetime] = {}
         self._step: dict[str, float] = {}
+        self.faults = 0
+        """Readings and events this holder failed to take (logged once a minute)."""
+        self._log_limit = RateLimiter(60.0)
         self.configure(config)
 
     def configure(self, config: SiteConfig) -> None:
@@ -97,6 +104,16 @@ class LiveValues:
     # --- the pipeline's side: O(1) per reading -----------------------------------------------
 
     def on_reading(self, reading: Reading) -> None:
+        # inline in the pipeline: a fault here must never keep a reading from the store
+        try:
+            self._take(reading)
+        except Exception:
+            self.faults += 1
+            allowed, held = self._log_limit.allow("reading")
+            if allowed:
+                log.exception("live values: a reading not taken (%d more not logged)", held)
+
+    def _take(self, reading: Reading) -> None:
         channel = reading.channel
         samples = self._samples.get(channel)
         if samples is None:
@@ -113,6 +130,15 @@ class LiveValues:
                     self._next_sample[channel] = ts + TREND_STEP
 
     def on_event(self, event: Event) -> None:
+        try:
+            self._take_event(event)
+        except Exception:
+            self.faults += 1
+            allowed, held = self._log_limit.allow("event")
+            if allowed:
+                log.exception("live values: an event not taken (%d more not logged)", held)
+
+    def _take_event(self, event: Event) -> None:
         if event.kind == EventKind.DEVICE_DOWN:
             self.device_up[event.source] = False
             self.changes += 1

@@ -156,7 +156,13 @@ class SQLiteStore(Store):
                 raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
             self._writer, self._reader = writer, reader
         if not self.read_only and self.rollup_maintained:
-            self.complete_rollup()
+            try:
+                self.complete_rollup()
+            except Exception:  # derived data: never a reason for the store not to open
+                log.exception(
+                    "the per-minute roll-up could not be completed; the readings are intact "
+                    "(charts of days may end early): run `coldwatch rollup rebuild`"
+                )
 
     def close(self) -> None:
         with self._lock, self._read_lock:

@@ -10,12 +10,14 @@ event; both call it inside their own write transaction.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from itertools import repeat
-from typing import Final
+from typing import Any, Final
 
+from monitor.core.logs import RateLimiter
 from monitor.store import sqlite_rollup
 from monitor.store.base import BatchInfo, StoreError
 from monitor.store.canonical import (
@@ -26,6 +28,8 @@ from monitor.store.canonical import (
     batch_hash,
     to_us,
 )
+
+log = logging.getLogger(__name__)
 
 _INSERT_READING: Final = (
     "INSERT INTO readings (id, channel, ts, value, quality, flags, detail, batch) "
@@ -92,9 +96,7 @@ def append_batch(
         if conn.execute("SELECT last_insert_rowid()").fetchone()[0] != last_r:
             raise StoreError("reading ids were not allocated in sequence; nothing written")
         if rollup and last_r is not None:
-            sqlite_rollup.add_batch(
-                conn, reading_hw, last_r, (rc.channels, rc.ts, rc.values, rc.qualities)
-            )
+            _fold_in(conn, reading_hw, last_r, (rc.channels, rc.ts, rc.values, rc.qualities))
     if ec is not None:
         conn.executemany(
             _INSERT_EVENT,
@@ -146,3 +148,26 @@ def chain_head(conn: sqlite3.Connection) -> tuple[int, str]:
     if purge is not None:
         return purge[0] + 1, purge[1]
     return 1, GENESIS_HASH
+
+
+_ROLLUP_LOG = RateLimiter(60.0)
+
+
+def _fold_in(conn: sqlite3.Connection, reading_hw: int, last_r: int, columns: Any) -> None:
+    """The roll-up is derived data: its failure must never refuse the batch's readings. In a
+    savepoint; on any error it is undone alone, the roll-up stays behind (charts of days end
+    there until ``coldwatch rollup rebuild`` or the next start completes it) and it is logged."""
+    conn.execute("SAVEPOINT rollup")
+    try:
+        sqlite_rollup.add_batch(conn, reading_hw, last_r, columns)
+    except Exception:
+        conn.execute("ROLLBACK TO rollup")
+        allowed, held = _ROLLUP_LOG.allow("rollup")
+        if allowed:
+            log.exception(
+                "roll-up not updated (the readings are stored; it stays behind until "
+                "`coldwatch rollup rebuild` or the next start; %d more not logged)",
+                held,
+            )
+    finally:
+        conn.execute("RELEASE rollup")

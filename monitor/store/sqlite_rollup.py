@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from monitor.store.base import StoreError
 from monitor.store.canonical import from_us
 
 MINUTE_US: Final = 60_000_000
@@ -85,8 +86,16 @@ class RollupCheck:
     """None: the roll-up equals the readings; else what differs (derived-data drift)."""
 
 
+STATE_MISSING: Final = (
+    "the roll-up's state row is missing (rollup_state): run `coldwatch rollup rebuild`"
+)
+
+
 def through(conn: sqlite3.Connection) -> int:
-    return int(conn.execute(_THROUGH).fetchone()[0])
+    row = conn.execute(_THROUGH).fetchone()
+    if row is None:
+        raise StoreError(STATE_MISSING)
+    return int(row[0])
 
 
 def behind(conn: sqlite3.Connection) -> bool:
@@ -148,7 +157,7 @@ def catch_up_step(conn: sqlite3.Connection, chunk: int = CATCH_UP_CHUNK) -> bool
 def reset(conn: sqlite3.Connection) -> None:
     """Empty the roll-up (a rebuild follows with :func:`catch_up_step`)."""
     conn.execute("DELETE FROM rollup_minutes")
-    conn.execute(_SET_THROUGH, (0,))
+    conn.execute("INSERT OR REPLACE INTO rollup_state (id, through_reading_id) VALUES (1, 0)")
 
 
 # --- the retention purge ---------------------------------------------------------------------
@@ -220,8 +229,12 @@ _STORED: Final = (
 def check(conn: sqlite3.Connection) -> RollupCheck:
     """Compare every minute of the roll-up with the readings (inside the caller's read
     transaction). Sums may differ in their last bits (added in another order)."""
-    done, newest = through(conn), int(conn.execute(_MAX_READING_ID).fetchone()[0])
     stored = conn.execute("SELECT count(*) FROM rollup_minutes").fetchone()[0]
+    try:
+        done = through(conn)
+    except StoreError:
+        return RollupCheck(stored, STATE_MISSING)
+    newest = int(conn.execute(_MAX_READING_ID).fetchone()[0])
     if done < newest:
         return RollupCheck(
             stored,

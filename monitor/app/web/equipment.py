@@ -81,6 +81,8 @@ def time_range(
     zooms by choosing ``span``."""
     last = now if end is None else (end.replace(tzinfo=UTC) if end.tzinfo is None else end)
     length = timedelta(seconds=span) if span is not None else RANGES[range_ or "24h"]
+    if last - datetime.min.replace(tzinfo=UTC) <= length:  # before year 1: nothing to draw
+        raise HTTPException(422, "the chart's window starts before the year 1: choose a later end")
     return last - length, last
 
 

@@ -26,6 +26,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: A request body must arrive within this many seconds (a slow client holds a connection).
 BODY_TIMEOUT = 30.0
 
+#: A refused body's rest is read and dropped up to this many bytes and seconds (never kept).
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
+
 #: Pages and scripts come from this origin only: nothing loads from the internet, no inline
 #: script runs, and no other site may frame a page.
 CONTENT_SECURITY_POLICY = (
@@ -97,6 +101,8 @@ class BodyLimit:
             async with self.clock.timeout(self.timeout):
                 body = await self._read(receive)
         except _Refused as refused:
+            if refused.status == 413:
+                await self._drain(receive)
             await _answer(send, refused.status, refused.message, refused.reason)
             return
         except TimeoutError:
@@ -115,6 +121,23 @@ class BodyLimit:
             return await receive()  # after the body: wait for the disconnect
 
         await self.app(scope, replay, send)
+
+    async def _drain(self, receive: Receive) -> None:
+        """Read and drop what is left of a refused body, up to :data:`DRAIN_BYTES` and
+        :data:`DRAIN_SECONDS`: a connection closed with unread bytes is reset by the kernel,
+        and the reset can reach the client before the 413 does (it then sees no answer)."""
+        dropped = 0
+        try:
+            async with self.clock.timeout(DRAIN_SECONDS):
+                while dropped <= DRAIN_BYTES:
+                    message = await receive()
+                    if message.get("type") != "http.request":
+                        return
+                    dropped += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return
+        except TimeoutError:
+            return
 
     def _check_length(self, scope: Scope) -> None:
         declared = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"]

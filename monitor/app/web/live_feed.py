@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 #: Messages waiting per client before it counts as not reading and is dropped.
 CLIENT_QUEUE = 8
 TICK = 1.0
+#: Every this many ticks an `alive` event, changed tiles or not (the page watches for it).
+HEARTBEAT_TICKS = 10
 
 
 def tile_key(tile: UnitTile) -> Hashable:
@@ -172,7 +174,15 @@ class LiveFeed:
             return
         self.seq += 1
         self.messages += 1
-        message = self.encode(changed)
+        self._broadcast(self.encode(changed))
+
+    def heartbeat(self) -> None:
+        """An ``alive`` event to every client: a page that hears nothing for a while knows its
+        stream is dead even when no error reached it (a lost host or switch), and says so."""
+        data = json.dumps({"at": self.context.clock.now().isoformat()})
+        self._broadcast(f"event: alive\ndata: {data}\n\n".encode())
+
+    def _broadcast(self, message: bytes) -> None:
         for client in list(self.clients):
             if not client.offer(message):
                 self.clients.discard(client)
@@ -187,8 +197,10 @@ class LiveFeed:
         client = LiveClient(self.client_queue)
         if self.clients:
             self.publish()  # those already here get what changed first
-        else:
-            self.update()
+        elif self.update():
+            # a change nobody was told of (a unit gone stale meanwhile): a new message id, so
+            # a client reconnecting with the old one gets every tile, never the old picture
+            self.seq += 1
         if last_event_id != self.last_id or self.seq == 0:
             client.offer(b"retry: 3000\n" + self.encode(dict(self._html)))
         else:
@@ -219,6 +231,8 @@ class LiveFeed:
                 try:
                     if self.clients:
                         self.publish(await self.update_stepwise())
+                        if n % HEARTBEAT_TICKS == 0:
+                            self.heartbeat()
                 except Exception:  # a bug in one tile must not end every dashboard's feed
                     log.exception("the live dashboard feed failed this tick")
         finally:

@@ -3,8 +3,12 @@ and the trend over the last ten minutes from samples taken at most every 30 s.""
 
 from __future__ import annotations
 
-from monitor.core.model import Event, EventKind, Quality
+from datetime import datetime
+
+from monitor.core.metrics import Metrics
+from monitor.core.model import Event, EventKind, Quality, Reading
 from monitor.runtime.live import TREND_STEP, LiveValues, Trend
+from monitor.runtime.pipeline import Pipeline
 from tests.support.dashboard import at, bad, good, small_site
 
 CAB = "freezer-1.cabinet"
@@ -68,3 +72,23 @@ def test_device_up_and_down_from_the_coordinators_events() -> None:
     assert live.device_up == {"plc": False} and live.changes == before + 1
     live.on_event(Event(at(5), EventKind.DEVICE_UP, "plc", "up"))
     assert live.device_up == {"plc": True}
+
+
+def test_a_reading_it_cannot_take_never_stops_the_pipeline() -> None:
+    """Inline in the pipeline: a naive timestamp (or any fault here) is counted and logged,
+    and the next consumer still gets every reading."""
+    live = LiveValues(small_site())
+    after: list[Reading] = []
+
+    class Next:
+        def on_reading(self, reading: Reading) -> None:
+            after.append(reading)
+
+        def on_event(self, event: Event) -> None: ...
+
+    pipeline = Pipeline(Metrics())
+    pipeline.inline.extend([live, Next()])
+    naive = Reading.good(CAB, datetime(2026, 12, 8, 0, 5), -80.0)
+    pipeline.publish_many([good(CAB, at(0), -80.0), naive, good(CAB, at(60), -79.0)])
+    assert len(after) == 3 and live.faults == 1
+    assert live.latest[CAB].value == -79.0

@@ -146,3 +146,23 @@ def test_the_rollup_stays_equal_to_the_readings_across_a_purge(store: SQLiteStor
     assert result.ok and result.rollup_drift is None
     first = store.rollup("ult-1.temp", T0, T0 + timedelta(hours=1))[0]
     assert (first.n, first.min) == (1, -90.0)  # minute 1 keeps only the late reading
+
+
+def test_a_broken_rollup_never_refuses_readings_nor_the_stores_opening(db_path: Path) -> None:
+    """Derived data: with its state row gone (say, someone emptied the table), the store still
+    opens and every batch of readings is stored; the roll-up is undone alone."""
+    with SQLiteStore(db_path) as store:
+        _minute_series(store, 2)
+    raw = sqlite3.connect(db_path)
+    raw.execute("DELETE FROM rollup_state")
+    raw.commit()
+    raw.close()
+    with SQLiteStore(db_path) as store:
+        store.append([Reading.good("ult-1.temp", T0 + timedelta(minutes=5), -79.0)])
+        result = store.verify()
+        assert result.ok and result.rollup_drift is not None and "rebuild" in result.rollup_drift
+        assert store.rebuild_rollup() == 3  # the three minutes, derived again
+        assert store.verify().rollup_drift is None
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("SELECT count(*) FROM readings").fetchone()[0] == 13  # two minutes of six, and one
+    raw.close()

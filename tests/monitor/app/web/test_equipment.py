@@ -129,6 +129,7 @@ def test_alarm_periods_come_with_the_chart(viewer: httpx.Client) -> None:
         ({"span": "10"}, "span"),
         ({"span": str(401 * 86400)}, "span"),
         ({"end": "yesterday"}, "end"),
+        ({"end": "0001-01-01T00:00:00", "range": "30d"}, "before the year 1"),
     ],
 )
 def test_bad_input_is_a_422_that_says_why(

@@ -13,7 +13,7 @@ from monitor.app.web.auth import KIOSK_COOKIE
 from monitor.identity.roles import Role
 from monitor.runtime.live import LiveValues
 from tests.support.dashboard import small_site
-from tests.support.identity_web import api_token, bearer
+from tests.support.identity_web import add_user, api_token, bearer
 from tests.support.web import ThreadedConsole
 
 
@@ -49,7 +49,8 @@ def test_the_kiosk_takes_a_viewer_token_once_into_a_strict_httponly_cookie(
 
 
 def test_the_kiosk_refuses_other_roles_and_bad_tokens(console: ThreadedConsole) -> None:
-    technician = api_token(console.identity.records, Role.TECHNICIAN)
+    add_user(console.identity.records, "tess", Role.TECHNICIAN)
+    technician = api_token(console.identity.records, Role.TECHNICIAN, owner="tess")
     with httpx.Client(base_url=console.url, timeout=10) as client:
         for token, status in ((technician, 403), ("not-a-token", 403), ("", 400)):
             answer = client.get("/kiosk/enter", params={"token": token})

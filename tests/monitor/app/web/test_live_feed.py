@@ -55,6 +55,8 @@ def events(client: LiveClient) -> list[tuple[str, dict[str, str]]]:
     while client.pending:
         text = client.pending.popleft().decode()
         fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+        if fields.get("event") == "alive":
+            continue
         out.append((fields["id"], json.loads(fields["data"])["tiles"]))
     return out
 
@@ -75,7 +77,7 @@ async def test_at_most_one_message_a_second_with_only_what_changed(store: SQLite
     assert all(set(tiles) == {"freezer-1"} for _, tiles in got)  # only the changed tile
     ids = [first_id] + [i for i, _ in got]
     run = feed.run_id
-    assert ids == [f"{run}-0", f"{run}-1", f"{run}-2", f"{run}-3"]
+    assert ids == [f"{run}-1", f"{run}-2", f"{run}-3", f"{run}-4"]  # -1: the first picture
     assert "-77.0" in got[-1][1]["freezer-1"] or "-77.1" in got[-1][1]["freezer-1"]
     await clock.advance(5.0)  # nothing changed: nothing sent
     assert events(client) == []
@@ -118,5 +120,37 @@ async def test_a_reconnect_with_the_last_id_gets_nothing_again_any_other_gets_al
         ((_, tiles),) = events(client)
         assert set(tiles) == {"freezer-1", "freezer-2", "dewar-1"}
         assert "-80.0" in tiles["freezer-1"]
+    feed.context.streams.close_all()
+    await clock.advance(1.0)
+
+
+async def test_a_unit_gone_stale_while_nobody_watched_reaches_the_reconnecting_page(
+    store: SQLiteStore,
+) -> None:
+    """A wall screen loses its stream; meanwhile a unit's readings stop. Reconnecting with its
+    last event id, it gets every tile as it is now: the unit STALE, never the old Normal."""
+    clock = FakeClock(T0)
+    feed, live = make_feed(store, clock)
+    screen = feed.subscribe(None)
+    live.on_reading(good(CAB, clock.now(), -80.0))
+    await clock.advance(1.0)
+    seen = events(screen)[-1][0]
+    feed.leave(screen)  # the Wi-Fi blinks
+    await clock.advance(120.0)  # no reading: freezer-1 goes stale
+    back = feed.subscribe(seen)
+    ((_, tiles),) = events(back)
+    assert "STALE" in tiles["freezer-1"]
+    feed.context.streams.close_all()
+    await clock.advance(1.0)
+
+
+async def test_an_alive_event_every_ten_seconds_while_nothing_changes(store: SQLiteStore) -> None:
+    clock = FakeClock(T0)
+    feed, _ = make_feed(store, clock)
+    client = feed.subscribe(None)
+    events(client)
+    await clock.advance(25.0)
+    kinds = [m.decode().split("\n")[0] for m in client.pending]
+    assert kinds == ["event: alive", "event: alive"]
     feed.context.streams.close_all()
     await clock.advance(1.0)

@@ -2,7 +2,10 @@
    Each message carries the server's time and the HTML of the tiles that changed, rendered by
    the server exactly as on page load; this script swaps them in and counts the readings' ages
    up every second. When the stream is lost, the whole board says so (not live, values may be
-   old) until it is back: the browser reconnects by itself with the last event id. */
+   old) until it is back: the browser reconnects by itself with the last event id. The server
+   sends an "alive" event every 10 s: silence for 30 s means not live either (a lost host
+   sends no error). A stream the browser gave up on (an error status) is retried by reloading
+   the page, and so is a daemon that restarted (another run id: units may have changed). */
 (function () {
   "use strict";
   var board = document.querySelector("[data-live-src]");
@@ -10,6 +13,9 @@
   var status = document.getElementById("live-status");
   var offset = 0; /* the server's clock minus this one's, in ms */
   var lastAt = null;
+  var heard = Date.now();
+  var runId = null;
+  var SILENCE_MS = 30000;
 
   function ageText(s) {
     s = Math.floor(s);
@@ -32,8 +38,22 @@
     board.classList.toggle("not-live", !live);
   }
 
+  function notLive(why) {
+    say("NOT LIVE: " + why +
+        (lastAt ? " (last update " + new Date(lastAt).toLocaleTimeString() + ")" : "") +
+        "; the values shown may be old. Reconnecting…", false);
+  }
+
   var source = new EventSource(board.getAttribute("data-live-src"));
+  source.addEventListener("alive", function () {
+    heard = Date.now();
+    say("Live: values update by themselves.", true);
+  });
   source.addEventListener("tiles", function (event) {
+    heard = Date.now();
+    var run = (event.lastEventId || "").split("-")[0];
+    if (runId && run && run !== runId) { window.location.reload(); return; }
+    runId = run || runId;
     var message = JSON.parse(event.data);
     var at = Date.parse(message.at);
     offset = at - Date.now();
@@ -50,12 +70,19 @@
     say("Live: values update by themselves.", true);
   });
   source.addEventListener("open", function () {
+    heard = Date.now();
     say("Live: values update by themselves.", true);
   });
   source.addEventListener("error", function () {
-    say("NOT LIVE: the connection to coldwatch is lost" +
-        (lastAt ? " (last update " + new Date(lastAt).toLocaleTimeString() + ")" : "") +
-        "; the values shown may be old. Reconnecting…", false);
+    notLive("the connection to coldwatch is lost");
+    if (source.readyState === EventSource.CLOSED) {
+      setTimeout(function () { window.location.reload(); }, 10000);
+    }
   });
-  setInterval(tickAges, 1000);
+  setInterval(function () {
+    tickAges();
+    if (Date.now() - heard > SILENCE_MS) {
+      notLive("no word from coldwatch for " + Math.round((Date.now() - heard) / 1000) + " s");
+    }
+  }, 1000);
 })();
