@@ -164,5 +164,5 @@ def test_a_broken_rollup_never_refuses_readings_nor_the_stores_opening(db_path: 
         assert store.rebuild_rollup() == 3  # the three minutes, derived again
         assert store.verify().rollup_drift is None
     raw = sqlite3.connect(db_path)
-    assert raw.execute("SELECT count(*) FROM readings").fetchone()[0] == 13  # two minutes of six, and one
+    assert raw.execute("SELECT count(*) FROM readings").fetchone()[0] == 13  # 2 x 6, and 1
     raw.close()
