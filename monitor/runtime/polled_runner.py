@@ -17,6 +17,7 @@ from typing import Any
 
 from drivers.base import DriverError, PolledDriver
 from monitor.core.model import Quality, Reading
+from monitor.runtime.deadlines import Deadlines
 from monitor.runtime.device_runner import DeviceRunner
 
 # the runners log under the coordinator's name, as before they had modules of their own
@@ -42,6 +43,8 @@ class PolledRunner(DeviceRunner):
         self.generation = 0
         self.poll_started: float | None = None
         self.poll_ts: datetime | None = None
+        # the coordinator gives devices with the same timeout one Deadlines between them
+        self.deadlines = Deadlines(self.clock, self.device.timeout)
         self._start: float | None = None
         self._n = 0
         self._retry_at = 0.0
@@ -124,14 +127,20 @@ class PolledRunner(DeviceRunner):
         gen = self.generation if gen is None else gen
         self.poll_started = self.clock.monotonic() if started is None else started
         self.poll_ts = ts
+        deadlines = self.deadlines
+        watch = deadlines.watch()
         try:
-            async with self.clock.timeout(self.device.timeout):
+            try:
                 if not self._connected:
                     await self.driver.connect()
                     self._connected = True
                 readings = await self.driver.read(ts)
+            finally:
+                expired = deadlines.end(watch)
         except asyncio.CancelledError:
-            raise
+            if not expired:
+                raise  # cancelled from outside (stop, the watchdog): not a timeout
+            reason = f"no answer within {self.device.timeout:g} s"
         except TimeoutError:
             reason = f"no answer within {self.device.timeout:g} s"
         except DriverError as exc:

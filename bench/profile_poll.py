@@ -1,0 +1,149 @@
+"""A fixed number of paced Modbus polls, coldwatch's or a bare pymodbus loop's, for profilers.
+
+Wall and CPU time on a shared machine are noisy; instruction counts are not. Run each side
+twice under callgrind with a different number of polls: the difference, divided by the
+difference in polls, is the cost of one poll without the start-up (imports, config load)::
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        .venv/bin/python -m bench.profile_poll ours 100   # then 500, then bare 100 / 500
+
+``python -m bench.profile_poll ours 500 --cprofile`` prints where coldwatch's time goes
+(the Python functions, with calls per poll). ``bench/callgrind_poll.sh`` does the counting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import logging
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+from pymodbus.client import AsyncModbusTcpClient
+
+from bench.bench_poll import Counter, make_config, server_process
+from bench.modbus_server import BASE, IMAGE
+from monitor.app.config import load
+from monitor.core.clock import SystemClock
+from monitor.core.metrics import Metrics
+from monitor.core.model import Reading
+from monitor.runtime.coordinator import Coordinator, stagger_offset
+from monitor.runtime.pipeline import Pipeline
+
+WARM_UP = 20  # polls before counting starts: connections open, caches filled
+
+
+class Milestones(Counter):
+    """Counts readings like bench_poll's consumer and wakes the profiler at a given count
+    (not a polling loop: its wake-ups would be counted as coldwatch's)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.target = 0
+        self.reached: asyncio.Future[None] | None = None
+
+    def until(self, polls: int) -> asyncio.Future[None]:
+        self.target = (self.good + self.bad) // self.channels + polls
+        self.reached = asyncio.get_running_loop().create_future()
+        return self.reached
+
+    def on_reading(self, reading: Reading) -> None:
+        super().on_reading(reading)
+        reached = self.reached
+        if reached is not None and (self.good + self.bad) // self.channels >= self.target:
+            self.reached = None
+            reached.set_result(None)
+
+
+async def ours(
+    port: int, devices: int, interval: float, polls: int, prof: cProfile.Profile | None
+) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        loaded = load(make_config(Path(tmp), port, devices, interval))
+    metrics = Metrics()
+    pipeline = Pipeline(metrics)
+    counter = Milestones(channels=4)  # bench_poll's config: four channels per device
+    pipeline.inline.append(counter)
+    coordinator = Coordinator(loaded, pipeline, SystemClock(), metrics)
+    await coordinator.start()
+    await counter.until(WARM_UP)
+    if prof:
+        prof.enable()
+    await counter.until(polls)
+    if prof:
+        prof.disable()
+    await coordinator.stop()
+    return counter.bad
+
+
+async def bare(
+    port: int, devices: int, interval: float, polls: int, prof: cProfile.Profile | None
+) -> int:
+    """bench_poll's bare loop, stopped after a number of polls."""
+    clients = [
+        AsyncModbusTcpClient("127.0.0.1", port=port, retries=0, reconnect_delay=0)
+        for _ in range(devices)
+    ]
+    for c in clients:
+        await c.connect()
+    count = [0]
+    target = [WARM_UP + polls]
+    dt = AsyncModbusTcpClient.DATATYPE
+
+    async def loop(i: int, client: AsyncModbusTcpClient) -> None:
+        start = time.monotonic() + stagger_offset(f"dev-{i:04d}", interval)
+        n = 0
+        while count[0] < target[0]:
+            due = start + n * interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            n += 1
+            rr = await client.read_holding_registers(BASE, count=len(IMAGE), device_id=1)
+            regs = rr.registers
+            values = (
+                client.convert_from_registers(regs[0:2], dt.INT32) * 0.1,
+                client.convert_from_registers(regs[2:4], dt.FLOAT32),
+                client.convert_from_registers(regs[4:6], dt.FLOAT32),
+                float((regs[6] >> 1) & 1),
+            )
+            assert values
+            count[0] += 1
+            if count[0] == WARM_UP and prof:
+                prof.enable()
+
+    await asyncio.gather(*(loop(i, c) for i, c in enumerate(clients)))
+    if prof:
+        prof.disable()
+    for c in clients:
+        c.close()
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("side", choices=["ours", "bare"])
+    parser.add_argument("polls", type=int)
+    parser.add_argument("--devices", type=int, default=4)
+    parser.add_argument("--interval", type=float, default=0.2)
+    parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--cprofile-out", help="also save the profile (pstats) to this file")
+    args = parser.parse_args()
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    prof = cProfile.Profile() if args.cprofile else None
+    run = ours if args.side == "ours" else bare
+    with server_process() as port:
+        bad = asyncio.run(run(port, args.devices, args.interval, args.polls, prof))
+    if bad:
+        print(f"{bad} bad readings: the profile is not of the good path")
+    if prof:
+        if args.cprofile_out:
+            prof.dump_stats(args.cprofile_out)
+        stats = pstats.Stats(prof)
+        stats.sort_stats("tottime").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()
