@@ -5,7 +5,8 @@ rest of the coordinator's own work per poll. Devices that share a timeout share 
 :class:`Deadlines`: a poll's deadline is the time it starts plus that timeout, so deadlines
 come in the order polls start and a FIFO keeps them sorted. One task sleeps until the deadline
 of the oldest poll still running and cancels that poll's task at that time: not a periodic
-tick, so never late. Polls that ended are dropped as it goes; a poll costs an append and a flag.
+tick, so never late. Polls that ended are dropped as it goes; a poll costs an append and a flag,
+and the task wakes about once per timeout.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ class Deadlines:
         self.timeout = timeout
         self._watches: deque[Watch] = deque()
         self._timer: asyncio.Task[None] | None = None
-        self._idle: asyncio.Future[None] | None = None  # what the timer waits on with no poll
 
     def watch(self) -> Watch:
         """Start the deadline of a poll that the current task runs from now on."""
@@ -47,11 +47,6 @@ class Deadlines:
             raise RuntimeError("a deadline needs a running task")
         watch = Watch(self.clock.monotonic() + self.timeout, task)
         self._watches.append(watch)
-        idle = self._idle
-        if idle is not None:
-            self._idle = None
-            if not idle.done():
-                idle.set_result(None)
         timer = self._timer
         if timer is None or timer.done():
             self._timer = asyncio.create_task(self._run(), name=f"deadlines-{self.timeout:g}s")
@@ -66,13 +61,14 @@ class Deadlines:
         return watch.expired and watch.task.uncancel() <= watch.cancelling
 
     async def _run(self) -> None:
-        watches, clock = self._watches, self.clock
+        watches, clock, timeout = self._watches, self.clock, self.timeout
         while True:
             while watches and watches[0].done:
                 watches.popleft()
             if not watches:
-                self._idle = asyncio.get_running_loop().create_future()
-                await self._idle
+                # no poll running: one that starts from now on ends no earlier than now +
+                # timeout (a wake-up per timeout at most; waking the timer per poll cost more)
+                await clock.sleep_until(clock.monotonic() + timeout)
                 continue
             first = watches[0]  # the oldest poll still running; only this task pops
             if clock.monotonic() < first.deadline:

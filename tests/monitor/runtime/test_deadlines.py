@@ -92,11 +92,13 @@ async def test_work_that_swallows_its_cancellation_leaves_no_request_behind(
     assert task.result() == (True, 0)
 
 
-async def test_no_timer_sleeps_while_no_poll_runs(deadlines: Deadlines, clock: FakeClock) -> None:
+async def test_a_poll_after_an_idle_spell_times_out_on_time(
+    deadlines: Deadlines, clock: FakeClock
+) -> None:
     done = asyncio.create_task(poll(deadlines, clock, 0.1))
-    await clock.advance(5)
+    await clock.advance(4.5)
     assert done.result() == ("answered", 0.1)
-    assert clock.pending_sleepers == 0  # the timer waits for the next poll, not on the clock
-    again = asyncio.create_task(poll(deadlines, clock, 100))
+    assert clock.pending_sleepers == 1  # the timer, idle: it wakes once per timeout
+    again = asyncio.create_task(poll(deadlines, clock, 100))  # starts at 4.5, mid-sleep
     await clock.advance(5)
-    assert again.result() == ("timed out", 8.0)
+    assert again.result() == ("timed out", 7.5)
