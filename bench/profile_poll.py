@@ -29,7 +29,7 @@ from bench.modbus_server import BASE, IMAGE
 from monitor.app.config import load
 from monitor.core.clock import SystemClock
 from monitor.core.metrics import Metrics
-from monitor.core.model import Reading
+from monitor.core.model import Quality, Reading
 from monitor.runtime.coordinator import Coordinator, stagger_offset
 from monitor.runtime.pipeline import Pipeline
 
@@ -43,20 +43,23 @@ class Milestones(Counter):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.channels = channels
-        self.target = 0
-        self.reached: asyncio.Future[None] | None = None
+        self.seen = 0
+        self.target = -1
+        self.reached: asyncio.Future[None] = asyncio.Future()
 
     def until(self, polls: int) -> asyncio.Future[None]:
-        self.target = (self.good + self.bad) // self.channels + polls
+        self.target = self.seen + polls * self.channels
         self.reached = asyncio.get_running_loop().create_future()
         return self.reached
 
     def on_reading(self, reading: Reading) -> None:
-        super().on_reading(reading)
-        reached = self.reached
-        if reached is not None and (self.good + self.bad) // self.channels >= self.target:
-            self.reached = None
-            reached.set_result(None)
+        if reading.quality is Quality.GOOD:
+            self.good += 1
+        else:
+            self.bad += 1
+        self.seen += 1
+        if self.seen == self.target:
+            self.reached.set_result(None)
 
 
 async def ours(
