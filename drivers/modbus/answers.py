@@ -34,9 +34,13 @@ EXCEPTION_NAMES = {
 GATEWAY_CODES = frozenset({10, 11})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
+    """A request's answer: its values, checked against the request."""
+
     values: Sequence[int] | Sequence[bool]
+    # not frozen: one is built per request of every poll, and a frozen dataclass' __init__
+    # costs twice a plain one's (nothing changes an answer once checked)
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,8 +234,10 @@ class _Exchanges:
         unit = self.unit
         try:
             client = link.client
-            if client is None or not client.connected:
+            if client is None:
                 raise DriverError(f"connection to {settings.where} lost")
+            # a client that is not connected refuses with ConnectionException (below), so no
+            # check of its `connected` here: two pymodbus frames on every request
             response = await getattr(client, method)(span.address, count=span.count, device_id=unit)
         except ConnectionException as exc:
             raise DriverError(f"connection to {settings.where} lost: {exc}") from exc
