@@ -7,20 +7,29 @@ difference in polls, is the cost of one poll without the start-up (imports, conf
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         .venv/bin/python -m bench.profile_poll ours 100   # then 500, then bare 100 / 500
 
-``python -m bench.profile_poll ours 500 --cprofile`` prints where coldwatch's time goes
-(the Python functions, with calls per poll). ``bench/callgrind_poll.sh`` does the counting.
+``bench/callgrind_poll.sh`` does the counting. Where the bytecodes go, exactly (every
+opcode the interpreter runs during the counted polls, by function, per poll)::
+
+    .venv/bin/python -m bench.profile_poll ours 200 --opcodes --interval 0.5
+
+``--cprofile`` prints cProfile's table instead (calls per function; its times are skewed by
+its own overhead on small functions).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import cProfile
 import logging
 import pstats
+import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
 
 from pymodbus.client import AsyncModbusTcpClient
 
@@ -34,6 +43,46 @@ from monitor.runtime.coordinator import Coordinator, stagger_offset
 from monitor.runtime.pipeline import Pipeline
 
 WARM_UP = 20  # polls before counting starts: connections open, caches filled
+
+
+class Profiler(Protocol):
+    def enable(self) -> None: ...
+
+    def disable(self) -> None: ...
+
+
+class Opcodes:
+    """Counts every bytecode the interpreter runs while enabled, by function: deterministic,
+    unlike times (a tracing hook per opcode: slow, so run it with a longer --interval)."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def _trace(self, frame: FrameType, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        code = frame.f_code
+        where = code.co_filename.split("site-packages/")[-1].split("lib/python3.11/")[-1]
+        name = f"{where}:{code.co_name}"
+        counts = self.counts
+
+        def each(frame: FrameType, event: str, arg: Any) -> Any:
+            if event == "opcode":
+                counts[name] += 1
+            return each
+
+        return each
+
+    def enable(self) -> None:
+        sys.settrace(self._trace)
+
+    def disable(self) -> None:
+        sys.settrace(None)
+
+    def report(self, polls: int, top: int = 60) -> None:
+        root = str(Path(__file__).resolve().parent.parent) + "/"
+        print(f"{sum(self.counts.values()) / polls:9.0f}  bytecodes per poll in all")
+        for name, count in self.counts.most_common(top):
+            print(f"{count / polls:9.1f}  {name.replace(root, '')}")
 
 
 class Milestones(Counter):
@@ -62,9 +111,7 @@ class Milestones(Counter):
             self.reached.set_result(None)
 
 
-async def ours(
-    port: int, devices: int, interval: float, polls: int, prof: cProfile.Profile | None
-) -> int:
+async def ours(port: int, devices: int, interval: float, polls: int, prof: Profiler | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load(make_config(Path(tmp), port, devices, interval))
     metrics = Metrics()
@@ -83,9 +130,7 @@ async def ours(
     return counter.bad
 
 
-async def bare(
-    port: int, devices: int, interval: float, polls: int, prof: cProfile.Profile | None
-) -> int:
+async def bare(port: int, devices: int, interval: float, polls: int, prof: Profiler | None) -> int:
     """bench_poll's bare loop, stopped after a number of polls."""
     clients = [
         AsyncModbusTcpClient("127.0.0.1", port=port, retries=0, reconnect_delay=0)
@@ -133,19 +178,25 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.2)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--cprofile-out", help="also save the profile (pstats) to this file")
+    parser.add_argument("--opcodes", action="store_true", help="bytecodes per poll, by function")
     args = parser.parse_args()
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    prof = cProfile.Profile() if args.cprofile else None
+    prof: cProfile.Profile | Opcodes | None = None
+    if args.opcodes:
+        prof = Opcodes()
+    elif args.cprofile:
+        prof = cProfile.Profile()
     run = ours if args.side == "ours" else bare
     with server_process() as port:
         bad = asyncio.run(run(port, args.devices, args.interval, args.polls, prof))
     if bad:
         print(f"{bad} bad readings: the profile is not of the good path")
-    if prof:
+    if isinstance(prof, Opcodes):
+        prof.report(args.polls)
+    elif prof:
         if args.cprofile_out:
             prof.dump_stats(args.cprofile_out)
-        stats = pstats.Stats(prof)
-        stats.sort_stats("tottime").print_stats(30)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
 
 
 if __name__ == "__main__":
