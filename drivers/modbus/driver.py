@@ -18,9 +18,9 @@ field's data (see :class:`_Exchanges`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
@@ -125,19 +125,22 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
 
     # --- polling --------------------------------------------------------------------------
 
-    async def read(self, ts: datetime) -> list[Reading]:
-        link = self._join()
+    def read(self, ts: datetime) -> Coroutine[Any, Any, list[Reading]]:
         if self._serial:
-            async with link.lock:  # held for the whole poll: one device at a time on a bus
-                outcomes = await self._poll(link)
-        else:
-            # a TCP link is this driver's alone and its runner never overlaps two calls:
-            # no lock to take (pymodbus keeps one request at a time on the connection)
-            outcomes = await self._poll(link)
-        return self._layout.readings(outcomes, ts)
+            return self._read_serial(ts)
+        # a TCP link is this driver's alone (nobody to join) and its runner never overlaps two
+        # calls: no lock to take (pymodbus keeps one request at a time on the connection), and
+        # _poll's own coroutine, not one around it: a frame less on every resume of the poll
+        return self._poll(self._link, ts)
 
-    async def _poll(self, link: Link) -> list[RequestOutcome]:
-        """Every request of the plan, in order, with the link free for this device."""
+    async def _read_serial(self, ts: datetime) -> list[Reading]:
+        link = self._join()
+        async with link.lock:  # held for the whole poll: one device at a time on a bus
+            return await self._poll(link, ts)
+
+    async def _poll(self, link: Link, ts: datetime) -> list[Reading]:
+        """Every request of the plan, in order, with the link free for this device, and the
+        readings made from their answers."""
         serial = self._serial
         try:
             if not link.connected:  # not open yet, or closed by another unit's poll
@@ -164,7 +167,7 @@ class ModbusDriver(PolledDriver[ModbusSettings, ModbusPoint]):
         finally:
             if self._close_after_poll:
                 link.drop()
-        return outcomes
+        return self._layout.readings(outcomes, ts)
 
     def _join(self) -> Link:
         link = self._link
@@ -231,8 +234,10 @@ class _Exchanges:
         unit = self.unit
         try:
             client = link.client
-            if client is None or not client.connected:
+            if client is None:
                 raise DriverError(f"connection to {settings.where} lost")
+            # a client that is not connected refuses with ConnectionException (below), so no
+            # check of its `connected` here: two pymodbus frames on every request
             response = await getattr(client, method)(span.address, count=span.count, device_id=unit)
         except ConnectionException as exc:
             raise DriverError(f"connection to {settings.where} lost: {exc}") from exc

@@ -38,6 +38,7 @@ from monitor.config.sections import SiteConfig
 from monitor.core.clock import CANCEL_GRACE, Clock
 from monitor.core.metrics import Metrics
 from monitor.runtime.channel_checks import ChannelRules
+from monitor.runtime.deadlines import Deadlines
 from monitor.runtime.device_runner import DeviceRunner, DeviceState
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.polled_runner import PolledRunner, stagger_offset
@@ -83,6 +84,7 @@ class Coordinator:
         self.runners: dict[str, DeviceRunner] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._abandoned: list[asyncio.Task[None]] = []  # wedged tasks the watchdog replaced
+        self._deadlines: dict[float, Deadlines] = {}  # polled devices' timeouts, one per value
         self._build()
 
     def _build(self) -> None:
@@ -114,9 +116,14 @@ class Coordinator:
                 streaming.stale_after.update(stale_after.get(device.id, {}))
                 runner = streaming
             else:
-                runner = PolledRunner(
+                polled = PolledRunner(
                     device, make, rules, self.pipeline, self.clock, self.metrics, first
                 )
+                timeout = device.timeout
+                if timeout not in self._deadlines:
+                    self._deadlines[timeout] = Deadlines(self.clock, timeout)
+                polled.deadlines = self._deadlines[timeout]
+                runner = polled
             self.runners[device.id] = runner
 
     def states(self) -> dict[str, DeviceState]:
@@ -171,3 +178,5 @@ class Coordinator:
                 log.error("device task %s did not stop within %g s", task.get_name(), grace)
         self._tasks.clear()
         self._abandoned.clear()
+        for deadlines in self._deadlines.values():
+            await deadlines.close()
