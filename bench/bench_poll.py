@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,17 @@ from monitor.core.metrics import Metrics
 from monitor.core.model import Event, Quality, Reading
 from monitor.runtime.coordinator import Coordinator, stagger_offset
 from monitor.runtime.pipeline import Pipeline
+
+
+def bare_decode(client: AsyncModbusTcpClient, regs: Sequence[int]) -> tuple[Any, ...]:
+    """What a bare loop makes of one answer: the four values coldwatch's channels read."""
+    dt = AsyncModbusTcpClient.DATATYPE
+    return (
+        client.convert_from_registers(regs[0:2], dt.INT32) * 0.1,  # type: ignore[operator]
+        client.convert_from_registers(regs[2:4], dt.FLOAT32),
+        client.convert_from_registers(regs[4:6], dt.FLOAT32),
+        float((regs[6] >> 1) & 1),
+    )
 
 
 def free_port() -> int:
@@ -189,7 +200,6 @@ async def bare_polls(port: int, devices: int, interval: float, seconds: float) -
         await c.connect()
     count = [0]
     running = [True]
-    dt = AsyncModbusTcpClient.DATATYPE
 
     async def loop(i: int, client: AsyncModbusTcpClient) -> None:
         start = time.monotonic() + stagger_offset(f"dev-{i:04d}", interval)
@@ -199,14 +209,7 @@ async def bare_polls(port: int, devices: int, interval: float, seconds: float) -
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             n += 1
             rr = await client.read_holding_registers(BASE, count=len(IMAGE), device_id=1)
-            regs = rr.registers
-            values = (
-                client.convert_from_registers(regs[0:2], dt.INT32) * 0.1,
-                client.convert_from_registers(regs[2:4], dt.FLOAT32),
-                client.convert_from_registers(regs[4:6], dt.FLOAT32),
-                float((regs[6] >> 1) & 1),
-            )
-            assert values
+            assert bare_decode(client, rr.registers)
             count[0] += 1
 
     tasks = [asyncio.create_task(loop(i, c)) for i, c in enumerate(clients)]

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from bench.bench_poll import Counter, make_config, server_process
+from bench.bench_poll import Counter, bare_decode, make_config, server_process
 from bench.modbus_server import BASE, IMAGE
 from monitor.app.config import load
 from monitor.core.clock import SystemClock
@@ -140,7 +140,6 @@ async def bare(port: int, devices: int, interval: float, polls: int, prof: Profi
         await c.connect()
     count = [0]
     target = [WARM_UP + polls]
-    dt = AsyncModbusTcpClient.DATATYPE
 
     async def loop(i: int, client: AsyncModbusTcpClient) -> None:
         start = time.monotonic() + stagger_offset(f"dev-{i:04d}", interval)
@@ -150,14 +149,7 @@ async def bare(port: int, devices: int, interval: float, polls: int, prof: Profi
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             n += 1
             rr = await client.read_holding_registers(BASE, count=len(IMAGE), device_id=1)
-            regs = rr.registers
-            values = (
-                client.convert_from_registers(regs[0:2], dt.INT32) * 0.1,
-                client.convert_from_registers(regs[2:4], dt.FLOAT32),
-                client.convert_from_registers(regs[4:6], dt.FLOAT32),
-                float((regs[6] >> 1) & 1),
-            )
-            assert values
+            assert bare_decode(client, rr.registers)
             count[0] += 1
             if count[0] == WARM_UP and prof:
                 prof.enable()

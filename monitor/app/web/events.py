@@ -17,11 +17,26 @@ from fastapi.responses import StreamingResponse
 
 from monitor.app.web.auth import require
 from monitor.app.web.context import WebContext, context_of
-from monitor.app.web.streams import TooManyStreams
+from monitor.app.web.streams import OpenStreams, TooManyStreams
 from monitor.identity.model import Principal
 from monitor.identity.roles import Permission
 
 router = APIRouter()
+
+#: An event stream is never cached, nor buffered by a reverse proxy (nginx).
+STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+def reserve_stream(streams: OpenStreams) -> None:
+    """A stream slot for the response about to start, or a 503 that says come back later."""
+    try:
+        streams.reserve()
+    except TooManyStreams:
+        raise HTTPException(
+            503,
+            f"too many open event streams (at most {streams.limit}); try again later",
+            headers={"Retry-After": "10"},
+        ) from None
 
 
 async def heartbeats(context: WebContext, interval: float) -> AsyncIterator[bytes]:
@@ -42,16 +57,9 @@ async def heartbeat(
     interval: Annotated[float, Query(ge=1.0, le=60.0, description="seconds")] = 15.0,
 ) -> StreamingResponse:
     streams = context.streams
-    try:
-        streams.reserve()
-    except TooManyStreams:
-        raise HTTPException(
-            503,
-            f"too many open event streams (at most {streams.limit}); try again later",
-            headers={"Retry-After": "10"},
-        ) from None
+    reserve_stream(streams)
     return StreamingResponse(
         streams.until_closed(heartbeats(context, interval)),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        headers=STREAM_HEADERS,
     )

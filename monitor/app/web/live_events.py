@@ -13,14 +13,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Send
 
 from monitor.app.web.auth import require
 from monitor.app.web.context import WebContext, context_of
+from monitor.app.web.events import STREAM_HEADERS, reserve_stream
 from monitor.app.web.live_feed import LiveClient, LiveFeed
-from monitor.app.web.streams import TooManyStreams
 from monitor.identity.model import Principal
 from monitor.identity.roles import Permission
 
@@ -80,19 +80,12 @@ async def live(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     streams = context.streams
-    try:
-        streams.reserve()
-    except TooManyStreams:
-        raise HTTPException(
-            503,
-            f"too many open event streams (at most {streams.limit}); try again later",
-            headers={"Retry-After": "10"},
-        ) from None
+    reserve_stream(streams)
     # an id that is not one of ours (too long, another run's) just means: send everything
     client = feed.subscribe(last_event_id[:MAX_EVENT_ID] if last_event_id else None)
     return LiveStreamResponse(
         streams.until_closed(frames(feed, client)),
         client,
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        headers=STREAM_HEADERS,
     )
